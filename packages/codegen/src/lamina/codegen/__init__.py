@@ -1,0 +1,3 @@
+"""lamina.codegen."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""lamina.dataset."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""lamina.device."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""lamina.gradient."""
+
+__all__: list[str] = []

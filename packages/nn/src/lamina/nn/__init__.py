@@ -1,0 +1,3 @@
+"""lamina.nn."""
+
+__all__: list[str] = []

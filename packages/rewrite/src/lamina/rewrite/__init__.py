@@ -1,0 +1,3 @@
+"""lamina.rewrite."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""lamina.schedule."""
+
+__all__: list[str] = []

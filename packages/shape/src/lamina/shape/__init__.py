@@ -1,0 +1,3 @@
+"""lamina.shape."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""lamina.tensor."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""lamina.uop."""
+
+__all__: list[str] = []

@@ -1,0 +1,1 @@
+"""lamina.cli: the `lamina` command line (mnist, bench)."""
