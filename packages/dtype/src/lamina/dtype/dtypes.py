@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-DTypeKind = Literal["bool", "int", "uint", "float"]
+DTypeKind = Literal["void", "bool", "int", "uint", "float"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +77,8 @@ def _dtype(name: str, itemsize: int, kind: DTypeKind, rank: int, c_name: str, cu
 class dtypes:  # noqa: N801 - a namespace spelled like tinygrad's and torch's `dtypes.float32`
     """Every dtype lamina supports, and the defaults."""
 
+    # The type of IR nodes that produce no value (a STORE, a kernel's SINK); not a storable dtype.
+    void: Final = _dtype("void", 0, "void", 0, "void", "void", "void")
     bool: Final = _dtype("bool", 1, "bool", 0, "_Bool", "bool", "bool")
     int8: Final = _dtype("int8", 1, "int", 1, "signed char", "signed char", "int8")
     int16: Final = _dtype("int16", 2, "int", 2, "short", "short", "int16")

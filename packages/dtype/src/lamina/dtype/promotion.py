@@ -18,6 +18,8 @@ Scalar = bool | int | float
 
 
 def _category(dtype: DType) -> int:
+    if dtype.kind not in _CATEGORY:
+        raise TypeError(f"{dtype} holds no values and takes no part in type promotion")
     return _CATEGORY[dtype.kind]
 
 

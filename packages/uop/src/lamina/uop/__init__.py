@@ -1,3 +1,27 @@
-"""lamina.uop."""
+"""lamina.uop: the one IR, from the lazy tensor graph to the kernel's linear program.
 
-__all__: list[str] = []
+`Ops` (grouped by kind in `GroupOp`) names the operations; `UOp` is the immutable, hash-consed
+node; `toposort`/`substitute`/`consumers` walk graphs without recursion; `format_graph` prints them.
+"""
+
+from lamina.uop.graph import consumers, substitute, toposort
+from lamina.uop.ops import AxisKind, GroupOp, Ops
+from lamina.uop.printer import format_graph
+from lamina.uop.shapes import infer_shape
+from lamina.uop.uop import BufferRef, ConstValue, UOp, UOpDType, normalize_const
+
+__all__ = [
+    "AxisKind",
+    "BufferRef",
+    "ConstValue",
+    "GroupOp",
+    "Ops",
+    "UOp",
+    "UOpDType",
+    "consumers",
+    "format_graph",
+    "infer_shape",
+    "normalize_const",
+    "substitute",
+    "toposort",
+]

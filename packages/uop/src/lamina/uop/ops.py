@@ -1,0 +1,127 @@
+"""The operations of lamina's one IR, grouped so that the enum reads as the IR's specification.
+
+One set of ops serves every stage: the lazy tensor graph (buffers, movement ops, REDUCE_AXIS),
+the kernel a scheduler cuts out of it (DEFINE_GLOBAL, RANGE, INDEX, LOAD, STORE, REDUCE), and the
+linear program a code generator renders (DEFINE_ACC, ASSIGN, END). Passes are rewrites from one
+subset to the next; the groups below let a pass name "every binary op" without listing them.
+"""
+
+from __future__ import annotations
+
+from enum import Enum, auto
+from typing import Final
+
+
+class Ops(Enum):
+    """Every operation a `UOp` can be."""
+
+    # -- tensor graph: storage and markers --
+    BUFFER = auto()  # device memory; arg=BufferRef(uid, device, size); shape (size,)
+    CONTIGUOUS = auto()  # src[0] must be materialised in its own buffer (a realize boundary)
+
+    # -- constants and symbols --
+    CONST = auto()  # arg=the Python value, already of dtype's kind; shape ()
+    DEFINE_VAR = auto()  # an integer symbol; arg=(name, min, max)
+
+    # -- movement: tensor graph only; rangeify turns each into index arithmetic --
+    RESHAPE = auto()  # arg=new shape
+    PERMUTE = auto()  # arg=axis order
+    EXPAND = auto()  # arg=new shape (size-1 dims broadcast)
+    PAD = auto()  # arg=((before, after), ...) per dim, filled with zero
+    SHRINK = auto()  # arg=((start, end), ...) per dim
+    FLIP = auto()  # arg=(bool, ...) per dim
+
+    # -- unary elementwise --
+    NEG = auto()
+    RECIPROCAL = auto()
+    SQRT = auto()
+    EXP = auto()
+    LOG = auto()
+    EXP2 = auto()
+    LOG2 = auto()
+    SIN = auto()
+    COS = auto()
+    TRUNC = auto()
+    FLOOR = auto()
+    CEIL = auto()
+    ROUND = auto()  # half to even, as torch.round
+    NOT = auto()  # logical not of a bool
+
+    # -- binary elementwise --
+    ADD = auto()
+    SUB = auto()
+    MUL = auto()
+    DIV = auto()  # true division of floats
+    IDIV = auto()  # integer division truncating toward zero (C semantics)
+    MOD = auto()  # remainder with the sign of the dividend (C semantics; fmod for floats)
+    MAX = auto()
+    POW = auto()  # floats only
+    CMPLT = auto()  # result dtype bool
+    CMPNE = auto()  # result dtype bool
+    CMPEQ = auto()  # result dtype bool
+    AND = auto()
+    OR = auto()
+    XOR = auto()
+    SHL = auto()
+    SHR = auto()
+
+    # -- ternary elementwise --
+    WHERE = auto()  # src=(condition, if_true, if_false)
+
+    # -- casts --
+    CAST = auto()  # value conversion to dtype
+    BITCAST = auto()  # same bits, read as dtype (equal itemsize)
+
+    # -- reductions --
+    REDUCE_AXIS = auto()  # tensor graph: arg=(Ops.ADD | Ops.MAX | Ops.MUL, axes); reduced axes keep size 1
+    REDUCE = auto()  # kernel: src=(value, *ranges) reduced over those ranges; arg=Ops.ADD | Ops.MAX | Ops.MUL
+
+    # -- kernel: parameters, loops and memory --
+    SINK = auto()  # the root of a kernel: src=the STOREs; arg=the kernel's name (or None)
+    DEFINE_GLOBAL = auto()  # buffer parameter; dtype PtrDType; arg=its position in the argument list
+    RANGE = auto()  # a loop index 0 <= i < src[0]; arg=(axis id, AxisKind)
+    INDEX = auto()  # address of element src[1] in buffer src[0]; optional src[2] a bool validity
+    LOAD = auto()  # read src[0] (an INDEX); an invalid index reads zero
+    STORE = auto()  # write src[1] to src[0] (an INDEX)
+
+    # -- linear program: what the linearizer lowers REDUCE and loops into --
+    DEFINE_ACC = auto()  # an accumulator initialised to src[0]; arg=its number
+    ASSIGN = auto()  # src[0] (a DEFINE_ACC) = src[1]
+    END = auto()  # closes the loop of src[0] (a RANGE)
+
+
+class AxisKind(Enum):
+    """What a kernel's loop range is for; the optimizer changes kinds, the renderer reads them."""
+
+    LOOP = auto()  # an output axis, a plain serial loop
+    PARALLEL = auto()  # an output axis split across cores
+    REDUCE = auto()  # an axis a REDUCE sums over
+    UPCAST = auto()  # an output axis unrolled into registers (the optimizer's)
+    UNROLL = auto()  # a reduce axis unrolled into registers (the optimizer's)
+
+
+class GroupOp:
+    """Named sets of ops, so passes and tables can say 'every binary op'."""
+
+    UNARY: Final = frozenset(
+        {
+            Ops.NEG, Ops.RECIPROCAL, Ops.SQRT, Ops.EXP, Ops.LOG, Ops.EXP2, Ops.LOG2, Ops.SIN, Ops.COS, Ops.TRUNC,
+            Ops.FLOOR, Ops.CEIL, Ops.ROUND, Ops.NOT,
+        }
+    )  # fmt: skip
+    BINARY: Final = frozenset(
+        {
+            Ops.ADD, Ops.SUB, Ops.MUL, Ops.DIV, Ops.IDIV, Ops.MOD, Ops.MAX, Ops.POW, Ops.CMPLT, Ops.CMPNE,
+            Ops.CMPEQ, Ops.AND, Ops.OR, Ops.XOR, Ops.SHL, Ops.SHR,
+        }
+    )  # fmt: skip
+    TERNARY: Final = frozenset({Ops.WHERE})
+    ALU: Final = UNARY | BINARY | TERNARY
+    # Elementwise ops: one output element from the same-index elements of each source.
+    ELEMENTWISE: Final = ALU | {Ops.CAST, Ops.BITCAST}
+    MOVEMENT: Final = frozenset({Ops.RESHAPE, Ops.PERMUTE, Ops.EXPAND, Ops.PAD, Ops.SHRINK, Ops.FLIP})
+    COMPARISON: Final = frozenset({Ops.CMPLT, Ops.CMPNE, Ops.CMPEQ})
+    COMMUTATIVE: Final = frozenset({Ops.ADD, Ops.MUL, Ops.MAX, Ops.CMPNE, Ops.CMPEQ, Ops.AND, Ops.OR, Ops.XOR})
+    REDUCTION: Final = frozenset({Ops.ADD, Ops.MAX, Ops.MUL})
+    # Ops whose operands and result are integers or bools only.
+    INTEGER_ONLY: Final = frozenset({Ops.IDIV, Ops.AND, Ops.OR, Ops.XOR, Ops.SHL, Ops.SHR})
