@@ -1,3 +1,31 @@
-"""lamina.device."""
+"""lamina.device: buffers and allocators, the device registry, C compilers, the kernel cache and the kernel runtime."""
 
-__all__: list[str] = []
+from lamina.device.allocator import ALIGNMENT, Allocation, Allocator, CPUAllocator
+from lamina.device.buffer import Buffer
+from lamina.device.cache import CacheStats, KernelCache, default_cache_dir, kernel_key
+from lamina.device.compiler import CompileError, Compiler, CompilerNotFoundError, CPUCompiler, find_c_compiler
+from lamina.device.program import Launcher, Program, Runtime, SupportsAddress
+from lamina.device.registry import Device, DeviceSpec
+
+__all__ = [
+    "ALIGNMENT",
+    "Allocation",
+    "Allocator",
+    "Buffer",
+    "CPUAllocator",
+    "CPUCompiler",
+    "CacheStats",
+    "CompileError",
+    "Compiler",
+    "CompilerNotFoundError",
+    "Device",
+    "DeviceSpec",
+    "KernelCache",
+    "Launcher",
+    "Program",
+    "Runtime",
+    "SupportsAddress",
+    "default_cache_dir",
+    "find_c_compiler",
+    "kernel_key",
+]

@@ -1,0 +1,170 @@
+"""The kernel cache: compiled binaries (and any small blob another layer wants to keep) in memory and on disk.
+
+Compiling C costs ~100 ms a kernel, so every binary is kept under a key derived from its source
+and the compiler's `cache_key`, first in a dict, then in a private directory shared by every
+process of the user. Disk entries are written atomically (temp file in the same directory, fsync,
+`os.replace`) so racing writers only ever publish complete files, and each carries a header
+(magic, format version, payload length and sha256, the key) so a truncated, corrupted or foreign
+file is detected, deleted and rebuilt instead of being loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import struct
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from lamina.device.compiler import Compiler
+
+MAGIC: Final = b"LAMINA\x00C"
+FORMAT_VERSION: Final = 1
+# magic, format version, key length, payload length, payload sha256; then the key, then the payload.
+_HEADER: Final = struct.Struct("<8sIIQ32s")
+_KIND_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+KERNELS: Final = "kernels"
+LIBRARIES: Final = "libraries"
+
+
+def default_cache_dir() -> Path:
+    """`LAMINA_CACHE` if set, else `$XDG_CACHE_HOME/lamina`, else `~/.cache/lamina`."""
+    explicit = os.environ.get("LAMINA_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "lamina"
+
+
+def kernel_key(source: str, compiler: Compiler) -> str:
+    """The cache key of `source` compiled by `compiler`: sha256 over both, hex."""
+    return hashlib.sha256(b"\0".join((source.encode(), compiler.cache_key.encode()))).hexdigest()
+
+
+@dataclass(slots=True)
+class CacheStats:
+    """What the cache did: served entries, lookups that found nothing, compiler runs, bad entries deleted."""
+
+    hits: int = 0
+    misses: int = 0
+    compiles: int = 0
+    rejected: int = 0
+
+
+class KernelCache:
+    """Compiled kernels and other small blobs, keyed by (kind, key), in memory and under `directory/<kind>/`."""
+
+    def __init__(self, directory: Path | str | None = None) -> None:
+        self.directory: Final = Path(directory) if directory is not None else default_cache_dir()
+        self.stats: Final = CacheStats()
+        self._memory: dict[tuple[str, str], bytes] = {}
+        self._created_kinds: set[str] = set()
+
+    def compile(self, compiler: Compiler, source: str) -> bytes:
+        """The binary of `source` under `compiler`, compiled only when neither memory nor disk holds it."""
+        key = kernel_key(source, compiler)
+        cached = self.get(KERNELS, key)
+        if cached is not None:
+            return cached
+        binary = compiler.compile(source)
+        self.stats.compiles += 1
+        self.put(KERNELS, key, binary)
+        return binary
+
+    def get(self, kind: str, key: str) -> bytes | None:
+        """The payload stored under (kind, key), or None; an invalid disk entry is deleted and reads as None."""
+        payload = self._memory.get((kind, key))
+        if payload is None:
+            payload = self._read_entry(self.entry_path(kind, key), key)
+        if payload is None:
+            self.stats.misses += 1
+            return None
+        self._memory[(kind, key)] = payload
+        self.stats.hits += 1
+        return payload
+
+    def put(self, kind: str, key: str, payload: bytes) -> None:
+        """Store `payload` under (kind, key) in memory and, atomically, on disk."""
+        header = _HEADER.pack(MAGIC, FORMAT_VERSION, len(key.encode()), len(payload), hashlib.sha256(payload).digest())
+        self._write_atomic(self.entry_path(kind, key), b"".join((header, key.encode(), payload)))
+        self._memory[(kind, key)] = payload
+
+    def entry_path(self, kind: str, key: str) -> Path:
+        """Where (kind, key) lives on disk; the file name hashes the key so any string is a safe key."""
+        return self._kind_dir(kind) / hashlib.sha256(key.encode()).hexdigest()
+
+    def shared_object_path(self, binary: bytes) -> Path:
+        """A file holding exactly `binary`, named by its hash, for the dynamic loader (which needs a path)."""
+        path = self._kind_dir(LIBRARIES) / f"{hashlib.sha256(binary).hexdigest()}.so"
+        try:
+            intact = path.read_bytes() == binary
+        except FileNotFoundError:
+            intact = False
+        if not intact:
+            self._write_atomic(path, binary)
+        return path
+
+    def _kind_dir(self, kind: str) -> Path:
+        if not _KIND_PATTERN.fullmatch(kind):
+            raise ValueError(f"cache kind {kind!r} must be lowercase letters, digits, '_' or '-'")
+        path = self.directory / kind
+        if kind not in self._created_kinds:
+            _make_private_dir(self.directory)
+            _make_private_dir(path)
+            self._created_kinds.add(kind)
+        return path
+
+    def _read_entry(self, path: Path, key: str) -> bytes | None:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        payload = _decode_entry(data, key)
+        if payload is None:
+            self.stats.rejected += 1
+            # A concurrent writer may have just replaced the bad file with a good one; losing that costs a rebuild only.
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        return payload
+
+    def _write_atomic(self, path: Path, data: bytes) -> None:
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
+
+
+def _decode_entry(data: bytes, key: str) -> bytes | None:
+    """The payload of a well-formed entry for `key`, or None for anything truncated, corrupt or foreign."""
+    if len(data) < _HEADER.size:
+        return None
+    magic, version, key_length, payload_length, digest = _HEADER.unpack_from(data)
+    key_bytes = key.encode()
+    if magic != MAGIC or version != FORMAT_VERSION or key_length != len(key_bytes):
+        return None
+    stored_key = data[_HEADER.size : _HEADER.size + key_length]
+    payload = data[_HEADER.size + key_length :]
+    if stored_key != key_bytes or len(payload) != payload_length or hashlib.sha256(payload).digest() != digest:
+        return None
+    return payload
+
+
+def _make_private_dir(path: Path) -> None:
+    # mkdir's mode is filtered by the umask, so the 0o700 is enforced again on a directory this call created.
+    try:
+        path.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        return
+    path.chmod(0o700)

@@ -1,0 +1,128 @@
+"""Compilers: C source in, shared-object bytes out, and the errors a missing or failing compiler raises.
+
+The `Compiler` protocol is the seam the kernel cache and the devices depend on; `CPUCompiler`
+drives whichever C compiler the machine has (clang or gcc, both are supported and neither is
+assumed). A compiler's `cache_key` names everything that changes its output (path, version,
+flags), so a cached binary is never reused across a compiler upgrade or a flag change.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final, Protocol
+
+BASE_FLAGS: Final = (
+    "-O3",
+    "-march=native",
+    "-shared",
+    "-fPIC",
+    "-std=c11",
+    "-Wall",
+    "-Werror=implicit-function-declaration",
+)
+"""Flags every kernel is compiled with; gcc and clang both accept all of them."""
+
+LINK_FLAGS: Final = ("-lm",)
+"""Libraries go after the source file: the linker only resolves symbols already referenced."""
+
+FALLBACK_COMPILERS: Final = ("clang", "gcc", "cc")
+"""Tried in order when neither an explicit compiler nor `CC` names one."""
+
+
+class Compiler(Protocol):
+    """Turns kernel source into a loadable binary."""
+
+    @property
+    def cache_key(self) -> str:
+        """Everything that affects the output besides the source: compiler path, version and flags."""
+        ...
+
+    def compile(self, source: str) -> bytes:
+        """The compiled binary (a shared object for the CPU) for `source`; raises CompileError."""
+        ...
+
+
+class CompilerNotFoundError(RuntimeError):
+    """No usable C compiler: the message says which one was looked for and what to install."""
+
+
+class CompileError(RuntimeError):
+    """The compiler rejected a kernel; carries the source and the compiler's message."""
+
+    def __init__(self, source: str, message: str, command: Sequence[str] = ()) -> None:
+        self.source = source
+        self.message = message
+        self.command = tuple(command)
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        numbered = "\n".join(f"{number:4d} | {line}" for number, line in enumerate(self.source.splitlines(), 1))
+        command = f"command: {shlex.join(self.command)}\n" if self.command else ""
+        return f"compilation failed:\n{self.message.rstrip()}\n{command}source:\n{numbered}"
+
+
+_INSTALL_HINT: Final = "install one (apt-get install gcc, or apt-get install clang) or set CC to a C compiler"
+
+
+def find_c_compiler(cc: str | None = None) -> tuple[str, ...]:
+    """The command (program path plus any leading arguments) of the C compiler to use; see CPUCompiler."""
+    requested, origin = (cc, "the compiler argument") if cc is not None else (os.environ.get("CC") or None, "CC")
+    if requested is not None:
+        # An explicitly requested compiler must exist: silently using another one would hide the mistake.
+        words = shlex.split(requested)
+        program = shutil.which(words[0]) if words else None
+        if program is None:
+            raise CompilerNotFoundError(f"C compiler {requested!r} (from {origin}) was not found; {_INSTALL_HINT}")
+        return (program, *words[1:])
+    for name in FALLBACK_COMPILERS:
+        program = shutil.which(name)
+        if program is not None:
+            return (program,)
+    raise CompilerNotFoundError(f"no C compiler found (looked for {', '.join(FALLBACK_COMPILERS)}); {_INSTALL_HINT}")
+
+
+class CPUCompiler:
+    """Compiles C kernels to shared objects with the explicit compiler, else `CC`, else clang, gcc or cc."""
+
+    def __init__(self, cc: str | None = None, extra_flags: Sequence[str] = ()) -> None:
+        self.command: Final = find_c_compiler(cc)
+        self.flags: Final = (*BASE_FLAGS, *extra_flags)
+
+    @functools.cached_property
+    def version(self) -> str:
+        """The first line of `<compiler> --version`."""
+        result = self._run([*self.command, "--version"])
+        lines = result.stdout.splitlines()
+        return lines[0].strip() if lines else ""
+
+    @property
+    def cache_key(self) -> str:
+        """Compiler command, version and flags: what besides the source decides the binary."""
+        return "\0".join((shlex.join(self.command), self.version, shlex.join(self.flags)))
+
+    def compile(self, source: str) -> bytes:
+        """The shared object compiled from `source`; raises CompileError with the compiler's stderr."""
+        with tempfile.TemporaryDirectory(prefix="lamina-compile-") as scratch:
+            source_path = Path(scratch) / "kernel.c"
+            output_path = Path(scratch) / "kernel.so"
+            source_path.write_text(source)
+            command = [*self.command, *self.flags, str(source_path), "-o", str(output_path), *LINK_FLAGS]
+            result = self._run(command)
+            if result.returncode != 0:
+                raise CompileError(source, result.stderr or result.stdout, command)
+            return output_path.read_bytes()
+
+    def _run(self, command: list[str]) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run(command, capture_output=True, text=True, check=False)
+        except OSError as error:
+            raise CompilerNotFoundError(
+                f"could not run C compiler {self.command[0]!r} ({error}); {_INSTALL_HINT}"
+            ) from error

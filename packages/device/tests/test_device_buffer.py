@@ -1,0 +1,122 @@
+"""Buffers: allocation, alignment, copies in and out for every dtype, and the errors for mismatched arrays."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from lamina.device import ALIGNMENT, Allocation, Buffer, CPUAllocator, Device, DeviceSpec, Program
+from lamina.device.compiler import CPUCompiler
+from lamina.dtype import DType, dtypes, to_numpy_dtype
+
+SIZES = (0, 1, 7, 1000)
+
+
+def sample(dtype: DType, size: int) -> npt.NDArray[np.generic]:
+    rng = np.random.default_rng(size)
+    storage = to_numpy_dtype(dtype)
+    if dtype.is_bool:
+        return rng.integers(0, 2, size).astype(storage)
+    if dtype.is_float and dtype is not dtypes.bfloat16:
+        return rng.standard_normal(size).astype(storage)
+    info = np.iinfo(storage.name)
+    return rng.integers(info.min, info.max, size, dtype=storage, endpoint=True)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("dtype", dtypes.all, ids=lambda dtype: dtype.name)
+def test_copyin_then_numpy_round_trips_every_dtype(dtype: DType, size: int) -> None:
+    values = sample(dtype, size)
+    buffer = Buffer("CPU", size, dtype).copyin(values)
+    result = buffer.numpy()
+    assert result.shape == (size,)
+    assert result.dtype == to_numpy_dtype(dtype)
+    np.testing.assert_array_equal(result, values)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("dtype", dtypes.all, ids=lambda dtype: dtype.name)
+def test_address_is_aligned_and_nbytes_counts_itemsize(dtype: DType, size: int) -> None:
+    buffer = Buffer("CPU", size, dtype)
+    assert buffer.nbytes == size * dtype.itemsize
+    assert buffer.address != 0
+    assert buffer.address % ALIGNMENT == 0
+
+
+def test_bfloat16_is_stored_as_uint16_bits() -> None:
+    bits = np.array([0x3F80, 0xC000], dtype=np.uint16)
+    assert Buffer("CPU", 2, dtypes.bfloat16).copyin(bits).numpy().dtype == np.uint16
+
+
+def test_allocation_is_lazy_and_idempotent() -> None:
+    buffer = Buffer("CPU", 16, dtypes.float32)
+    assert not buffer.is_allocated
+    assert buffer.allocate() is buffer
+    address = buffer.address
+    buffer.allocate()
+    assert buffer.address == address
+
+
+def test_copyin_accepts_any_shape_with_the_right_element_count() -> None:
+    values = np.arange(12, dtype=np.int32).reshape(3, 4)
+    np.testing.assert_array_equal(Buffer("CPU", 12, dtypes.int32).copyin(values.T).numpy(), values.T.reshape(-1))
+
+
+def test_copyin_rejects_a_size_mismatch_naming_the_shape() -> None:
+    buffer = Buffer("CPU", 4, dtypes.float32)
+    with pytest.raises(ValueError, match=r"shape \(5,\).*expected 4 elements"):
+        buffer.copyin(np.zeros(5, dtype=np.float32))
+
+
+def test_copyin_rejects_a_dtype_mismatch_naming_both_dtypes() -> None:
+    buffer = Buffer("CPU", 4, dtypes.float32)
+    with pytest.raises(ValueError, match=r"dtype float64.*numpy dtype float32"):
+        buffer.copyin(np.zeros(4, dtype=np.float64))
+
+
+def test_numpy_returns_a_copy() -> None:
+    buffer = Buffer("CPU", 3, dtypes.int32).copyin(np.array([1, 2, 3], dtype=np.int32))
+    copy = buffer.numpy()
+    copy[0] = 99
+    assert buffer.numpy()[0] == 1
+
+
+def test_view_numpy_shares_memory_with_the_buffer() -> None:
+    buffer = Buffer("CPU", 3, dtypes.float32).copyin(np.zeros(3, dtype=np.float32))
+    view = buffer.view_numpy()
+    view[1] = 5.0
+    assert buffer.numpy()[1] == 5.0
+    assert view.ctypes.data == buffer.address
+
+
+def test_negative_size_is_rejected() -> None:
+    with pytest.raises(ValueError, match="non-negative"):
+        Buffer("CPU", -1, dtypes.float32)
+
+
+def test_unknown_device_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown device 'NOPE'"):
+        Buffer("NOPE", 1, dtypes.float32)
+
+
+class RecordingAllocator(CPUAllocator):
+    """The CPU allocator, remembering which allocations were freed."""
+
+    def __init__(self) -> None:
+        self.freed: list[Allocation] = []
+
+    def free(self, allocation: Allocation) -> None:
+        self.freed.append(allocation)
+
+
+def test_memory_is_freed_when_the_buffer_is_collected() -> None:
+    allocator = RecordingAllocator()
+    Device.register(DeviceSpec(name="RECORDING", allocator=allocator, compiler=CPUCompiler, runtime=Program))
+    buffer = Buffer("RECORDING", 8, dtypes.float32)
+    address = buffer.address
+    del buffer
+    gc.collect()
+    assert [allocation.address for allocation in allocator.freed] == [address]

@@ -1,0 +1,96 @@
+"""C compilers: which one is picked, what its cache key contains, and the errors for missing or failing compilers."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lamina.device import CompileError, CompilerNotFoundError, CPUCompiler, find_c_compiler
+
+VALID = "void noop(void* data0) { (void)data0; }\n"
+BROKEN = "void broken(void* data0) {\n  return undeclared_function(data0);\n}\n"
+
+
+def test_compile_returns_shared_object_bytes(named_compiler: CPUCompiler) -> None:
+    assert named_compiler.compile(VALID).startswith(b"\x7fELF")
+
+
+def test_compile_error_carries_source_and_compiler_message(named_compiler: CPUCompiler) -> None:
+    with pytest.raises(CompileError) as raised:
+        named_compiler.compile(BROKEN)
+    assert raised.value.source == BROKEN
+    assert "undeclared_function" in raised.value.message
+    assert "   2 |   return undeclared_function(data0);" in str(raised.value)
+
+
+def test_explicit_compiler_argument_wins_over_cc(monkeypatch: pytest.MonkeyPatch) -> None:
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed")
+    monkeypatch.setenv("CC", "/nonexistent/cc")
+    assert find_c_compiler("gcc") == (shutil.which("gcc"),)
+
+
+def test_cc_environment_variable_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed")
+    monkeypatch.setenv("CC", "gcc -g0")
+    assert find_c_compiler() == (shutil.which("gcc"), "-g0")
+
+
+def test_fallback_prefers_clang_then_gcc_then_cc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("CC", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    for name in ("cc", "gcc", "clang"):
+        program = tmp_path / name
+        program.write_text("#!/bin/sh\n")
+        program.chmod(0o755)
+        assert find_c_compiler() == (str(program),)
+
+
+def test_missing_cc_raises_instead_of_falling_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CC", "/nonexistent/lamina-cc")
+    with pytest.raises(CompilerNotFoundError, match=r"'/nonexistent/lamina-cc' \(from CC\).*apt-get install gcc"):
+        CPUCompiler()
+
+
+def test_missing_explicit_compiler_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CC", raising=False)
+    with pytest.raises(CompilerNotFoundError, match="lamina-no-such-cc"):
+        CPUCompiler("lamina-no-such-cc")
+
+
+def test_no_compiler_on_path_says_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("CC", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(CompilerNotFoundError, match=r"apt-get install gcc, or apt-get install clang\) or set CC"):
+        CPUCompiler()
+
+
+def test_compiler_not_found_is_a_runtime_error() -> None:
+    assert issubclass(CompilerNotFoundError, RuntimeError)
+
+
+def test_cache_key_names_path_version_and_flags(compiler: CPUCompiler) -> None:
+    with_define = CPUCompiler(compiler.command[0], extra_flags=["-DVALUE=3"])
+    assert compiler.command[0] in compiler.cache_key
+    assert compiler.version in compiler.cache_key
+    assert "-march=native" in compiler.cache_key
+    assert with_define.cache_key != compiler.cache_key
+    assert "-DVALUE=3" in with_define.cache_key
+
+
+def test_extra_flags_reach_the_compiler(named_compiler: CPUCompiler) -> None:
+    flagged = CPUCompiler(named_compiler.command[0], extra_flags=["-DVALUE=3"])
+    source = "#if VALUE != 3\n#error VALUE not set\n#endif\nvoid k(void* data0) { (void)data0; }\n"
+    assert flagged.compile(source).startswith(b"\x7fELF")
+    with pytest.raises(CompileError, match="VALUE not set"):
+        named_compiler.compile(source)
+
+
+def test_gcc_accepts_openmp() -> None:
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed")
+    source = "#include <omp.h>\nvoid k(void* data0) { *(int*)data0 = omp_get_max_threads(); }\n"
+    assert CPUCompiler("gcc", extra_flags=["-fopenmp"]).compile(source).startswith(b"\x7fELF")
