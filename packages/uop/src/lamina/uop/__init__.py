@@ -7,6 +7,7 @@ node; `toposort`/`substitute`/`consumers` walk graphs without recursion; `format
 from lamina.uop.graph import consumers, substitute, toposort
 from lamina.uop.ops import AxisKind, GroupOp, Ops
 from lamina.uop.printer import format_graph
+from lamina.uop.reference import evaluate
 from lamina.uop.shapes import infer_shape
 from lamina.uop.uop import BufferRef, ConstValue, UOp, UOpDType, normalize_const
 
@@ -19,6 +20,7 @@ __all__ = [
     "UOp",
     "UOpDType",
     "consumers",
+    "evaluate",
     "format_graph",
     "infer_shape",
     "normalize_const",
