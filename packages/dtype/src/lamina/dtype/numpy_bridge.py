@@ -28,13 +28,16 @@ def from_numpy_dtype(np_dtype: npt.DTypeLike) -> DType:
 
 def bfloat16_bits_to_float32(bits: npt.NDArray[np.uint16]) -> npt.NDArray[np.float32]:
     """bfloat16 values stored as uint16 bits, widened exactly to float32."""
-    widened = bits.astype(np.uint32) << np.uint32(16)
+    widened = bits.astype(np.uint32)
+    # In place: a ufunc's fresh result on a 0-d array would be a numpy scalar, not an array.
+    widened <<= np.uint32(16)
     return widened.view(np.float32)
 
 
 def float32_to_bfloat16_bits(values: npt.NDArray[np.floating]) -> npt.NDArray[np.uint16]:
     """float values rounded to the nearest bfloat16 (ties to even), returned as uint16 bits; NaN stays NaN."""
-    as_float = np.ascontiguousarray(values, dtype=np.float32)
+    # Not ascontiguousarray: it turns a 0-d array into shape (1,).
+    as_float = np.asarray(values, dtype=np.float32, order="C")
     bits = as_float.view(np.uint32)
     rounding = np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))
     rounded = ((bits + rounding) >> np.uint32(16)).astype(np.uint16)
