@@ -1,3 +1,21 @@
-"""lamina.schedule."""
+"""lamina.schedule: cuts the lazy tensor graph into kernels.
 
-__all__: list[str] = []
+`create_schedule(targets, device)` finds the realize boundaries (`find_realize_points`), rangeifies
+one kernel per boundary (`build_kernel`: movement ops become index arithmetic, simplified by the
+rewrite layer) and orders them; each `ScheduleItem` is a kernel AST and the buffers it touches.
+"""
+
+from lamina.schedule.boundaries import find_realize_points, is_buffer_view
+from lamina.schedule.rangeify import KernelBuilder, build_kernel, flat_index
+from lamina.schedule.scheduler import Schedule, ScheduleItem, create_schedule
+
+__all__ = [
+    "KernelBuilder",
+    "Schedule",
+    "ScheduleItem",
+    "build_kernel",
+    "create_schedule",
+    "find_realize_points",
+    "flat_index",
+    "is_buffer_view",
+]

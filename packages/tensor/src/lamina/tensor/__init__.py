@@ -1,3 +1,12 @@
-"""lamina.tensor."""
+"""lamina.tensor: the lazy, PyTorch-like `Tensor`, realize, and the pipeline options.
 
-__all__: list[str] = []
+Operations build UOp graphs; `realize()` (or `numpy()`, `item()`, `tolist()`) schedules them into
+kernels, generates and compiles C, and runs it. `no_grad()` turns autograd recording off.
+"""
+
+from lamina.tensor.context import Context, current_context, options
+from lamina.tensor.core import no_grad, realize
+from lamina.tensor.runtime import stats
+from lamina.tensor.tensor import Tensor
+
+__all__ = ["Context", "Tensor", "current_context", "no_grad", "options", "realize", "stats"]

@@ -8,6 +8,7 @@ expressions (`r * 4 + 1`), which the symbolic simplifier later folds.
 
 from __future__ import annotations
 
+import itertools
 import math
 import struct
 import weakref
@@ -28,6 +29,9 @@ class BufferRef:
     uid: int
     device: str
     size: int
+
+
+_buffer_uids = itertools.count()
 
 
 def _arg_key(arg: Any) -> Any:
@@ -70,6 +74,7 @@ class UOp:
     dtype: UOpDType
     src: tuple[UOp, ...]
     arg: Any
+    _shape: tuple[int, ...] | None
 
     def __new__(cls, op: Ops, dtype: UOpDType = dtypes.void, src: tuple[UOp, ...] = (), arg: Any = None) -> UOp:
         key = (op, dtype, src, _arg_key(arg))
@@ -100,13 +105,19 @@ class UOp:
     @property
     def shape(self) -> tuple[int, ...]:
         """The tensor shape this node produces (kernel-level nodes are scalars: `()`)."""
-        cached: tuple[int, ...] | None = self._shape
-        if cached is None:
-            from lamina.uop.shapes import infer_shape  # shapes builds on UOp; import at use breaks the cycle
+        cached = self._shape
+        if cached is not None:
+            return cached
+        # graph and shapes build on UOp: importing them at use breaks the cycle.
+        from lamina.uop.graph import toposort
+        from lamina.uop.shapes import infer_shape
 
-            cached = infer_shape(self)
-            object.__setattr__(self, "_shape", cached)
-        return cached
+        # Sources first, without recursion, so a graph of any depth gets its shapes.
+        for node in toposort(self, stop=lambda node: node._shape is not None):
+            if node._shape is None:
+                object.__setattr__(node, "_shape", infer_shape(node))
+        assert self._shape is not None
+        return self._shape
 
     @property
     def scalar_dtype(self) -> DType:
@@ -126,6 +137,13 @@ class UOp:
     def const(dtype: DType, value: ConstValue) -> UOp:
         """A scalar constant of `dtype`."""
         return UOp(Ops.CONST, dtype, (), normalize_const(value, dtype))
+
+    @staticmethod
+    def new_buffer(device: str, size: int, dtype: DType) -> UOp:
+        """A BUFFER node for a fresh, unique buffer of `size` elements (memory comes later, from a device)."""
+        if size < 0:
+            raise ValueError(f"a buffer cannot have {size} elements")
+        return UOp(Ops.BUFFER, dtype, (), BufferRef(next(_buffer_uids), device, size))
 
     @staticmethod
     def variable(name: str, min_value: int, max_value: int, dtype: DType = dtypes.index) -> UOp:

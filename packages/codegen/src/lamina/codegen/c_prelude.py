@@ -1,0 +1,114 @@
+"""Small C helper functions a kernel may need, emitted only when it uses them.
+
+16-bit floats are stored as raw bits and computed in float, so their conversions live here
+(round to nearest even, like numpy and torch); so do the total versions of integer division
+(x/0 gives 0 instead of a crash, INT_MIN/-1 wraps) and NaN-propagating float max.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from lamina.dtype import DType
+
+HALF_TO_FLOAT: Final = """static inline float lm_half_to_float(unsigned short h) {
+  unsigned int sign = ((unsigned int)h & 0x8000u) << 16;
+  unsigned int exponent = ((unsigned int)h >> 10) & 0x1fu;
+  unsigned int mantissa = (unsigned int)h & 0x3ffu;
+  unsigned int bits;
+  if (exponent == 0x1fu) {
+    bits = sign | 0x7f800000u | (mantissa << 13);
+  } else if (exponent == 0u) {
+    if (mantissa == 0u) {
+      bits = sign;
+    } else {
+      /* a subnormal half is a normal float: shift the leading one into the implicit bit */
+      unsigned int shifts = 0u;
+      while ((mantissa & 0x400u) == 0u) { mantissa <<= 1; shifts++; }
+      bits = sign | ((113u - shifts) << 23) | ((mantissa & 0x3ffu) << 13);
+    }
+  } else {
+    bits = sign | ((exponent + 112u) << 23) | (mantissa << 13);
+  }
+  float value;
+  memcpy(&value, &bits, sizeof value);
+  return value;
+}"""
+
+FLOAT_TO_HALF: Final = """static inline unsigned short lm_float_to_half(float value) {
+  unsigned int bits;
+  memcpy(&bits, &value, sizeof bits);
+  unsigned int sign = (bits >> 16) & 0x8000u;
+  unsigned int mantissa = bits & 0x7fffffu;
+  int exponent = (int)((bits >> 23) & 0xffu) - 112;
+  if (((bits >> 23) & 0xffu) == 0xffu) return (unsigned short)(sign | 0x7c00u | (mantissa ? 0x200u : 0u));
+  if (exponent >= 0x1f) return (unsigned short)(sign | 0x7c00u);
+  if (exponent <= 0) {
+    if (exponent < -10) return (unsigned short)sign;
+    mantissa |= 0x800000u;
+    unsigned int shift = (unsigned int)(14 - exponent);
+    unsigned int half = mantissa >> shift;
+    unsigned int rest = mantissa & ((1u << shift) - 1u);
+    unsigned int middle = 1u << (shift - 1u);
+    if (rest > middle || (rest == middle && (half & 1u))) half++;
+    return (unsigned short)(sign | half);
+  }
+  unsigned int half = ((unsigned int)exponent << 10) | (mantissa >> 13);
+  unsigned int rest = mantissa & 0x1fffu;
+  /* a carry out of the mantissa correctly bumps the exponent, up to infinity */
+  if (rest > 0x1000u || (rest == 0x1000u && (half & 1u))) half++;
+  return (unsigned short)(sign | half);
+}"""
+
+BF16_TO_FLOAT: Final = """static inline float lm_bf16_to_float(unsigned short b) {
+  unsigned int bits = (unsigned int)b << 16;
+  float value;
+  memcpy(&value, &bits, sizeof value);
+  return value;
+}"""
+
+FLOAT_TO_BF16: Final = """static inline unsigned short lm_float_to_bf16(float value) {
+  unsigned int bits;
+  memcpy(&bits, &value, sizeof bits);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return (unsigned short)0x7fc0u;
+  bits += 0x7fffu + ((bits >> 16) & 1u);
+  return (unsigned short)(bits >> 16);
+}"""
+
+
+_UNSIGNED_OF_SIZE: Final = {1: "unsigned char", 2: "unsigned short", 4: "unsigned int", 8: "unsigned long long"}
+
+
+def helper_name(kind: str, dtype: DType) -> str:
+    return f"lm_{kind}_{dtype.name}"
+
+
+def max_helper(dtype: DType, c_type: str) -> str:
+    """max(a, b); for floats a NaN on either side wins, as in torch.maximum."""
+    name = helper_name("max", dtype)
+    if dtype.is_float:
+        body = "return (a > b || a != a) ? a : b;"
+    else:
+        body = "return a > b ? a : b;"
+    return f"static inline {c_type} {name}({c_type} a, {c_type} b) {{ {body} }}"
+
+
+def division_helper(kind: str, dtype: DType, c_type: str) -> str:
+    """Integer a/b or a%b that never traps: a zero divisor gives 0, and MIN/-1 wraps instead of faulting."""
+    name = helper_name(kind, dtype)
+    operator = "/" if kind == "idiv" else "%"
+    if dtype.is_unsigned or dtype.is_bool:
+        body = f"return b == 0 ? ({c_type})0 : ({c_type})(a {operator} b);"
+    else:
+        unsigned = _UNSIGNED_OF_SIZE[dtype.itemsize]
+        negated = f"({c_type})(0u - ({unsigned})a)" if kind == "idiv" else f"({c_type})0"
+        body = f"return b == 0 ? ({c_type})0 : (b == -1 ? {negated} : ({c_type})(a {operator} b));"
+    return f"static inline {c_type} {name}({c_type} a, {c_type} b) {{ {body} }}"
+
+
+def bitcast_helper(source: DType, target: DType, source_c: str, target_c: str) -> str:
+    name = f"lm_bitcast_{source.name}_{target.name}"
+    return (
+        f"static inline {target_c} {name}({source_c} value) {{ {target_c} result; "
+        f"memcpy(&result, &value, sizeof result); return result; }}"
+    )

@@ -1,0 +1,153 @@
+"""The linearizer: a kernel AST (SINK of STOREs over RANGE/LOAD/REDUCE) as a linear program.
+
+The program is a flat list of UOps with explicit control flow: a RANGE opens a loop and its END
+closes it; a REDUCE becomes an accumulator (DEFINE_ACC) before its loops, an ASSIGN inside the
+innermost one, and the REDUCE itself after them, naming the accumulated value. Every node is
+placed in the outermost loop where all the ranges it depends on are open, so loop-invariant work
+is hoisted by construction. Loops nest as blocks that are attached to their parent when they
+close: whatever is hoisted into a parent meanwhile lands before the loop, where it belongs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from lamina.dtype import DType
+from lamina.uop import AxisKind, ConstValue, Ops, UOp, toposort
+
+
+@dataclass(frozen=True, slots=True)
+class LinearProgram:
+    """A kernel as a straight-line list of UOps with explicit loops, ready to render."""
+
+    name: str
+    uops: tuple[UOp, ...]
+    parameters: tuple[UOp, ...]  # the DEFINE_GLOBALs, in argument order
+
+
+@dataclass
+class _Block:
+    loop: UOp | None
+    depth: int
+    items: list[UOp | _Block] = field(default_factory=list)
+
+
+def reduce_identity(op: Ops, dtype: DType) -> ConstValue:
+    """The value a reduction starts from: 0 for ADD, 1 for MUL, the lowest value of `dtype` for MAX."""
+    if op is Ops.ADD:
+        return 0
+    if op is Ops.MUL:
+        return 1
+    if dtype.is_float:
+        return -math.inf
+    if dtype.is_bool or dtype.is_unsigned:
+        return 0
+    return -(1 << (dtype.bits - 1))
+
+
+def _ranges_of(sink: UOp) -> dict[UOp, frozenset[UOp]]:
+    ranges: dict[UOp, frozenset[UOp]] = {}
+    for node in toposort(sink):
+        inherited = frozenset().union(*(ranges[source] for source in node.src))
+        if node.op is Ops.RANGE:
+            ranges[node] = inherited | {node}
+        elif node.op is Ops.REDUCE:
+            ranges[node] = ranges[node.src[0]] - set(node.src[1:])
+        else:
+            ranges[node] = inherited
+    return ranges
+
+
+def _is_output_axis(node: UOp) -> bool:
+    return node.op is Ops.RANGE and node.arg[1] is not AxisKind.REDUCE and node.arg[1] is not AxisKind.UNROLL
+
+
+class _Linearizer:
+    def __init__(self, sink: UOp) -> None:
+        self.sink = sink
+        self.ranges = _ranges_of(sink)
+        self.root = _Block(None, 0)
+        self.block_of: dict[UOp, _Block] = {}
+        self.emitted: set[UOp] = set()
+        self.accumulators = 0
+
+    def open_loop(self, loop: UOp, parent: _Block) -> _Block:
+        block = _Block(loop, parent.depth + 1, [loop])
+        self.block_of[loop] = block
+        return block
+
+    def close_loop(self, block: _Block, parent: _Block) -> None:
+        assert block.loop is not None
+        block.items.append(UOp(Ops.END, block.loop.dtype, (block.loop,)))
+        parent.items.append(block)
+
+    def home(self, node: UOp) -> _Block:
+        """The outermost open block in which every range `node` depends on is open."""
+        blocks = [self.block_of[loop] for loop in self.ranges[node]]
+        return max(blocks, key=lambda block: block.depth) if blocks else self.root
+
+    def emit(self, targets: list[UOp]) -> None:
+        skip = (Ops.CONST, Ops.DEFINE_GLOBAL, Ops.RANGE, Ops.DEFINE_VAR)
+        for node in toposort(targets, stop=lambda node: node in self.emitted or node.op is Ops.REDUCE):
+            if node in self.emitted or node.op in skip:
+                continue
+            if node.op is Ops.REDUCE:
+                self.emit_reduce(node)
+            else:
+                self.home(node).items.append(node)
+            self.emitted.add(node)
+
+    def emit_reduce(self, reduce: UOp) -> None:
+        parent = self.home(reduce)
+        dtype = reduce.scalar_dtype
+        identity = UOp.const(dtype, reduce_identity(reduce.arg, dtype))
+        accumulator = UOp(Ops.DEFINE_ACC, dtype, (identity,), (self.accumulators, reduce))
+        self.accumulators += 1
+        parent.items.append(accumulator)
+        chain = [parent]
+        for loop in reduce.src[1:]:
+            chain.append(self.open_loop(loop, chain[-1]))
+        self.emit([reduce.src[0]])
+        update = UOp(reduce.arg, dtype, (accumulator, reduce.src[0]))
+        chain[-1].items.append(UOp(Ops.ASSIGN, dtype, (accumulator, update)))
+        for inner, outer in zip(reversed(chain[1:]), reversed(chain[:-1]), strict=True):
+            self.close_loop(inner, outer)
+        parent.items.append(reduce)
+
+    def run(self) -> list[UOp]:
+        output_axes = sorted((node for node in self.ranges[self.sink] if _is_output_axis(node)), key=lambda r: r.arg[0])
+        chain = [self.root]
+        for loop in output_axes:
+            chain.append(self.open_loop(loop, chain[-1]))
+        self.emit(list(self.sink.src))
+        for inner, outer in zip(reversed(chain[1:]), reversed(chain[:-1]), strict=True):
+            self.close_loop(inner, outer)
+        flat: list[UOp] = []
+        pending: list[UOp | _Block] = list(reversed(self.root.items))
+        while pending:
+            item = pending.pop()
+            if isinstance(item, _Block):
+                pending.extend(reversed(item.items))
+            else:
+                flat.append(item)
+        return flat
+
+
+def kernel_name(sink: UOp) -> str:
+    """A readable name from the loop sizes: `E_256_128` (elementwise) or `r_256_128_784` (with reductions)."""
+    if isinstance(sink.arg, str):
+        return sink.arg
+    loops = sorted((node for node in toposort(sink) if node.op is Ops.RANGE), key=lambda r: r.arg[0])
+    has_reduce = any(loop.arg[1] in (AxisKind.REDUCE, AxisKind.UNROLL) for loop in loops)
+    sizes = "_".join(str(loop.src[0].arg) for loop in loops if loop.src[0].op is Ops.CONST)
+    return f"{'r' if has_reduce else 'E'}_{sizes or 'scalar'}"
+
+
+def linearize(sink: UOp) -> LinearProgram:
+    """The kernel `sink` as a linear program with explicit loops and accumulators."""
+    if sink.op is not Ops.SINK:
+        raise ValueError(f"linearize needs a kernel SINK, got {sink.op}")
+    uops = _Linearizer(sink).run()
+    parameters = sorted((node for node in toposort(sink) if node.op is Ops.DEFINE_GLOBAL), key=lambda p: p.arg)
+    return LinearProgram(kernel_name(sink), tuple(uops), tuple(parameters))

@@ -1,0 +1,71 @@
+"""Where the lazy graph must be cut: which nodes get a buffer of their own (the realize boundaries).
+
+Everything not named here fuses into the kernel that consumes it. The rules: the requested
+targets and every CONTIGUOUS are realized; a value containing an unrealized reduction that is
+then *broadcast* (an EXPAND that grows a dim) is realized, since fusing it would recompute the
+reduction once per broadcast copy (softmax, layernorm, the second layer of an MLP); and a value
+containing an unrealized reduction that would be computed inside two or more kernels is
+realized, so it is computed once. Elementwise work is cheap to recompute and always fuses;
+movement ops never cost a kernel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lamina.uop import Ops, UOp, toposort
+
+
+def is_buffer_view(node: UOp) -> bool:
+    """True for a BUFFER, or RESHAPEs of one: data already laid out contiguously in memory."""
+    while node.op is Ops.RESHAPE:
+        node = node.src[0]
+    return node.op is Ops.BUFFER
+
+
+def _grows(expand: UOp) -> bool:
+    return any(old != new for old, new in zip(expand.src[0].shape, expand.shape, strict=True))
+
+
+def _reduce_holders(graph: Sequence[UOp], realized: set[UOp]) -> dict[UOp, bool]:
+    """For each node: is its value computed through a REDUCE_AXIS not behind a realize boundary?"""
+    holds: dict[UOp, bool] = {}
+    for node in graph:
+        inner = any(holds.get(source, False) and source not in realized for source in node.src)
+        holds[node] = node.op is Ops.REDUCE_AXIS or inner
+    return holds
+
+
+def _kernels_containing(graph: Sequence[UOp], realized: set[UOp]) -> dict[UOp, set[UOp]]:
+    """For each node, the realized nodes whose kernels would compute it (walking down to other boundaries)."""
+    members: dict[UOp, set[UOp]] = {}
+    for node in reversed(graph):
+        owners = members.setdefault(node, set())
+        if node in realized:
+            owners.add(node)
+        for source in node.src:
+            if source not in realized:
+                members.setdefault(source, set()).update(owners)
+    return members
+
+
+def find_realize_points(targets: Sequence[UOp]) -> set[UOp]:
+    """The nodes under `targets` that need their own buffer (targets included, buffer views excluded)."""
+    graph = toposort(targets, stop=is_buffer_view)
+    realized: set[UOp] = set(targets) | {node for node in graph if node.op is Ops.CONTIGUOUS}
+    holds = _reduce_holders(graph, realized)
+    for node in graph:
+        if node.op is Ops.EXPAND and _grows(node) and holds[node.src[0]] and node.src[0] not in realized:
+            realized.add(node.src[0])
+            holds = _reduce_holders(graph, realized)
+    while True:
+        members = _kernels_containing(graph, realized)
+        shared = [
+            node for node in graph if holds[node] and node not in realized and len(members.get(node, ())) > 1
+        ]
+        if not shared:
+            break
+        # Realize the outermost shared node first: it may make the ones inside it unshared.
+        realized.add(shared[-1])
+        holds = _reduce_holders(graph, realized)
+    return {node for node in realized if not is_buffer_view(node)}

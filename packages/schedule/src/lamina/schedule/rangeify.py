@@ -1,0 +1,200 @@
+"""Rangeify: the kernel that computes one realized node, with every movement op turned into index math.
+
+The kernel gets one LOOP range per output dim. Starting from the output index, each node is asked
+for its value *at an index* (a tuple of integer UOps) under a *validity* (a bool UOp, or None):
+movement ops only transform the index (RESHAPE ravels and unravels, PERMUTE reorders, EXPAND
+pins broadcast dims to 0, SHRINK offsets, FLIP mirrors, PAD offsets and narrows the validity);
+elementwise ops ask their sources at the same index; REDUCE_AXIS asks its source with fresh REDUCE
+ranges on the reduced dims; buffers and realized nodes become LOADs whose index is the
+contiguous address, gated by the validity so padding never reads out of bounds. The walk is
+iterative and memoized on (node, index, validity). The symbolic simplifier then folds the index math.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from lamina.dtype import dtypes
+from lamina.rewrite import simplify
+from lamina.shape import contiguous_strides
+from lamina.uop import AxisKind, GroupOp, Ops, UOp
+
+Index = tuple[UOp, ...]
+Request = tuple[UOp, Index, UOp | None]
+
+def _const(value: int) -> UOp:
+    return UOp.const(dtypes.index, value)
+
+
+def flat_index(index: Index, shape: tuple[int, ...]) -> UOp:
+    """The row-major address of `index` in a contiguous array of `shape`."""
+    address = _const(0)
+    for position, stride, size in zip(index, contiguous_strides(shape), shape, strict=True):
+        if size != 1:
+            address = address + position * stride
+    return address
+
+
+def _unravel(address: UOp, shape: tuple[int, ...]) -> Index:
+    strides = contiguous_strides(shape)
+    parts: list[UOp] = []
+    for dim, (stride, size) in enumerate(zip(strides, shape, strict=True)):
+        if size == 1:
+            parts.append(_const(0))
+            continue
+        part = address if stride == 1 else address // stride
+        parts.append(part if dim == 0 else part % size)
+    return tuple(parts)
+
+
+def _and(validity: UOp | None, condition: UOp) -> UOp:
+    return condition if validity is None else validity & condition
+
+
+@dataclass
+class KernelBuilder:
+    """Builds the AST of one kernel; `buffer_of` maps realized nodes (and BUFFERs) to their BUFFER."""
+
+    buffer_of: Mapping[UOp, UOp]
+    parameters: list[UOp] = field(default_factory=list)
+    _memo: dict[Request, UOp] = field(default_factory=dict)
+    _reduce_ranges: dict[Request, Index] = field(default_factory=dict)
+    _next_axis: int = 0
+
+    def parameter(self, buffer: UOp) -> UOp:
+        """The DEFINE_GLOBAL of `buffer`, numbering buffers by first use."""
+        if buffer not in self.parameters:
+            self.parameters.append(buffer)
+        position = self.parameters.index(buffer)
+        return UOp(Ops.DEFINE_GLOBAL, buffer.scalar_dtype.ptr(), (), position)
+
+    def new_range(self, size: int, kind: AxisKind) -> UOp:
+        axis = self._next_axis
+        self._next_axis += 1
+        return UOp.range(size, axis, kind)
+
+    def _load(self, buffer: UOp, address: UOp, validity: UOp | None) -> UOp:
+        pointer = self.parameter(buffer)
+        sources = (pointer, address) if validity is None else (pointer, address, validity)
+        index = UOp(Ops.INDEX, pointer.dtype, sources)
+        return UOp(Ops.LOAD, buffer.scalar_dtype, (index,))
+
+    def _requests(self, node: UOp, index: Index, validity: UOp | None) -> list[Request]:
+        """What `node` needs to know to give its value at `index`: (source, index, validity) per source."""
+        if node in self.buffer_of or node.op in (Ops.CONST, Ops.BUFFER):
+            return []
+        source = node.src[0] if node.src else node
+        source_shape = source.shape
+        if node.op is Ops.RESHAPE:
+            return [(source, _unravel(flat_index(index, node.shape), source_shape), validity)]
+        if node.op is Ops.PERMUTE:
+            permuted: list[UOp] = [_const(0)] * len(index)
+            for position, axis in enumerate(node.arg):
+                permuted[axis] = index[position]
+            return [(source, tuple(permuted), validity)]
+        if node.op is Ops.EXPAND:
+            pinned = tuple(
+                _const(0) if old == 1 and new != 1 else position
+                for position, old, new in zip(index, source_shape, node.shape, strict=True)
+            )
+            return [(source, pinned, validity)]
+        if node.op is Ops.SHRINK:
+            return [(source, tuple(position + start for position, (start, _) in zip(index, node.arg, strict=True)), validity)]
+        if node.op is Ops.FLIP:
+            flipped = tuple(
+                (size - 1 - position) if flag else position
+                for position, flag, size in zip(index, node.arg, node.shape, strict=True)
+            )
+            return [(source, flipped, validity)]
+        if node.op is Ops.PAD:
+            shifted: list[UOp] = []
+            for position, (before, after), size in zip(index, node.arg, source_shape, strict=True):
+                shifted.append(position - before)
+                if before > 0:
+                    validity = _and(validity, _const(before - 1).lt(position))
+                if after > 0:
+                    validity = _and(validity, position.lt(before + size))
+            return [(source, tuple(shifted), validity)]
+        if node.op is Ops.REDUCE_AXIS:
+            return [(source, self._reduce_index(node, index, validity), validity)]
+        if node.op is Ops.CONTIGUOUS or node.op in GroupOp.ELEMENTWISE:
+            return [(each, index, validity) for each in node.src]
+        raise NotImplementedError(f"rangeify has no rule for {node.op}")
+
+    def _reduce_index(self, node: UOp, index: Index, validity: UOp | None) -> Index:
+        """The source index of a REDUCE_AXIS: fresh REDUCE ranges on reduced dims (made once per request)."""
+        key = (node, index, validity)
+        if key not in self._reduce_ranges:
+            _, axes = node.arg
+            source_shape = node.src[0].shape
+            self._reduce_ranges[key] = tuple(
+                (self.new_range(source_shape[axis], AxisKind.REDUCE) if source_shape[axis] != 1 else _const(0))
+                if axis in axes
+                else position
+                for axis, position in enumerate(index)
+            )
+        return self._reduce_ranges[key]
+
+    def _value(self, request: Request, needed: list[Request], sources: list[UOp]) -> UOp:
+        node, index, validity = request
+        if node in self.buffer_of or node.op is Ops.BUFFER:
+            buffer = self.buffer_of.get(node, node)
+            address = index[0] if node.op is Ops.BUFFER else flat_index(index, node.shape)
+            return self._load(buffer, simplify(address), validity)
+        if node.op is Ops.CONST:
+            return node
+        if node.op is Ops.PAD:
+            inner_validity = needed[0][2]
+            if inner_validity is validity or inner_validity is None:
+                return sources[0]
+            return inner_validity.where(sources[0], UOp.const(node.scalar_dtype, 0))
+        if node.op is Ops.REDUCE_AXIS:
+            _, axes = node.arg
+            source_index = self._reduce_index(node, index, validity)
+            ranges = tuple(source_index[axis] for axis in axes if source_index[axis].op is Ops.RANGE)
+            return UOp(Ops.REDUCE, node.scalar_dtype, (sources[0], *ranges), node.arg[0]) if ranges else sources[0]
+        if node.op in GroupOp.MOVEMENT or node.op is Ops.CONTIGUOUS:
+            return sources[0]
+        return UOp(node.op, node.scalar_dtype, tuple(sources), node.arg)
+
+    def value_at(self, root: UOp, index: Index) -> UOp:
+        """The scalar value of `root` at `index`, as kernel UOps (iterative: any graph depth works)."""
+        start: Request = (root, index, None)
+        stack: list[tuple[Request, bool]] = [(start, False)]
+        while stack:
+            request, sources_ready = stack.pop()
+            if request in self._memo:
+                continue
+            node, at, validity = request
+            needed = [self._simplified(each) for each in self._requests(node, at, validity)]
+            if not sources_ready:
+                stack.append((request, True))
+                stack.extend((each, False) for each in reversed(needed) if each not in self._memo)
+                continue
+            self._memo[request] = self._value(request, needed, [self._memo[each] for each in needed])
+        return self._memo[start]
+
+    def _simplified(self, request: Request) -> Request:
+        # Simplifying indices as they are made keeps them small and makes equal ones identical,
+        # so the memo merges requests that differ only in how their index was written.
+        node, index, validity = request
+        return node, tuple(simplify(position) for position in index), None if validity is None else simplify(validity)
+
+
+def build_kernel(node: UOp, output: UOp, buffer_of: Mapping[UOp, UOp]) -> tuple[UOp, tuple[UOp, ...]]:
+    """The kernel AST (a SINK over one STORE) that writes `node` into `output`, and its buffers in parameter order."""
+    inputs = {key: value for key, value in buffer_of.items() if key is not node}
+    builder = KernelBuilder(inputs)
+    builder.parameter(output)
+    computed = node.src[0] if node.op is Ops.CONTIGUOUS else node
+    output_index = tuple(
+        builder.new_range(size, AxisKind.LOOP) if size != 1 else _const(0) for size in node.shape
+    )
+    value = builder.value_at(computed, output_index)
+    address = simplify(flat_index(output_index, node.shape))
+    pointer = builder.parameter(output)
+    store = UOp(Ops.STORE, dtypes.void, (UOp(Ops.INDEX, pointer.dtype, (pointer, address)), value))
+    return UOp(Ops.SINK, dtypes.void, (store,)), tuple(builder.parameters)
+
+

@@ -1,0 +1,75 @@
+"""The scheduler: from the lazy graphs to be realized, an ordered list of kernels over buffers.
+
+`create_schedule` finds the realize boundaries, gives each boundary a fresh BUFFER, rangeifies one
+kernel per boundary and orders the kernels so each runs after the kernels it reads from. It
+returns which buffer view each target became, and when each intermediate buffer is last used so
+its memory can go back as soon as nothing needs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lamina.schedule.boundaries import find_realize_points, is_buffer_view
+from lamina.schedule.rangeify import build_kernel
+from lamina.shape import prod
+from lamina.uop import Ops, UOp, toposort
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleItem:
+    """One kernel: its AST (a SINK) and its BUFFERs in parameter order; `buffers[0]` is written."""
+
+    ast: UOp
+    buffers: tuple[UOp, ...]
+
+    @property
+    def output(self) -> UOp:
+        return self.buffers[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Kernels in run order, the buffer view each target became, and what to free after each kernel."""
+
+    items: tuple[ScheduleItem, ...]
+    results: dict[UOp, UOp]
+    # frees[i]: intermediate buffers no kernel after item i reads (and no target became).
+    frees: tuple[tuple[UOp, ...], ...]
+
+
+def _check_devices(graph: Sequence[UOp], device: str) -> None:
+    for node in graph:
+        if node.op is Ops.BUFFER and node.buffer.device != device:
+            raise ValueError(f"cannot compute on {device} with a buffer on {node.buffer.device}; move it first")
+
+
+def _plan_frees(items: Sequence[ScheduleItem], keep: set[UOp]) -> tuple[tuple[UOp, ...], ...]:
+    made_here = {item.output for item in items}
+    last_use: dict[UOp, int] = {}
+    for position, item in enumerate(items):
+        for buffer in item.buffers:
+            last_use[buffer] = position
+    frees: list[list[UOp]] = [[] for _ in items]
+    for buffer, position in last_use.items():
+        if buffer in made_here and buffer not in keep:
+            frees[position].append(buffer)
+    return tuple(tuple(each) for each in frees)
+
+
+def create_schedule(targets: Sequence[UOp], device: str) -> Schedule:
+    """The kernels that compute `targets` on `device`; all their buffers must already be on `device`."""
+    graph = toposort(targets, stop=is_buffer_view)
+    _check_devices(graph, device)
+    points = find_realize_points(targets)
+    buffer_of: dict[UOp, UOp] = {node: node for node in graph if node.op is Ops.BUFFER}
+    for node in graph:
+        if node in points:
+            buffer_of[node] = UOp.new_buffer(device, prod(node.shape), node.scalar_dtype)
+    items = [ScheduleItem(*build_kernel(node, buffer_of[node], buffer_of)) for node in graph if node in points]
+    results = {
+        target: target if is_buffer_view(target) else buffer_of[target].reshape(target.shape) for target in targets
+    }
+    keep = {buffer_of[target] for target in targets if target in buffer_of}
+    return Schedule(tuple(items), results, _plan_frees(items, keep))

@@ -1,0 +1,59 @@
+"""Options that steer the pipeline, read from the environment once, here, and passed down explicitly.
+
+`DEBUG` (0-4) controls what realize prints, `DEVICE` picks the default device, `NOOPT` turns the
+kernel optimizer off. Lower layers never read the environment: they get what they need from here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The pipeline's options."""
+
+    debug: int = 0
+    device: str = "CPU"
+    noopt: bool = False
+
+
+def _int_option(environ: Mapping[str, str], name: str, default: int) -> int:
+    text = environ.get(name, "")
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"environment variable {name} must be an integer, got {text!r}") from None
+
+
+def context_from_environment(environ: Mapping[str, str]) -> Context:
+    """The Context the environment `environ` asks for (DEBUG, DEVICE, NOOPT)."""
+    return Context(
+        debug=_int_option(environ, "DEBUG", 0),
+        device=environ.get("DEVICE", "CPU").upper() or "CPU",
+        noopt=_int_option(environ, "NOOPT", 0) != 0,
+    )
+
+
+_current = [context_from_environment(os.environ)]
+
+
+def current_context() -> Context:
+    """The options in force now."""
+    return _current[-1]
+
+
+@contextmanager
+def options(**changes: object) -> Iterator[Context]:
+    """Run a block with some options changed: `with options(debug=2): ...`."""
+    context = replace(_current[-1], **changes)  # type: ignore[arg-type]
+    _current.append(context)
+    try:
+        yield context
+    finally:
+        _current.pop()

@@ -1,0 +1,263 @@
+"""The heart of `Tensor`: a lazy value (a UOp graph) on a device, how it is made real, and autograd state.
+
+Every operation only builds UOps; `realize()` hands the graphs to the scheduler and runtime and
+swaps each tensor's graph for a view of its new buffer. A non-leaf tensor that needs gradients
+keeps its graph (`_lazy`) until `backward()` has used it, as torch keeps its autograd graph.
+Realized graphs are remembered weakly, so another tensor built on the same nodes reuses the
+buffer instead of recomputing it.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Self
+
+import numpy as np
+import numpy.typing as npt
+
+from lamina.device import Buffer, Device
+from lamina.dtype import DType, bfloat16_bits_to_float32, dtypes, float32_to_bfloat16_bits, from_numpy_dtype
+from lamina.gradient import compute_gradient
+from lamina.schedule import create_schedule, is_buffer_view
+from lamina.tensor.context import current_context
+from lamina.tensor.runtime import attach_buffer, buffer_of, run_schedule
+from lamina.uop import ConstValue, Ops, UOp, substitute, toposort
+
+TensorData = UOp | ConstValue | Sequence[Any] | npt.NDArray[Any]
+
+_realized: weakref.WeakKeyDictionary[UOp, UOp] = weakref.WeakKeyDictionary()
+_grad_enabled = [True]
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Build graphs that record nothing for autograd (optimizer steps, evaluation)."""
+    _grad_enabled.append(False)
+    try:
+        yield
+    finally:
+        _grad_enabled.pop()
+
+
+def grad_enabled() -> bool:
+    return _grad_enabled[-1]
+
+
+def _infer_dtype(data: Any) -> DType:
+    if isinstance(data, np.ndarray):
+        return from_numpy_dtype(data.dtype)
+    flat = np.asarray(data)
+    if flat.dtype == np.bool_:
+        return dtypes.bool
+    if np.issubdtype(flat.dtype, np.integer):
+        return dtypes.default_int
+    if np.issubdtype(flat.dtype, np.floating):
+        return dtypes.default_float
+    raise TypeError(f"cannot make a Tensor from {type(data).__name__} holding {flat.dtype}")
+
+
+def _storage_array(values: npt.NDArray[Any], dtype: DType) -> npt.NDArray[Any]:
+    if dtype == dtypes.bfloat16:
+        return float32_to_bfloat16_bits(np.asarray(values, dtype=np.float32))
+    return np.ascontiguousarray(values, dtype=dtype.np_name)
+
+
+def _resolve_device(device: str | None) -> str:
+    name = (device or current_context().device).upper()
+    Device.get(name)
+    return name
+
+
+class TensorCore:
+    """Storage, realization and autograd bookkeeping; the operations come in the classes built on it."""
+
+    __slots__ = ("__weakref__", "_lazy", "_leaf", "_requires_grad", "device", "grad", "uop")
+    _grad_leaves: weakref.WeakSet[TensorCore] = weakref.WeakSet()
+
+    uop: UOp
+    device: str
+    grad: Self | None
+
+    def __init__(
+        self,
+        data: TensorData,
+        dtype: DType | None = None,
+        device: str | None = None,
+        requires_grad: bool = False,
+    ) -> None:
+        self.device = _resolve_device(device)
+        self.grad = None
+        self._lazy: UOp | None = None
+        self._leaf = True
+        self._requires_grad = False
+        if isinstance(data, UOp):
+            self.uop = data if dtype is None else data.cast(dtype)
+        elif isinstance(data, (bool, int, float)) and not isinstance(data, np.ndarray):
+            self.uop = UOp.const(dtype or _infer_dtype(data), data)
+        else:
+            self.uop = self._upload(data, dtype)
+        self.requires_grad = requires_grad
+
+    def _upload(self, data: Any, dtype: DType | None) -> UOp:
+        if isinstance(data, TensorCore):
+            raise TypeError("Tensor(Tensor) is not supported: use .detach(), .clone() or .cast()")
+        resolved = dtype or _infer_dtype(data)
+        try:
+            values = np.asarray(data)
+        except ValueError as error:
+            raise ValueError(f"cannot make a Tensor from ragged nested sequences: {error}") from None
+        if values.dtype == object:
+            raise TypeError(f"cannot make a Tensor from {type(data).__name__}: its elements are not all numbers")
+        storage = _storage_array(values, resolved)
+        node = UOp.new_buffer(self.device, storage.size, resolved)
+        attach_buffer(node, Buffer(self.device, storage.size, resolved).copyin(storage.reshape(-1)))
+        return node.reshape(tuple(int(size) for size in values.shape))
+
+    # -- construction of results --
+
+    def _derive(self, uop: UOp, *inputs: TensorCore) -> Self:
+        """A new tensor computed from self (and `inputs`) as `uop`."""
+        for other in inputs:
+            if other.device != self.device:
+                raise ValueError(f"tensors on different devices: {self.device} and {other.device}")
+        result = type(self)(uop, device=self.device)
+        if grad_enabled() and (self._requires_grad or any(other._requires_grad for other in inputs)):
+            result._requires_grad = True
+            result._leaf = False
+        return result
+
+    # -- properties --
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if value and not self._leaf:
+            self._requires_grad = True
+            return
+        if value and not (self.dtype.is_float):
+            raise TypeError(f"only floating point tensors can require gradients, not {self.dtype}")
+        self._requires_grad = value
+        if value:
+            TensorCore._grad_leaves.add(self)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Self:
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.uop.shape
+
+    @property
+    def dtype(self) -> DType:
+        return self.uop.scalar_dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        grad = ", requires_grad=True" if self._requires_grad else ""
+        return f"<Tensor shape={self.shape} dtype={self.dtype!r} device={self.device}{grad}>"
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __bool__(self) -> bool:
+        if self.numel() != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all()")
+        return bool(self.item())
+
+    # -- realization --
+
+    def realize(self) -> Self:
+        """Compute this tensor now (and keep the result)."""
+        realize(self)
+        return self
+
+    def numpy(self) -> npt.NDArray[Any]:
+        """The values as a numpy array (bfloat16 comes back as float32, which numpy can hold)."""
+        self.realize()
+        node = self.uop
+        while node.op is Ops.RESHAPE:
+            node = node.src[0]
+        flat = buffer_of(node).numpy()
+        if self.dtype == dtypes.bfloat16:
+            flat = bfloat16_bits_to_float32(flat.view(np.uint16))
+        return flat.reshape(self.shape)
+
+    def item(self) -> ConstValue:
+        if self.numel() != 1:
+            raise ValueError(f"item() needs exactly one element, this tensor has shape {self.shape}")
+        value: ConstValue = self.numpy().reshape(-1)[0].item()
+        return value
+
+    def tolist(self) -> Any:
+        return self.numpy().tolist()
+
+    # -- autograd --
+
+    def detach(self) -> Self:
+        """The same value, cut from the autograd graph."""
+        return type(self)(self.uop, device=self.device)
+
+    def backward(self, gradient: TensorCore | None = None) -> None:
+        """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires gradients."""
+        if not self._requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require gradients")
+        if gradient is None:
+            if self.numel() != 1:
+                raise RuntimeError(f"backward() needs a gradient for a non-scalar tensor of shape {self.shape}")
+            seed = UOp.full(self.shape, self.dtype, 1.0)
+        else:
+            if gradient.shape != self.shape:
+                raise ValueError(f"gradient of shape {gradient.shape} for a tensor of shape {self.shape}")
+            seed = gradient.uop
+        root = self._lazy if self._lazy is not None else self.uop
+        leaves = [leaf for leaf in TensorCore._grad_leaves if leaf._requires_grad and leaf._leaf]
+        gradients = compute_gradient(root, seed, [leaf.uop for leaf in leaves])
+        for leaf in leaves:
+            grad_uop = gradients.get(leaf.uop)
+            if grad_uop is None:
+                continue
+            update = type(leaf)(grad_uop.cast(leaf.dtype), device=leaf.device)
+            leaf.grad = update if leaf.grad is None else type(leaf)(leaf.grad.uop + update.uop, device=leaf.device)
+        self._lazy = None
+
+
+def _with_realized(targets: list[UOp]) -> list[UOp]:
+    known = {node: _realized[node] for node in toposort(targets, stop=is_buffer_view) if node in _realized}
+    return substitute(targets, known) if known else targets
+
+
+def realize(*tensors: TensorCore) -> None:
+    """Compute several tensors together: shared work is scheduled (and fused) once."""
+    pending = [tensor for tensor in tensors if not is_buffer_view(tensor.uop)]
+    context = current_context()
+    for device in dict.fromkeys(tensor.device for tensor in pending):
+        group = [tensor for tensor in pending if tensor.device == device]
+        originals = [tensor.uop for tensor in group]
+        targets = _with_realized(list(dict.fromkeys(originals)))
+        schedule = create_schedule(targets, device)
+        run_schedule(schedule, device, context)
+        results = dict(zip(dict.fromkeys(originals), (schedule.results[target] for target in targets), strict=True))
+        for tensor in group:
+            original = tensor.uop
+            _realized[original] = results[original]
+            if tensor._requires_grad and not tensor._leaf and tensor._lazy is None:
+                tensor._lazy = original
+            tensor.uop = results[original]

@@ -1,0 +1,60 @@
+"""Tensors made from nothing: constants, ranges, identity matrices and random numbers.
+
+All are computed on the device. `arange` is built from constants alone: an index below 2**k is
+the sum of its k binary digits, each a [0, 2**b] pair placed on its own axis, so it needs no
+buffer and no numpy. Random numbers come from a counter-based generator: every element hashes
+(seed, call number, its own index) with an integer mixing function, so results are reproducible
+after `manual_seed` and independent of how the work is split into kernels.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from lamina.dtype import DType, dtypes
+from lamina.uop import Ops, UOp
+
+_UINT32_MASK: Final = 0xFFFFFFFF
+
+
+def arange_uop(length: int, dtype: DType) -> UOp:
+    """0, 1, ..., length-1 of `dtype` (an integer dtype wide enough) as a constant-only graph."""
+    if length < 0:
+        raise ValueError(f"arange needs a non-negative length, got {length}")
+    if length <= 1:
+        return UOp.full((length,), dtype, 0)
+    bits = (length - 1).bit_length()
+    shape = (2,) * bits
+    total: UOp | None = None
+    for bit in range(bits):
+        # Axis `bit` counts 2**(bits-1-bit): the most significant digit is the outermost axis.
+        weight = 1 << (bits - 1 - bit)
+        digit = UOp.full((1,), dtype, weight).pad(((1, 0),))
+        placed = digit.reshape(tuple(2 if axis == bit else 1 for axis in range(bits))).expand(shape)
+        total = placed if total is None else total + placed
+    assert total is not None
+    return total.reshape((1 << bits,)).shrink(((0, length),))
+
+
+def _mix32(value: UOp) -> UOp:
+    # A strong 32-bit integer finaliser (xorshift-multiply rounds); every output bit depends on every input bit.
+    value = value.alu(Ops.XOR, value.alu(Ops.SHR, value.const_like(16)))
+    value = value * value.const_like(0x7FEB352D)
+    value = value.alu(Ops.XOR, value.alu(Ops.SHR, value.const_like(15)))
+    value = value * value.const_like(0x846CA68B)
+    return value.alu(Ops.XOR, value.alu(Ops.SHR, value.const_like(16)))
+
+
+def uniform_bits(count: int, seed: int, call: int) -> UOp:
+    """`count` pseudo-random uint32 values for (seed, call): a pure function of the element index."""
+    key = ((seed * 0x9E3779B1) ^ (call * 0x85EBCA77) ^ 0x2545F491) & _UINT32_MASK
+    counter = arange_uop(count, dtypes.uint32) if count else UOp.full((0,), dtypes.uint32, 0)
+    keyed = counter.alu(Ops.XOR, counter.const_like(key)) if count else counter
+    return _mix32(_mix32(keyed) + keyed.const_like(call & _UINT32_MASK)) if count else counter
+
+
+def uniform_unit(count: int, seed: int, call: int, dtype: DType) -> UOp:
+    """`count` floats uniform in [0, 1): the top 24 random bits scaled by 2**-24."""
+    bits = uniform_bits(count, seed, call)
+    top = bits.alu(Ops.SHR, bits.const_like(8)).cast(dtypes.float32)
+    return (top * top.const_like(2.0**-24)).cast(dtype)

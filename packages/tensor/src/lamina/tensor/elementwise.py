@@ -1,0 +1,456 @@
+"""Elementwise operations: broadcasting and type promotion, arithmetic, comparisons and math functions.
+
+Binary ops promote like torch (`result_type`, Python scalars weak) and broadcast like numpy; the
+broadcast is an explicit reshape + expand, so it costs no memory and autograd's one EXPAND rule
+sums gradients back. Functions with no primitive op (sigmoid, gelu, softplus...) are compositions,
+so they fuse and differentiate for free.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Self
+
+from lamina.dtype import DType, dtypes, least_upper_float, promote_types, result_type
+from lamina.shape import broadcast_shapes
+from lamina.tensor.core import TensorCore
+from lamina.tensor.movement import MovementMixin
+from lamina.uop import ConstValue, Ops, UOp
+
+Operand = TensorCore | ConstValue
+
+
+def broadcast_uop(uop: UOp, shape: tuple[int, ...]) -> UOp:
+    """`uop` broadcast to `shape` (numpy rules; the shapes were checked already)."""
+    aligned = uop.reshape((1,) * (len(shape) - len(uop.shape)) + uop.shape)
+    return aligned.expand(shape)
+
+
+class ElementwiseMixin(MovementMixin):
+    """Arithmetic, comparisons, logic and elementwise math."""
+
+    __slots__ = ()
+
+    # -- the machinery --
+
+    def _pair(self, other: Operand, dtype: DType | None = None, reverse: bool = False) -> tuple[UOp, UOp, tuple[TensorCore, ...]]:
+        """self and other as UOps of one dtype and one broadcast shape (in operation order)."""
+        if isinstance(other, TensorCore):
+            common = dtype or promote_types(self.dtype, other.dtype)
+            other_uop, inputs, other_shape = other.uop, (other,), other.shape
+        elif isinstance(other, (bool, int, float)):
+            common = dtype or result_type(self.dtype, other)
+            other_uop, inputs, other_shape = UOp.const(common, other), (), ()
+        else:
+            raise TypeError(f"cannot combine a Tensor with {type(other).__name__}")
+        try:
+            shape = broadcast_shapes(self.shape, other_shape)
+        except ValueError:
+            raise ValueError(f"shapes {self.shape} and {other_shape} do not broadcast") from None
+        left = broadcast_uop(self.uop.cast(common), shape)
+        right = broadcast_uop(other_uop.cast(common), shape)
+        return (right, left, inputs) if reverse else (left, right, inputs)
+
+    def _binary(self, op: Ops, other: Operand, reverse: bool = False, dtype: DType | None = None) -> Self:
+        left, right, inputs = self._pair(other, dtype, reverse)
+        return self._derive(left.alu(op, right), *inputs)
+
+    def _unary(self, op: Ops) -> Self:
+        return self._derive(self.uop.alu(op))
+
+    def _floating(self) -> Self:
+        """self in the float dtype math functions compute in."""
+        return self.cast(least_upper_float(self.dtype))
+
+    def _require_integral(self, name: str) -> None:
+        if self.dtype.is_float:
+            raise TypeError(f"{name} needs an integer or bool tensor, got {self.dtype}")
+
+    # -- dtype --
+
+    def cast(self, dtype: DType) -> Self:
+        return self if dtype == self.dtype else self._derive(self.uop.cast(dtype))
+
+    def float(self) -> Self:
+        return self.cast(dtypes.float32)
+
+    def half(self) -> Self:
+        return self.cast(dtypes.float16)
+
+    def double(self) -> Self:
+        return self.cast(dtypes.float64)
+
+    def int(self) -> Self:
+        return self.cast(dtypes.int32)
+
+    def long(self) -> Self:
+        return self.cast(dtypes.int64)
+
+    def bool(self) -> Self:
+        return self.cast(dtypes.bool)
+
+    # -- arithmetic --
+
+    def add(self, other: Operand) -> Self:
+        return self._binary(Ops.ADD, other)
+
+    def sub(self, other: Operand) -> Self:
+        return self._binary(Ops.SUB, other)
+
+    def mul(self, other: Operand) -> Self:
+        return self._binary(Ops.MUL, other)
+
+    def div(self, other: Operand, reverse: bool = False) -> Self:
+        """True division: integers divide as floats."""
+        dtype = result_type(self.dtype, other.dtype if isinstance(other, TensorCore) else other)
+        return self._binary(Ops.DIV, other, reverse, dtype=least_upper_float(dtype))
+
+    def floordiv(self, other: Operand, reverse: bool = False) -> Self:
+        """Division rounded toward negative infinity (Python's //)."""
+        left, right, inputs = self._pair(other, reverse=reverse)
+        if left.scalar_dtype.is_float:
+            return self._derive(left.alu(Ops.DIV, right).alu(Ops.FLOOR), *inputs)
+        quotient = left.alu(Ops.IDIV, right)
+        remainder = left.alu(Ops.MOD, right)
+        signs_differ = remainder.lt(remainder.const_like(0)).alu(Ops.XOR, right.lt(right.const_like(0)))
+        adjust = remainder.ne(remainder.const_like(0)).alu(Ops.AND, signs_differ)
+        return self._derive(quotient - adjust.cast(quotient.scalar_dtype), *inputs)
+
+    def mod(self, other: Operand, reverse: bool = False) -> Self:
+        """Remainder with the sign of the divisor (Python's %)."""
+        left, right, inputs = self._pair(other, reverse=reverse)
+        remainder = left.alu(Ops.MOD, right)
+        zero = remainder.const_like(0)
+        signs_differ = remainder.lt(zero).alu(Ops.XOR, right.lt(zero))
+        wrap = remainder.ne(zero).alu(Ops.AND, signs_differ)
+        return self._derive(wrap.where(remainder + right, remainder), *inputs)
+
+    def pow(self, exponent: Operand, reverse: bool = False) -> Self:
+        if not reverse and isinstance(exponent, int) and not isinstance(exponent, bool) and 0 <= exponent <= 8:
+            # Small integer powers are exact products, for integer tensors too.
+            result = self.ones_like() if exponent == 0 else self
+            for _ in range(exponent - 1):
+                result = result * self
+            return result
+        if not reverse and exponent == 0.5:
+            return self.sqrt()
+        dtype = result_type(self.dtype, exponent.dtype if isinstance(exponent, TensorCore) else exponent)
+        return self._binary(Ops.POW, exponent, reverse, dtype=least_upper_float(dtype))
+
+    def ones_like(self) -> Self:
+        return self._derive(self.uop.const_like(1))
+
+    def zeros_like(self) -> Self:
+        return self._derive(self.uop.const_like(0))
+
+    def full_like(self, value: ConstValue) -> Self:
+        return self._derive(self.uop.const_like(value))
+
+    def neg(self) -> Self:
+        if self.dtype.is_bool:
+            raise TypeError("negation of a bool tensor: use logical_not() or ~")
+        return self._unary(Ops.NEG)
+
+    def maximum(self, other: Operand) -> Self:
+        return self._binary(Ops.MAX, other)
+
+    def minimum(self, other: Operand) -> Self:
+        left, right, inputs = self._pair(other)
+        if left.scalar_dtype.is_unsigned or left.scalar_dtype.is_bool:
+            return self._derive(left.lt(right).where(left, right), *inputs)
+        return self._derive(-((-left).alu(Ops.MAX, -right)), *inputs)
+
+    def where(self, if_true: Operand, if_false: Operand) -> Self:
+        """Elementwise `self ? if_true : if_false`; self is the condition."""
+        condition = self.cast(dtypes.bool)
+        operands = [each for each in (if_true, if_false) if isinstance(each, TensorCore)]
+        tensor_dtypes = [each.dtype for each in operands]
+        scalars = [each for each in (if_true, if_false) if not isinstance(each, TensorCore)]
+        dtype = result_type(*tensor_dtypes, *scalars)
+        shapes = [condition.shape, *(each.shape for each in operands)]
+        shape = broadcast_shapes(*shapes)
+        true_uop = if_true.uop.cast(dtype) if isinstance(if_true, TensorCore) else UOp.const(dtype, if_true)
+        false_uop = if_false.uop.cast(dtype) if isinstance(if_false, TensorCore) else UOp.const(dtype, if_false)
+        selected = broadcast_uop(condition.uop, shape).where(broadcast_uop(true_uop, shape), broadcast_uop(false_uop, shape))
+        return self._derive(selected, *operands)
+
+    def lerp(self, end: Operand, weight: Operand) -> Self:
+        return self + (self._as_tensor(end) - self) * weight
+
+    def _as_tensor(self, value: Operand) -> Self:
+        if isinstance(value, TensorCore):
+            return value  # type: ignore[return-value]
+        return self._derive(UOp.const(result_type(self.dtype, value), value))
+
+    # -- comparisons and logic --
+
+    def lt(self, other: Operand) -> Self:
+        return self._binary(Ops.CMPLT, other)
+
+    def gt(self, other: Operand) -> Self:
+        return self._binary(Ops.CMPLT, other, reverse=True)
+
+    def le(self, other: Operand) -> Self:
+        return self.lt(other).logical_or(self.eq(other))
+
+    def ge(self, other: Operand) -> Self:
+        return self.gt(other).logical_or(self.eq(other))
+
+    def eq(self, other: Operand) -> Self:
+        return self._binary(Ops.CMPEQ, other)
+
+    def ne(self, other: Operand) -> Self:
+        return self._binary(Ops.CMPNE, other)
+
+    def logical_not(self) -> Self:
+        return self._derive(self.uop.cast(dtypes.bool).alu(Ops.NOT))
+
+    def logical_or(self, other: Operand) -> Self:
+        return self.bool()._binary(Ops.OR, other, dtype=dtypes.bool)
+
+    def logical_and(self, other: Operand) -> Self:
+        return self.bool()._binary(Ops.AND, other, dtype=dtypes.bool)
+
+    def bitwise_and(self, other: Operand) -> Self:
+        self._require_integral("&")
+        return self._binary(Ops.AND, other)
+
+    def bitwise_or(self, other: Operand) -> Self:
+        self._require_integral("|")
+        return self._binary(Ops.OR, other)
+
+    def bitwise_xor(self, other: Operand) -> Self:
+        self._require_integral("^")
+        return self._binary(Ops.XOR, other)
+
+    def bitwise_not(self) -> Self:
+        self._require_integral("~")
+        if self.dtype.is_bool:
+            return self.logical_not()
+        return self._derive(self.uop.alu(Ops.XOR, self.uop.const_like(-1)))
+
+    def lshift(self, bits: Operand) -> Self:
+        self._require_integral("<<")
+        return self._binary(Ops.SHL, bits)
+
+    def rshift(self, bits: Operand) -> Self:
+        self._require_integral(">>")
+        return self._binary(Ops.SHR, bits)
+
+    def isnan(self) -> Self:
+        return self.ne(self)
+
+    def isinf(self) -> Self:
+        return self.abs().eq(math.inf) if self.dtype.is_float else self.zeros_like().bool()
+
+    # -- math functions --
+
+    def abs(self) -> Self:
+        if self.dtype.is_unsigned or self.dtype.is_bool:
+            return self
+        return self.maximum(-self)
+
+    def sign(self) -> Self:
+        positive = self.gt(0).cast(self.dtype)
+        negative = self.lt(0).cast(self.dtype)
+        return positive - negative
+
+    def exp(self) -> Self:
+        return self._floating()._unary(Ops.EXP)
+
+    def exp2(self) -> Self:
+        return self._floating()._unary(Ops.EXP2)
+
+    def log(self) -> Self:
+        return self._floating()._unary(Ops.LOG)
+
+    def log2(self) -> Self:
+        return self._floating()._unary(Ops.LOG2)
+
+    def sqrt(self) -> Self:
+        return self._floating()._unary(Ops.SQRT)
+
+    def rsqrt(self) -> Self:
+        return self.sqrt().reciprocal()
+
+    def reciprocal(self) -> Self:
+        return self._floating()._unary(Ops.RECIPROCAL)
+
+    def sin(self) -> Self:
+        return self._floating()._unary(Ops.SIN)
+
+    def cos(self) -> Self:
+        return self._floating()._unary(Ops.COS)
+
+    def tan(self) -> Self:
+        return self.sin() / self.cos()
+
+    def _rounding(self, op: Ops) -> Self:
+        return self._unary(op) if self.dtype.is_float else self
+
+    def floor(self) -> Self:
+        return self._rounding(Ops.FLOOR)
+
+    def ceil(self) -> Self:
+        return self._rounding(Ops.CEIL)
+
+    def round(self) -> Self:
+        return self._rounding(Ops.ROUND)
+
+    def trunc(self) -> Self:
+        return self._rounding(Ops.TRUNC)
+
+    def square(self) -> Self:
+        return self * self
+
+    def clip(self, min_: Operand | None = None, max_: Operand | None = None) -> Self:
+        if min_ is None and max_ is None:
+            raise ValueError("clip needs at least one of min and max")
+        result = self
+        if min_ is not None:
+            result = result.maximum(min_)
+        if max_ is not None:
+            result = result.minimum(max_)
+        return result
+
+    def clamp(self, min_: Operand | None = None, max_: Operand | None = None) -> Self:
+        return self.clip(min_, max_)
+
+    # -- activations --
+
+    def relu(self) -> Self:
+        return self.gt(0).where(self, 0)
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> Self:
+        return self.gt(0).where(self, self * negative_slope)
+
+    def sigmoid(self) -> Self:
+        return (1 + (-self._floating()).exp()).reciprocal()
+
+    def tanh(self) -> Self:
+        return 2 * (2 * self._floating()).sigmoid() - 1
+
+    def silu(self) -> Self:
+        return self * self.sigmoid()
+
+    def erf(self) -> Self:
+        # Abramowitz & Stegun 7.1.26: |error| < 1.5e-7, built from exp so it fuses and differentiates.
+        x = self._floating()
+        t = (1 + 0.3275911 * x.abs()).reciprocal()
+        poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+        return x.sign() * (1 - poly * (-(x * x)).exp())
+
+    def gelu(self, approximate: str = "none") -> Self:
+        x = self._floating()
+        if approximate == "tanh":
+            return 0.5 * x * (1 + (math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)).tanh())
+        if approximate != "none":
+            raise ValueError(f"gelu approximate must be 'none' or 'tanh', got {approximate!r}")
+        return 0.5 * x * (1 + (x * (1 / math.sqrt(2))).erf())
+
+    def softplus(self, beta: float = 1.0, threshold: float = 20.0) -> Self:
+        scaled = self._floating() * beta
+        # log(1 + e^x) = max(x, 0) + log(1 + e^-|x|): never overflows.
+        stable = (scaled.relu() + (1 + (-scaled.abs()).exp()).log()) / beta
+        return scaled.gt(threshold).where(self._floating(), stable)
+
+    def elu(self, alpha: float = 1.0) -> Self:
+        x = self._floating()
+        return x.gt(0).where(x, alpha * (x.exp() - 1))
+
+    # -- operators --
+
+    def __add__(self, other: Operand) -> Self:
+        return self.add(other)
+
+    def __radd__(self, other: Operand) -> Self:
+        return self._binary(Ops.ADD, other, reverse=True)
+
+    def __sub__(self, other: Operand) -> Self:
+        return self.sub(other)
+
+    def __rsub__(self, other: Operand) -> Self:
+        return self._binary(Ops.SUB, other, reverse=True)
+
+    def __mul__(self, other: Operand) -> Self:
+        return self.mul(other)
+
+    def __rmul__(self, other: Operand) -> Self:
+        return self._binary(Ops.MUL, other, reverse=True)
+
+    def __truediv__(self, other: Operand) -> Self:
+        return self.div(other)
+
+    def __rtruediv__(self, other: Operand) -> Self:
+        return self.div(other, reverse=True)
+
+    def __floordiv__(self, other: Operand) -> Self:
+        return self.floordiv(other)
+
+    def __rfloordiv__(self, other: Operand) -> Self:
+        return self.floordiv(other, reverse=True)
+
+    def __mod__(self, other: Operand) -> Self:
+        return self.mod(other)
+
+    def __rmod__(self, other: Operand) -> Self:
+        return self.mod(other, reverse=True)
+
+    def __pow__(self, exponent: Operand) -> Self:
+        return self.pow(exponent)
+
+    def __rpow__(self, base: Operand) -> Self:
+        return self.pow(base, reverse=True)
+
+    def __neg__(self) -> Self:
+        return self.neg()
+
+    def __abs__(self) -> Self:
+        return self.abs()
+
+    def __invert__(self) -> Self:
+        return self.bitwise_not()
+
+    def __and__(self, other: Operand) -> Self:
+        return self.bitwise_and(other)
+
+    def __rand__(self, other: Operand) -> Self:
+        return self.bitwise_and(other)
+
+    def __or__(self, other: Operand) -> Self:
+        return self.bitwise_or(other)
+
+    def __ror__(self, other: Operand) -> Self:
+        return self.bitwise_or(other)
+
+    def __xor__(self, other: Operand) -> Self:
+        return self.bitwise_xor(other)
+
+    def __rxor__(self, other: Operand) -> Self:
+        return self.bitwise_xor(other)
+
+    def __lshift__(self, bits: Operand) -> Self:
+        return self.lshift(bits)
+
+    def __rshift__(self, bits: Operand) -> Self:
+        return self.rshift(bits)
+
+    def __lt__(self, other: Operand) -> Self:
+        return self.lt(other)
+
+    def __gt__(self, other: Operand) -> Self:
+        return self.gt(other)
+
+    def __le__(self, other: Operand) -> Self:
+        return self.le(other)
+
+    def __ge__(self, other: Operand) -> Self:
+        return self.ge(other)
+
+    def __eq__(self, other: object) -> Self:  # type: ignore[override]
+        return self.eq(other)  # type: ignore[arg-type]
+
+    def __ne__(self, other: object) -> Self:  # type: ignore[override]
+        return self.ne(other)  # type: ignore[arg-type]
+
+    __hash__ = TensorCore.__hash__
