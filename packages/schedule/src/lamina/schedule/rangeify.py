@@ -16,11 +16,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lamina.dtype import dtypes
-from lamina.rewrite import simplify
+from lamina.rewrite import simplify as _simplify
 from lamina.shape import contiguous_strides
 from lamina.uop import AxisKind, GroupOp, Ops, UOp
 
 Index = tuple[UOp, ...]
+
+# Index expressions repeat across kernels and training steps, and hash-consing makes equal ones
+# identical, so each is simplified once. The unsimplified ones die with each schedule, so the
+# cache holds them strongly, bounded by a size at which it starts afresh.
+_simplified_cache: dict[UOp, UOp] = {}
+_SIMPLIFIED_CACHE_LIMIT = 200_000
+
+
+def simplify(expression: UOp) -> UOp:
+    """The symbolic simplifier's result for `expression`, memoized."""
+    known = _simplified_cache.get(expression)
+    if known is None:
+        if len(_simplified_cache) >= _SIMPLIFIED_CACHE_LIMIT:
+            _simplified_cache.clear()
+        known = _simplify(expression)
+        _simplified_cache[expression] = known
+    return known
 Request = tuple[UOp, Index, UOp | None]
 
 def _const(value: int) -> UOp:
