@@ -1,4 +1,4 @@
-"""The `lamina` command: `lamina mnist` trains a network; errors reach the user as one clear line."""
+"""The `lamina` command: `lamina mnist` trains a network, `lamina bench` measures speed; errors are one clear line."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from lamina.cli import mnist
+from lamina.cli import bench, mnist
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lamina", description="lamina: a small tensor compiler")
     commands = parser.add_subparsers(dest="command", required=True)
     mnist.add_arguments(commands.add_parser("mnist", help="train a network on MNIST or Fashion-MNIST"))
+    bench.add_arguments(commands.add_parser("bench", help="benchmark lamina against numpy (and torch)"))
     return parser
 
 
@@ -21,6 +22,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if arguments.command == "mnist":
             return mnist.run(arguments)
+        if arguments.command == "bench":
+            return bench.run(arguments)
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         print(f"lamina {arguments.command}: error: {error}", file=sys.stderr)
         return 1
