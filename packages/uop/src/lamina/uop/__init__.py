@@ -5,6 +5,7 @@ node; `toposort`/`substitute`/`consumers` walk graphs without recursion; `format
 """
 
 from lamina.uop.graph import consumers, substitute, toposort
+from lamina.uop.kernel_reference import run_kernel
 from lamina.uop.ops import AxisKind, GroupOp, Ops
 from lamina.uop.printer import format_graph
 from lamina.uop.reference import evaluate
@@ -24,6 +25,7 @@ __all__ = [
     "format_graph",
     "infer_shape",
     "normalize_const",
+    "run_kernel",
     "substitute",
     "toposort",
 ]

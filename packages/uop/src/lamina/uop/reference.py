@@ -175,6 +175,11 @@ def _lowest(dtype: np.dtype[Any]) -> bool | int | float:
 
 def _reduce_axis(node: UOp, value: Array) -> Array:
     op, axes = node.arg
+    return _fold(op, value, axes, node.scalar_dtype)
+
+
+def _fold(op: Ops, value: Array, axes: tuple[int, ...], dtype: DType) -> Array:
+    """`value` reduced with `op` over `axes` (kept as size 1), in `dtype`'s compute representation."""
     # bool stays bool: an ADD over bools is "any", a MUL is "all", like an accumulator of C's _Bool.
     operand = _widen(value, widen_bool=False)
     if op is Ops.ADD:
@@ -184,7 +189,7 @@ def _reduce_axis(node: UOp, value: Array) -> Array:
     else:
         # The identity of MAX, so an empty reduction gives the lowest value instead of an error.
         result = np.max(operand, axis=axes, keepdims=True, initial=_lowest(operand.dtype))
-    return _round_to(result, node.scalar_dtype)
+    return _round_to(result, dtype)
 
 
 def _flip(value: Array, flags: tuple[bool, ...]) -> Array:
