@@ -132,7 +132,7 @@ class ElementwiseMixin(MovementMixin):
             for _ in range(exponent - 1):
                 result = result * self
             return result
-        if not reverse and exponent == 0.5:
+        if not reverse and isinstance(exponent, float) and exponent == 0.5:
             return self.sqrt()
         dtype = result_type(self.dtype, exponent.dtype if isinstance(exponent, TensorCore) else exponent)
         return self._binary(Ops.POW, exponent, reverse, dtype=least_upper_float(dtype))

@@ -1,0 +1,512 @@
+"""Elementwise operations against numpy: arithmetic, comparisons, logic, math and activations.
+
+Every case runs across the dtypes the op supports, with broadcasting, Python scalars on either
+side, 0-d and 0-size tensors and non-contiguous views as inputs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from lamina.dtype import DType, dtypes, to_numpy_dtype
+from lamina.tensor import Tensor
+
+Sampler = Callable[..., npt.NDArray[Any]]
+Matcher = Callable[..., None]
+Array = npt.NDArray[Any]
+
+FLOATS = (dtypes.float32, dtypes.float64, dtypes.float16)
+INTS = (dtypes.int32, dtypes.int64, dtypes.int8, dtypes.uint8)
+NUMERIC = FLOATS + INTS
+
+
+def _floor_divide(a: Array, b: Array) -> Array:
+    return np.floor_divide(a, b)
+
+
+# name, lamina op, numpy op, dtypes, whether the right operand must be nonzero
+BINARY: list[tuple[str, Callable[[Any, Any], Any], Callable[[Any, Any], Any], tuple[DType, ...], bool]] = [
+    ("add", lambda a, b: a + b, np.add, NUMERIC, False),
+    ("sub", lambda a, b: a - b, np.subtract, NUMERIC, False),
+    ("mul", lambda a, b: a * b, np.multiply, NUMERIC, False),
+    ("truediv", lambda a, b: a / b, np.true_divide, FLOATS, True),
+    ("floordiv", lambda a, b: a // b, _floor_divide, NUMERIC, True),
+    ("mod", lambda a, b: a % b, np.mod, NUMERIC, True),
+    ("maximum", lambda a, b: a.maximum(b) if isinstance(a, Tensor) else np.maximum(a, b), np.maximum, NUMERIC, False),
+    ("minimum", lambda a, b: a.minimum(b) if isinstance(a, Tensor) else np.minimum(a, b), np.minimum, NUMERIC, False),
+]
+BINARY_CASES = [
+    pytest.param(op, reference, dtype, nonzero, id=f"{name}-{dtype.name}")
+    for name, op, reference, dtype_list, nonzero in BINARY
+    for dtype in dtype_list
+]
+
+
+def _nonzero(values: Array) -> Array:
+    return np.where(values == 0, values.dtype.type(1), values)
+
+
+@pytest.mark.parametrize(("op", "reference", "dtype", "nonzero"), BINARY_CASES)
+def test_binary_op_broadcasts_like_numpy(
+    op: Callable[[Any, Any], Any],
+    reference: Callable[[Any, Any], Any],
+    dtype: DType,
+    nonzero: bool,
+    sample: Sampler,
+    matches: Matcher,
+) -> None:
+    left = sample((2, 3), dtype, seed=1)
+    right = sample((3,), dtype, seed=2)
+    right = _nonzero(right) if nonzero else right
+    result = op(Tensor(left), Tensor(right))
+    matches(result, reference(left, right), dtype=dtype)
+
+
+SCALAR_OPS = [
+    ("add", lambda a, b: a + b),
+    ("sub", lambda a, b: a - b),
+    ("mul", lambda a, b: a * b),
+    ("truediv", lambda a, b: a / b),
+    ("floordiv", lambda a, b: a // b),
+    ("mod", lambda a, b: a % b),
+    ("pow", lambda a, b: a**b),
+]
+
+
+@pytest.mark.parametrize(("name", "op"), SCALAR_OPS, ids=[name for name, _ in SCALAR_OPS])
+@pytest.mark.parametrize("scalar_first", [False, True], ids=["tensor-scalar", "scalar-tensor"])
+def test_python_scalar_works_on_either_side(
+    name: str, op: Callable[[Any, Any], Any], scalar_first: bool, matches: Matcher
+) -> None:
+    values = np.array([[0.5, 1.5, 2.0], [3.0, 1.25, 4.0]], dtype=np.float32)
+    scalar = 2.0
+    tensor = Tensor(values)
+    result = op(scalar, tensor) if scalar_first else op(tensor, scalar)
+    expected = op(np.float32(scalar), values) if scalar_first else op(values, np.float32(scalar))
+    matches(result, expected, dtype=dtypes.float32)
+
+
+@pytest.mark.parametrize("scalar_first", [False, True], ids=["tensor-scalar", "scalar-tensor"])
+@pytest.mark.parametrize(("name", "op"), SCALAR_OPS, ids=[name for name, _ in SCALAR_OPS])
+def test_integer_scalar_arithmetic_follows_python(
+    name: str, op: Callable[[Any, Any], Any], scalar_first: bool, matches: Matcher
+) -> None:
+    values = [-7, -3, -1, 1, 2, 5]
+    tensor = Tensor(values, dtype=dtypes.int32)
+    scalar = 3 if name != "pow" or not scalar_first else 2
+    if scalar_first:
+        expected = [op(scalar, value) for value in values]
+        result = op(scalar, tensor)
+    else:
+        expected = [op(value, scalar) for value in values]
+        result = op(tensor, scalar)
+    dtype = dtypes.float32 if name == "truediv" or (name == "pow" and scalar_first) else dtypes.int32
+    matches(result, np.array(expected, dtype=to_numpy_dtype(dtype)), dtype=dtype, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("divisor", "dividend"),
+    [(3, 7), (3, -7), (-3, 7), (-3, -7), (2, 6), (-2, -6), (5, 0)],
+)
+@pytest.mark.parametrize("dtype", [dtypes.int32, dtypes.float32], ids=["int32", "float32"])
+def test_floordiv_and_mod_round_toward_negative_infinity(
+    dividend: int, divisor: int, dtype: DType, matches: Matcher
+) -> None:
+    left = Tensor([dividend], dtype=dtype)
+    right = Tensor([divisor], dtype=dtype)
+    matches(left // right, np.array([dividend // divisor], dtype=to_numpy_dtype(dtype)))
+    matches(left % right, np.array([dividend % divisor], dtype=to_numpy_dtype(dtype)))
+
+
+# tensor dtype, other operand (a Python scalar or a tensor dtype), op, expected dtype
+PROMOTION = [
+    (dtypes.int32, 2.5, "add", dtypes.float32),
+    (dtypes.int64, 2.5, "mul", dtypes.float32),
+    (dtypes.int8, 1, "add", dtypes.int8),
+    (dtypes.uint8, 2, "mul", dtypes.uint8),
+    (dtypes.bool, 1, "add", dtypes.int32),
+    (dtypes.bool, 1.5, "mul", dtypes.float32),
+    (dtypes.float16, 2.5, "add", dtypes.float16),
+    (dtypes.float16, 3, "mul", dtypes.float16),
+    (dtypes.float64, 2, "mul", dtypes.float64),
+    (dtypes.int32, 2, "truediv", dtypes.float32),
+    (dtypes.int64, dtypes.int64, "truediv", dtypes.float32),
+    (dtypes.int32, dtypes.float16, "add", dtypes.float16),
+    (dtypes.int8, dtypes.uint8, "add", dtypes.int16),
+    (dtypes.int32, dtypes.int64, "sub", dtypes.int64),
+    (dtypes.float16, dtypes.float32, "add", dtypes.float32),
+    (dtypes.float32, dtypes.float64, "mul", dtypes.float64),
+    (dtypes.bool, dtypes.int8, "add", dtypes.int8),
+    (dtypes.int32, 2.5, "lt", dtypes.bool),
+]
+OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "truediv": lambda a, b: a / b,
+    "lt": lambda a, b: a < b,
+}
+
+
+@pytest.mark.parametrize(("dtype", "other", "name", "expected"), PROMOTION)
+def test_result_dtype_follows_weak_scalar_promotion(
+    dtype: DType, other: DType | float, name: str, expected: DType, matches: Matcher
+) -> None:
+    values = np.array([0, 1, 3], dtype=to_numpy_dtype(dtype))
+    tensor = Tensor(values)
+    if isinstance(other, DType):
+        other_values = np.array([1, 2, 1], dtype=to_numpy_dtype(other))
+        result = OPS[name](tensor, Tensor(other_values))
+        reference = OPS[name](values.astype(np.float64), other_values.astype(np.float64))
+    else:
+        result = OPS[name](tensor, other)
+        reference = OPS[name](values.astype(np.float64), other)
+    assert result.dtype == expected
+    matches(result, np.asarray(reference).astype(to_numpy_dtype(expected)))
+
+
+def test_comparison_with_float_scalar_compares_in_float(matches: Matcher) -> None:
+    tensor = Tensor([2, 3], dtype=dtypes.int32)
+    matches(tensor < 2.5, np.array([True, False]))
+    matches(tensor == 2.0, np.array([True, False]))
+
+
+COMPARISONS = [
+    ("lt", lambda a, b: a < b),
+    ("gt", lambda a, b: a > b),
+    ("le", lambda a, b: a <= b),
+    ("ge", lambda a, b: a >= b),
+    ("eq", lambda a, b: a == b),
+    ("ne", lambda a, b: a != b),
+]
+
+
+@pytest.mark.parametrize(("name", "op"), COMPARISONS, ids=[name for name, _ in COMPARISONS])
+@pytest.mark.parametrize("dtype", [dtypes.float32, dtypes.int32, dtypes.uint8, dtypes.bool], ids=lambda d: d.name)
+def test_comparison_broadcasts_and_returns_bool(
+    name: str, op: Callable[[Any, Any], Any], dtype: DType, sample: Sampler, matches: Matcher
+) -> None:
+    left = sample((3, 1), dtype, seed=3)
+    right = sample((4,), dtype, seed=4)
+    matches(op(Tensor(left), Tensor(right)), op(left, right), dtype=dtypes.bool)
+
+
+@pytest.mark.parametrize(("name", "op"), COMPARISONS, ids=[name for name, _ in COMPARISONS])
+def test_comparison_with_scalar_on_the_left(name: str, op: Callable[[Any, Any], Any], matches: Matcher) -> None:
+    values = np.array([1.0, 2.0, 3.0], dtype=np.float32)
+    matches(op(2, Tensor(values)), op(2, values), dtype=dtypes.bool)
+
+
+BITWISE = [
+    ("and", lambda a, b: a & b),
+    ("or", lambda a, b: a | b),
+    ("xor", lambda a, b: a ^ b),
+]
+
+
+@pytest.mark.parametrize(("name", "op"), BITWISE, ids=[name for name, _ in BITWISE])
+@pytest.mark.parametrize("dtype", [dtypes.int32, dtypes.int8, dtypes.uint8, dtypes.bool], ids=lambda d: d.name)
+def test_bitwise_ops_match_numpy(
+    name: str, op: Callable[[Any, Any], Any], dtype: DType, sample: Sampler, matches: Matcher
+) -> None:
+    left = sample((2, 3), dtype, low=-9, high=9, seed=5)
+    right = sample((3,), dtype, low=-9, high=9, seed=6)
+    matches(op(Tensor(left), Tensor(right)), op(left, right), dtype=dtype)
+    matches(
+        op(Tensor(left), 5 if not dtype.is_bool else True), op(left, left.dtype.type(5 if not dtype.is_bool else True))
+    )
+    matches(
+        op(5 if not dtype.is_bool else True, Tensor(left)), op(left.dtype.type(5 if not dtype.is_bool else True), left)
+    )
+
+
+@pytest.mark.parametrize("dtype", [dtypes.int32, dtypes.int8, dtypes.uint8, dtypes.bool], ids=lambda d: d.name)
+def test_invert_matches_numpy(dtype: DType, sample: Sampler, matches: Matcher) -> None:
+    values = sample((5,), dtype, low=-9, high=9)
+    matches(~Tensor(values), ~values, dtype=dtype)
+
+
+@pytest.mark.parametrize(
+    "op", [lambda a: ~a, lambda a: a & 1, lambda a: a | 1, lambda a: a ^ 1], ids=["invert", "and", "or", "xor"]
+)
+def test_bitwise_ops_reject_floats_when_built(op: Callable[[Any], Any]) -> None:
+    with pytest.raises(TypeError, match="float32"):
+        op(Tensor([1.0, 2.0]))
+
+
+def _erf(values: Array) -> Array:
+    return np.array([math.erf(value) for value in values.astype(np.float64).reshape(-1)]).reshape(values.shape)
+
+
+def _sigmoid(values: Array) -> Array:
+    return 1 / (1 + np.exp(-values.astype(np.float64)))
+
+
+GELU: Callable[[Any], Any] = lambda t: t.gelu()  # noqa: E731 - compared by identity for its tolerance
+
+# name, lamina op, numpy op, sample range (low, high)
+UNARY: list[tuple[str, Callable[[Any], Any], Callable[[Array], Any], tuple[float, float]]] = [
+    ("neg", lambda t: -t, np.negative, (-3, 3)),
+    ("abs", lambda t: t.abs(), np.abs, (-3, 3)),
+    ("sign", lambda t: t.sign(), np.sign, (-3, 3)),
+    ("exp", lambda t: t.exp(), np.exp, (-3, 3)),
+    ("exp2", lambda t: t.exp2(), np.exp2, (-3, 3)),
+    ("log", lambda t: t.log(), np.log, (0.1, 5)),
+    ("log2", lambda t: t.log2(), np.log2, (0.1, 5)),
+    ("sqrt", lambda t: t.sqrt(), np.sqrt, (0.1, 5)),
+    ("rsqrt", lambda t: t.rsqrt(), lambda v: 1 / np.sqrt(v), (0.1, 5)),
+    ("reciprocal", lambda t: t.reciprocal(), np.reciprocal, (0.5, 5)),
+    ("sin", lambda t: t.sin(), np.sin, (-3, 3)),
+    ("cos", lambda t: t.cos(), np.cos, (-3, 3)),
+    ("tan", lambda t: t.tan(), np.tan, (-1.2, 1.2)),
+    ("floor", lambda t: t.floor(), np.floor, (-3, 3)),
+    ("ceil", lambda t: t.ceil(), np.ceil, (-3, 3)),
+    ("round", lambda t: t.round(), np.round, (-3, 3)),
+    ("trunc", lambda t: t.trunc(), np.trunc, (-3, 3)),
+    ("square", lambda t: t.square(), np.square, (-3, 3)),
+    ("relu", lambda t: t.relu(), lambda v: np.maximum(v, 0), (-3, 3)),
+    ("leaky_relu", lambda t: t.leaky_relu(0.1), lambda v: np.where(v > 0, v, v * 0.1), (-3, 3)),
+    ("sigmoid", lambda t: t.sigmoid(), _sigmoid, (-6, 6)),
+    ("tanh", lambda t: t.tanh(), np.tanh, (-3, 3)),
+    ("gelu", GELU, lambda v: 0.5 * v * (1 + _erf(v / math.sqrt(2))), (-3, 3)),
+    ("silu", lambda t: t.silu(), lambda v: v * _sigmoid(v), (-3, 3)),
+    ("softplus", lambda t: t.softplus(), lambda v: np.log1p(np.exp(v.astype(np.float64))), (-30, 30)),
+    ("elu", lambda t: t.elu(), lambda v: np.where(v > 0, v, np.expm1(v.astype(np.float64))), (-3, 3)),
+    ("clip", lambda t: t.clip(-1, 1.5), lambda v: np.clip(v, -1, 1.5), (-3, 3)),
+    ("clamp_min", lambda t: t.clamp(min_=0.5), lambda v: np.maximum(v, 0.5), (-3, 3)),
+]
+UNARY_CASES = [
+    pytest.param(op, reference, bounds, dtype, id=f"{name}-{dtype.name}")
+    for name, op, reference, bounds in UNARY
+    for dtype in FLOATS
+]
+
+
+@pytest.mark.parametrize(("op", "reference", "bounds", "dtype"), UNARY_CASES)
+def test_unary_float_op_matches_numpy(
+    op: Callable[[Any], Any],
+    reference: Callable[[Array], Any],
+    bounds: tuple[float, float],
+    dtype: DType,
+    sample: Sampler,
+    matches: Matcher,
+) -> None:
+    values = sample((7,), dtype, low=bounds[0], high=bounds[1])
+    expected = np.asarray(reference(values.astype(np.float64)))
+    # erf (inside gelu) is a polynomial approximation good to 1.5e-7, below float32's resolution only.
+    loose = dtype == dtypes.float32 or (op is GELU and dtype == dtypes.float64)
+    matches(op(Tensor(values)), expected, dtype=dtype, rtol=2e-5 if loose else None, atol=2e-7 if loose else None)
+
+
+def test_round_goes_half_to_even(matches: Matcher) -> None:
+    values = np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5], dtype=np.float32)
+    matches(Tensor(values).round(), np.round(values))
+
+
+# name, lamina op, numpy op on the integers (the result dtype is checked separately)
+INT_UNARY: list[tuple[str, Callable[[Any], Any], Callable[[Array], Any]]] = [
+    ("neg", lambda t: -t, np.negative),
+    ("abs", lambda t: t.abs(), np.abs),
+    ("sign", lambda t: t.sign(), np.sign),
+    ("square", lambda t: t.square(), np.square),
+    ("relu", lambda t: t.relu(), lambda v: np.maximum(v, 0)),
+    ("floor", lambda t: t.floor(), np.floor),
+    ("clip", lambda t: t.clip(-1, 2), lambda v: np.clip(v, -1, 2)),
+    ("pow3", lambda t: t**3, lambda v: v**3),
+]
+
+
+@pytest.mark.parametrize(("name", "op", "reference"), INT_UNARY, ids=[name for name, _, _ in INT_UNARY])
+@pytest.mark.parametrize("dtype", [dtypes.int32, dtypes.int64, dtypes.int8], ids=lambda d: d.name)
+def test_integer_unary_op_keeps_the_dtype(
+    name: str,
+    op: Callable[[Any], Any],
+    reference: Callable[[Array], Any],
+    dtype: DType,
+    sample: Sampler,
+    matches: Matcher,
+) -> None:
+    values = sample((6,), dtype, low=-4, high=4)
+    matches(op(Tensor(values)), np.asarray(reference(values)).astype(values.dtype), dtype=dtype)
+
+
+@pytest.mark.parametrize(
+    ("name", "op", "reference"),
+    [
+        ("exp", lambda t: t.exp(), np.exp),
+        ("sqrt", lambda t: t.sqrt(), np.sqrt),
+        ("sigmoid", lambda t: t.sigmoid(), _sigmoid),
+    ],
+    ids=["exp", "sqrt", "sigmoid"],
+)
+def test_float_function_of_integers_computes_in_default_float(
+    name: str, op: Callable[[Any], Any], reference: Callable[[Array], Any], matches: Matcher
+) -> None:
+    values = np.array([0, 1, 2, 3], dtype=np.int32)
+    matches(op(Tensor(values)), np.asarray(reference(values.astype(np.float64))), dtype=dtypes.float32)
+
+
+def test_uint8_arithmetic_wraps_like_numpy(matches: Matcher) -> None:
+    values = np.array([0, 1, 250], dtype=np.uint8)
+    matches(Tensor(values) - 2, values - np.uint8(2), dtype=dtypes.uint8)
+    matches(Tensor(values) + 10, values + np.uint8(10), dtype=dtypes.uint8)
+
+
+@pytest.mark.parametrize("dtype", [dtypes.float32, dtypes.float64, dtypes.float16], ids=lambda d: d.name)
+def test_float_pow_matches_numpy(dtype: DType, sample: Sampler, matches: Matcher) -> None:
+    base = sample((2, 3), dtype, low=0.2, high=3)
+    exponent = sample((3,), dtype, low=-2, high=2, seed=1)
+    matches(Tensor(base) ** Tensor(exponent), base.astype(np.float64) ** exponent.astype(np.float64), dtype=dtype)
+    matches(Tensor(base) ** 2.5, base.astype(np.float64) ** 2.5, dtype=dtype)
+    matches(2.0 ** Tensor(exponent), 2.0 ** exponent.astype(np.float64), dtype=dtype)
+    matches(Tensor(base) ** 0.5, np.sqrt(base.astype(np.float64)), dtype=dtype)
+    matches(Tensor(base) ** 0, np.ones_like(base), dtype=dtype)
+
+
+def test_pow_of_negative_base_with_integral_exponent(matches: Matcher) -> None:
+    base = np.array([-2.0, -1.5, 3.0], dtype=np.float32)
+    matches(Tensor(base) ** 3, base**3)
+    matches(Tensor(base) ** 2.0, base**2.0)
+    matches(Tensor(base) ** Tensor(np.full(3, 3.0, np.float32)), base**3)
+
+
+def test_where_broadcasts_condition_and_branches(matches: Matcher) -> None:
+    condition = np.array([[True], [False]])
+    left = np.arange(3, dtype=np.float32)
+    right = np.array(-1.0, dtype=np.float32)
+    matches(
+        Tensor(condition).where(Tensor(left), Tensor(right)), np.where(condition, left, right), dtype=dtypes.float32
+    )
+    matches(Tensor(condition).where(Tensor(left), 7), np.where(condition, left, 7), dtype=dtypes.float32)
+    matches(Tensor(condition).where(1, 0), np.where(condition, 1, 0), dtype=dtypes.int32)
+    matches(Tensor(condition).where(1.5, 0), np.where(condition, 1.5, 0), dtype=dtypes.float32)
+
+
+def test_where_with_integer_condition_treats_nonzero_as_true(matches: Matcher) -> None:
+    condition = np.array([0, 2, -1], dtype=np.int32)
+    matches(Tensor(condition).where(1.0, 0.0), np.array([0.0, 1.0, 1.0], dtype=np.float32))
+
+
+def test_where_rejects_shapes_that_do_not_broadcast() -> None:
+    with pytest.raises(ValueError, match=r"\(2,\).*\(3,\)|\(3,\).*\(2,\)"):
+        Tensor([True, False]).where(Tensor([1.0, 2.0, 3.0]), 0.0)
+
+
+def test_lerp_matches_formula(matches: Matcher) -> None:
+    start = np.array([0.0, 1.0, 2.0], dtype=np.float32)
+    end = np.array([10.0, 11.0, 12.0], dtype=np.float32)
+    matches(Tensor(start).lerp(Tensor(end), 0.25), start + (end - start) * 0.25)
+    matches(Tensor(start).lerp(Tensor(end), Tensor(np.array([0.0, 0.5, 1.0], np.float32))), [0.0, 6.0, 12.0])
+
+
+def test_logical_not_isnan_isinf(matches: Matcher) -> None:
+    values = np.array([0.0, 1.0, np.nan, np.inf, -np.inf, -2.0], dtype=np.float32)
+    tensor = Tensor(values)
+    matches(tensor.isnan(), np.isnan(values), dtype=dtypes.bool)
+    matches(tensor.isinf(), np.isinf(values), dtype=dtypes.bool)
+    matches(tensor.logical_not(), np.logical_not(values), dtype=dtypes.bool)
+    matches(Tensor([1, 0, 3]).isinf(), [False, False, False], dtype=dtypes.bool)
+
+
+# source values, target dtype, expected values
+CASTS: list[tuple[list[Any], DType, list[Any]]] = [
+    ([1.7, -1.7, 0.0], dtypes.int32, [1, -1, 0]),
+    ([1.7, -1.7, 0.0], dtypes.int8, [1, -1, 0]),
+    ([250.9, 3.2, 0.0], dtypes.uint8, [250, 3, 0]),
+    ([1.5, 0.0, -0.25], dtypes.bool, [True, False, True]),
+    ([1.0009765625, 2.5, -65504.0], dtypes.float16, [1.0009765625, 2.5, -65504.0]),
+    ([1.25, -3.5, 1e10], dtypes.float64, [1.25, -3.5, 1e10]),
+]
+
+
+@pytest.mark.parametrize(("values", "dtype", "expected"), CASTS, ids=[dtype.name for _, dtype, _ in CASTS])
+def test_cast_from_float32(values: list[Any], dtype: DType, expected: list[Any], matches: Matcher) -> None:
+    matches(Tensor(values, dtype=dtypes.float32).cast(dtype), np.array(expected, to_numpy_dtype(dtype)), dtype=dtype)
+
+
+@pytest.mark.parametrize(
+    ("method", "dtype"),
+    [
+        ("float", dtypes.float32),
+        ("int", dtypes.int32),
+        ("half", dtypes.float16),
+        ("bool", dtypes.bool),
+        ("double", dtypes.float64),
+        ("long", dtypes.int64),
+    ],
+)
+def test_cast_shorthands(method: str, dtype: DType, matches: Matcher) -> None:
+    values = np.array([0, 2, -3], dtype=np.int8)
+    matches(getattr(Tensor(values), method)(), values.astype(to_numpy_dtype(dtype)), dtype=dtype)
+
+
+def test_cast_from_bool_and_int_to_float(matches: Matcher) -> None:
+    matches(Tensor([True, False]).float(), [1.0, 0.0], dtype=dtypes.float32)
+    matches(Tensor([-3, 4], dtype=dtypes.int64).half(), [-3.0, 4.0], dtype=dtypes.float16)
+
+
+# how a view is made from a contiguous (4, 6) array, in numpy and in lamina
+VIEWS: list[tuple[str, Callable[[Any], Any]]] = [
+    ("permuted", lambda a: a.transpose(1, 0) if isinstance(a, np.ndarray) else a.permute(1, 0)),
+    ("stepped", lambda a: a[1::2, ::3]),
+    ("negative-step", lambda a: a[::-1, 4:0:-2]),
+    ("flipped", lambda a: a[::-1, ::-1] if isinstance(a, np.ndarray) else a.flip((0, 1))),
+    ("expanded", lambda a: np.broadcast_to(a[:1], (3, 4, 6)) if isinstance(a, np.ndarray) else a[:1].expand(3, 4, 6)),
+]
+
+
+@pytest.mark.parametrize(("name", "view"), VIEWS, ids=[name for name, _ in VIEWS])
+@pytest.mark.parametrize("dtype", [dtypes.float32, dtypes.int32], ids=lambda d: d.name)
+def test_elementwise_on_non_contiguous_views(
+    name: str, view: Callable[[Any], Any], dtype: DType, sample: Sampler, matches: Matcher
+) -> None:
+    values = sample((4, 6), dtype, low=1, high=9)
+    expected_view = view(values)
+    result = view(Tensor(values)) * 3 + view(Tensor(values)).maximum(2)
+    matches(result, expected_view * 3 + np.maximum(expected_view, 2), dtype=dtype)
+
+
+def test_zero_dim_tensors_combine_with_scalars_and_vectors(matches: Matcher) -> None:
+    scalar = Tensor(2.5)
+    assert scalar.shape == ()
+    matches(scalar * 2, np.float32(5.0))
+    matches(scalar + Tensor([1.0, 2.0]), [3.5, 4.5])
+    matches((scalar - 0.5).exp(), np.exp(np.float32(2.0)))
+    assert (scalar * 4).item() == 10.0
+
+
+@pytest.mark.parametrize("shape", [(0,), (2, 0), (0, 3)])
+def test_zero_size_tensors_broadcast_to_empty_results(shape: tuple[int, ...], matches: Matcher) -> None:
+    empty = Tensor(np.zeros(shape, dtype=np.float32))
+    result = (empty + 1).exp() * Tensor(np.ones(shape[-1:], dtype=np.float32))
+    matches(result, np.zeros(shape, dtype=np.float32))
+    assert result.numel() == 0
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [((2, 3), (4,)), ((2, 3), (3, 2)), ((4, 1, 3), (2, 2))],
+)
+def test_binary_op_rejects_shapes_that_do_not_broadcast_when_built(
+    left: tuple[int, ...], right: tuple[int, ...]
+) -> None:
+    a, b = Tensor.zeros(*left), Tensor.zeros(*right)
+    with pytest.raises(ValueError, match=re_shapes(left, right)):
+        _ = a + b
+
+
+def re_shapes(left: tuple[int, ...], right: tuple[int, ...]) -> str:
+    """A pattern matching a message that names both shapes."""
+    return ".*".join(re.escape(str(shape)) for shape in (left, right))
+
+
+def test_combining_with_unsupported_objects_raises_type_error() -> None:
+    with pytest.raises(TypeError):
+        _ = Tensor([1.0]) + "a"  # type: ignore[operator]
