@@ -1,3 +1,26 @@
-"""lamina.rewrite."""
+"""lamina.rewrite: pattern matching, fixed-point graph rewriting, and the symbolic simplifier.
 
-__all__: list[str] = []
+`UPat` patterns and `PatternMatcher` rule tables describe passes; `graph_rewrite` runs one over a
+graph bottom-up to a fixed point. `pm_symbolic`/`simplify` fold integer index expressions under C
+semantics, using the range analysis `vmin`/`vmax`; `evaluate_int` is the exact reference for them.
+"""
+
+from lamina.rewrite.bounds import vmax, vmin
+from lamina.rewrite.engine import RewriteLoopError, graph_rewrite, graph_rewrite_many
+from lamina.rewrite.int_semantics import evaluate_int
+from lamina.rewrite.matcher import PatternMatcher
+from lamina.rewrite.symbolic import pm_symbolic, simplify
+from lamina.rewrite.upat import UPat
+
+__all__ = [
+    "PatternMatcher",
+    "RewriteLoopError",
+    "UPat",
+    "evaluate_int",
+    "graph_rewrite",
+    "graph_rewrite_many",
+    "pm_symbolic",
+    "simplify",
+    "vmax",
+    "vmin",
+]
