@@ -294,3 +294,9 @@ def test_input_of_wrong_dtype_or_shape_raises() -> None:
 def test_kernel_ops_are_not_evaluated() -> None:
     with pytest.raises(NotImplementedError, match="DEFINE_VAR"):
         evaluate([UOp.variable("n", 0, 4)])
+
+
+def test_negative_pad_removes_elements_like_a_shrink() -> None:
+    data = np.arange(12, dtype=np.float32).reshape(3, 4)
+    result = _run(lambda x: x.pad(((-1, 1), (2, -3))), data)
+    np.testing.assert_array_equal(result, np.pad(data[1:, :1], ((0, 1), (2, 0))))

@@ -196,11 +196,18 @@ def _flip(value: Array, flags: tuple[bool, ...]) -> Array:
     return np.flip(value, axis=tuple(axis for axis, flag in enumerate(flags) if flag))
 
 
+def _pad(value: Array, padding: tuple[tuple[int, int], ...]) -> Array:
+    # A negative pad removes elements, which np.pad refuses: cut those first, then pad the rest with zeros.
+    kept = zip(padding, value.shape, strict=True)
+    cut = value[tuple(slice(max(-before, 0), size - max(-after, 0)) for (before, after), size in kept)]
+    return np.pad(cut, tuple((max(before, 0), max(after, 0)) for before, after in padding))
+
+
 _MOVEMENT: Final[dict[Ops, Callable[[Array, Any], Array]]] = {
     Ops.RESHAPE: np.reshape,
     Ops.PERMUTE: np.transpose,
     Ops.EXPAND: np.broadcast_to,
-    Ops.PAD: lambda value, padding: np.pad(value, padding),
+    Ops.PAD: _pad,
     Ops.SHRINK: lambda value, bounds: value[tuple(slice(start, end) for start, end in bounds)],
     Ops.FLIP: _flip,
 }
