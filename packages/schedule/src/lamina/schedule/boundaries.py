@@ -60,9 +60,7 @@ def find_realize_points(targets: Sequence[UOp]) -> set[UOp]:
             holds = _reduce_holders(graph, realized)
     while True:
         members = _kernels_containing(graph, realized)
-        shared = [
-            node for node in graph if holds[node] and node not in realized and len(members.get(node, ())) > 1
-        ]
+        shared = [node for node in graph if holds[node] and node not in realized and len(members.get(node, ())) > 1]
         if not shared:
             break
         # Realize the outermost shared node first: it may make the ones inside it unshared.

@@ -38,7 +38,10 @@ def simplify(expression: UOp) -> UOp:
         known = _simplify(expression)
         _simplified_cache[expression] = known
     return known
+
+
 Request = tuple[UOp, Index, UOp | None]
+
 
 def _const(value: int) -> UOp:
     return UOp.const(dtypes.index, value)
@@ -92,6 +95,10 @@ class KernelBuilder:
         return UOp.range(size, axis, kind)
 
     def _load(self, buffer: UOp, address: UOp, validity: UOp | None) -> UOp:
+        if buffer.buffer.size == 0:
+            # Only a loop that never runs could read an empty buffer, but the linearizer may hoist the
+            # read out of that loop (its address need not depend on it): a constant is never out of bounds.
+            return UOp.const(buffer.scalar_dtype, 0)
         pointer = self.parameter(buffer)
         sources = (pointer, address) if validity is None else (pointer, address, validity)
         index = UOp(Ops.INDEX, pointer.dtype, sources)
@@ -107,8 +114,8 @@ class KernelBuilder:
             return [(source, _unravel(flat_index(index, node.shape), source_shape), validity)]
         if node.op is Ops.PERMUTE:
             permuted: list[UOp] = [_const(0)] * len(index)
-            for position, axis in enumerate(node.arg):
-                permuted[axis] = index[position]
+            for output_axis, axis in enumerate(node.arg):
+                permuted[axis] = index[output_axis]
             return [(source, tuple(permuted), validity)]
         if node.op is Ops.EXPAND:
             pinned = tuple(
@@ -117,7 +124,8 @@ class KernelBuilder:
             )
             return [(source, pinned, validity)]
         if node.op is Ops.SHRINK:
-            return [(source, tuple(position + start for position, (start, _) in zip(index, node.arg, strict=True)), validity)]
+            offset = tuple(position + start for position, (start, _) in zip(index, node.arg, strict=True))
+            return [(source, offset, validity)]
         if node.op is Ops.FLIP:
             flipped = tuple(
                 (size - 1 - position) if flag else position
@@ -163,7 +171,8 @@ class KernelBuilder:
             return node
         if node.op is Ops.PAD:
             inner_validity = needed[0][2]
-            if inner_validity is validity or inner_validity is None:
+            # A LOAD already reads zero where its validity, which implies this one, is false.
+            if inner_validity is validity or inner_validity is None or sources[0].op is Ops.LOAD:
                 return sources[0]
             return inner_validity.where(sources[0], UOp.const(node.scalar_dtype, 0))
         if node.op is Ops.REDUCE_AXIS:
@@ -205,13 +214,9 @@ def build_kernel(node: UOp, output: UOp, buffer_of: Mapping[UOp, UOp]) -> tuple[
     builder = KernelBuilder(inputs)
     builder.parameter(output)
     computed = node.src[0] if node.op is Ops.CONTIGUOUS else node
-    output_index = tuple(
-        builder.new_range(size, AxisKind.LOOP) if size != 1 else _const(0) for size in node.shape
-    )
+    output_index = tuple(builder.new_range(size, AxisKind.LOOP) if size != 1 else _const(0) for size in node.shape)
     value = builder.value_at(computed, output_index)
     address = simplify(flat_index(output_index, node.shape))
     pointer = builder.parameter(output)
     store = UOp(Ops.STORE, dtypes.void, (UOp(Ops.INDEX, pointer.dtype, (pointer, address)), value))
     return UOp(Ops.SINK, dtypes.void, (store,)), tuple(builder.parameters)
-
-

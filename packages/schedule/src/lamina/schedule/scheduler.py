@@ -67,7 +67,9 @@ def create_schedule(targets: Sequence[UOp], device: str) -> Schedule:
     for node in graph:
         if node in points:
             buffer_of[node] = UOp.new_buffer(device, prod(node.shape), node.scalar_dtype)
-    items = [ScheduleItem(*build_kernel(node, buffer_of[node], buffer_of)) for node in graph if node in points]
+    # A value with no elements needs a buffer (of size 0) but no kernel: there is nothing to compute.
+    computed = [node for node in graph if node in points and prod(node.shape) > 0]
+    items = [ScheduleItem(*build_kernel(node, buffer_of[node], buffer_of)) for node in computed]
     results = {
         target: target if is_buffer_view(target) else buffer_of[target].reshape(target.shape) for target in targets
     }

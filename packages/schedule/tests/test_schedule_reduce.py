@@ -1,0 +1,74 @@
+"""Reductions over every axis choice, nested reductions, matmuls and empty reductions run correctly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from lamina.dtype import dtypes
+from lamina.schedule import Schedule
+from lamina.uop import Ops, UOp
+
+Runner = Callable[..., Schedule]
+Maker = Callable[..., UOp]
+
+AXES = [(0,), (1,), (2,), (0, 1), (0, 2), (1, 2), (0, 1, 2)]
+
+
+@pytest.mark.parametrize("axes", AXES, ids=str)
+@pytest.mark.parametrize("op", [Ops.ADD, Ops.MAX, Ops.MUL], ids=["ADD", "MAX", "MUL"])
+def test_reduce_over_axes_matches_numpy(op: Ops, axes: tuple[int, ...], run_schedule: Runner, tensor: Maker) -> None:
+    schedule = run_schedule([tensor((2, 3, 4)).reduce_axis(op, axes)])
+    assert len(schedule.items) == 1
+
+
+def test_integer_sum_and_max(run_schedule: Runner, tensor: Maker) -> None:
+    x = tensor((3, 4), dtypes.int32)
+    schedule = run_schedule([x.reduce_axis(Ops.ADD, (0,)), x.reduce_axis(Ops.MAX, (1,))])
+    assert len(schedule.items) == 2
+
+
+def test_nested_reduce_of_a_reduce(run_schedule: Runner, tensor: Maker) -> None:
+    x = tensor((2, 3, 4))
+    inner = x.reduce_axis(Ops.MAX, (2,))
+    schedule = run_schedule([inner.reduce_axis(Ops.ADD, (1,))])
+    assert len(schedule.items) == 1
+
+
+def test_sum_to_a_scalar_then_reshape_to_0d(run_schedule: Runner, tensor: Maker) -> None:
+    schedule = run_schedule([tensor((3, 4)).reduce_axis(Ops.ADD, (0, 1)).reshape(())])
+    assert len(schedule.items) == 1
+
+
+def test_reduce_of_permuted_and_padded_input(run_schedule: Runner, tensor: Maker) -> None:
+    x = tensor((3, 4)).permute((1, 0)).pad(((1, 1), (0, 2)))
+    run_schedule([x.reduce_axis(Ops.ADD, (1,)), x.reduce_axis(Ops.MAX, (0,))])
+
+
+@pytest.mark.parametrize(("m", "k", "n"), [(1, 1, 1), (2, 3, 4), (5, 1, 3), (4, 7, 2)])
+def test_matmul_matches_numpy(m: int, k: int, n: int, run_schedule: Runner, tensor: Maker) -> None:
+    a, b = tensor((m, k)), tensor((k, n))
+    product = a.reshape((m, 1, k)).expand((m, n, k)) * b.permute((1, 0)).reshape((1, n, k)).expand((m, n, k))
+    schedule = run_schedule([product.reduce_axis(Ops.ADD, (2,)).reshape((m, n))])
+    assert len(schedule.items) == 1
+
+
+def test_mean_subtraction_broadcasts_the_reduce_back(run_schedule: Runner, tensor: Maker) -> None:
+    x = tensor((3, 5))
+    mean = x.reduce_axis(Ops.ADD, (1,)) * UOp.full((3, 1), dtypes.float32, 1 / 5)
+    schedule = run_schedule([x - mean.expand((3, 5))])
+    assert len(schedule.items) == 2
+
+
+def test_reduce_over_an_empty_axis_gives_the_identity(run_schedule: Runner, tensor: Maker) -> None:
+    x = tensor((3, 0))
+    schedule = run_schedule([x.reduce_axis(Ops.ADD, (1,)), x.reduce_axis(Ops.MUL, (1,)), x.reduce_axis(Ops.MAX, (1,))])
+    assert len(schedule.items) == 3
+
+
+def test_reduce_of_an_empty_tensor_over_the_kept_axis_is_empty_and_needs_no_kernel(
+    run_schedule: Runner, tensor: Maker
+) -> None:
+    schedule = run_schedule([tensor((0, 4)).reduce_axis(Ops.ADD, (1,))])
+    assert schedule.items == ()
