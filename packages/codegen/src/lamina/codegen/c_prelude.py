@@ -86,10 +86,7 @@ def helper_name(kind: str, dtype: DType) -> str:
 def max_helper(dtype: DType, c_type: str) -> str:
     """max(a, b); for floats a NaN on either side wins, as in torch.maximum."""
     name = helper_name("max", dtype)
-    if dtype.is_float:
-        body = "return (a > b || a != a) ? a : b;"
-    else:
-        body = "return a > b ? a : b;"
+    body = "return (a > b || a != a) ? a : b;" if dtype.is_float else "return a > b ? a : b;"
     return f"static inline {c_type} {name}({c_type} a, {c_type} b) {{ {body} }}"
 
 

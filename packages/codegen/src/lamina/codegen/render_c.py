@@ -79,7 +79,9 @@ def render_const(value: ConstValue, dtype: DType) -> str:
         if math.isnan(number):
             return "NAN"
         if math.isinf(number):
-            return ("INFINITY" if number > 0 else "(-INFINITY)") if not double else ("HUGE_VAL" if number > 0 else "(-HUGE_VAL)")
+            if double:
+                return "HUGE_VAL" if number > 0 else "(-HUGE_VAL)"
+            return "INFINITY" if number > 0 else "(-INFINITY)"
         text = repr(number)
         if "e" not in text and "." not in text:
             text += ".0"
