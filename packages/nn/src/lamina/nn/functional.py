@@ -1,0 +1,174 @@
+"""`lamina.nn.functional`: the stateless operations layers are made of, named and shaped as in torch.
+
+Convolution and pooling live in `convolution`, losses in `losses`; this module adds linear, the
+normalizations, dropout and attention, and gathers everything under the one familiar namespace.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from lamina.nn.convolution import avg_pool2d, conv2d, max_pool2d
+from lamina.nn.losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    mse_loss,
+    nll_loss,
+)
+from lamina.tensor import Tensor, no_grad, realize
+
+__all__ = [
+    "avg_pool2d",
+    "batch_norm",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "conv2d",
+    "cross_entropy",
+    "dropout",
+    "gelu",
+    "layer_norm",
+    "linear",
+    "log_softmax",
+    "max_pool2d",
+    "mse_loss",
+    "nll_loss",
+    "relu",
+    "scaled_dot_product_attention",
+    "sigmoid",
+    "softmax",
+    "tanh",
+]
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x @ weight.T + bias."""
+    return x.linear(weight, bias)
+
+
+def relu(x: Tensor) -> Tensor:
+    return x.relu()
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    return x.gelu(approximate)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return x.sigmoid()
+
+
+def tanh(x: Tensor) -> Tensor:
+    return x.tanh()
+
+
+def softmax(x: Tensor, dim: int = -1) -> Tensor:
+    return x.softmax(dim)
+
+
+def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
+    return x.log_softmax(dim)
+
+
+def layer_norm(
+    x: Tensor,
+    normalized_shape: int | Sequence[int],
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalize over the trailing `normalized_shape` dims (biased variance), then scale and shift."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if x.shape[x.ndim - len(shape) :] != shape:
+        raise ValueError(f"layer_norm over {shape} does not match the trailing dims of input {x.shape}")
+    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    centered = x - x.mean(axes, keepdim=True)
+    variance = (centered * centered).mean(axes, keepdim=True)
+    result = centered * (variance + eps).rsqrt()
+    if weight is not None:
+        result = result * weight
+    return result if bias is None else result + bias
+
+
+def batch_norm(
+    x: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalize each channel (dim 1) by batch statistics (training) or the running ones (evaluation).
+
+    In training the running statistics are updated like torch's (the variance unbiased) and made
+    real at once, so they never hold on to the graphs of earlier batches.
+    """
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm needs an input with a channel dim, got shape {x.shape}")
+    axes = (0, *range(2, x.ndim))
+    broadcast = (1, x.shape[1], *(1,) * (x.ndim - 2))
+    if training or running_mean is None or running_var is None:
+        mean = x.mean(axes, keepdim=True)
+        centered = x - mean
+        variance = (centered * centered).mean(axes, keepdim=True)
+        if training and running_mean is not None and running_var is not None:
+            _update_running(x, mean, variance, running_mean, running_var, momentum)
+    else:
+        centered = x - running_mean.reshape(broadcast)
+        variance = running_var.reshape(broadcast)
+    result = centered * (variance + eps).rsqrt()
+    if weight is not None:
+        result = result * weight.reshape(broadcast)
+    return result if bias is None else result + bias.reshape(broadcast)
+
+
+def _update_running(
+    x: Tensor, mean: Tensor, variance: Tensor, running_mean: Tensor, running_var: Tensor, momentum: float
+) -> None:
+    count = x.numel() // x.shape[1]
+    with no_grad():
+        batch_mean = mean.detach().reshape((x.shape[1],))
+        unbiased = variance.detach().reshape((x.shape[1],)) * (count / max(count - 1, 1))
+        running_mean.assign(running_mean * (1 - momentum) + batch_mean * momentum)
+        running_var.assign(running_var * (1 - momentum) + unbiased * momentum)
+        realize(running_mean, running_var)
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1/(1-p) (identity unless training)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    keep = Tensor.rand(x.shape, dtype=x.dtype if x.dtype.is_float else None, device=x.device).ge(p)
+    return keep.where(x * (1.0 / (1.0 - p)), 0.0)
+
+
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask: Tensor | None = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+) -> Tensor:
+    """softmax(q @ k.T * scale + mask) @ v; a bool mask keeps where True, a float mask is added."""
+    if is_causal and attn_mask is not None:
+        raise ValueError("give either attn_mask or is_causal, not both")
+    length, source = query.shape[-2], key.shape[-2]
+    factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    scores = query.matmul(key.transpose(-2, -1)) * factor
+    if is_causal:
+        rows = Tensor.arange(length, device=query.device).reshape((length, 1))
+        columns = Tensor.arange(source, device=query.device).reshape((1, source))
+        attn_mask = columns.le(rows)
+    if attn_mask is not None:
+        scores = attn_mask.where(scores, float("-inf")) if attn_mask.dtype.is_bool else scores + attn_mask
+    weights = dropout(scores.softmax(-1), dropout_p, training=dropout_p > 0.0)
+    return weights.matmul(value)

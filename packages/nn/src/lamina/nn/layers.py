@@ -1,0 +1,144 @@
+"""The layers: Linear, Conv2d, Embedding, Dropout, activations and Sequential, initialised like torch.
+
+Weights use torch's defaults (kaiming_uniform with a = sqrt(5), which is uniform in
+±1/sqrt(fan_in), and biases uniform in the same bound), so a model built here starts from the
+same distribution as its torch twin. Each layer holds its tensors as plain attributes; `Module`
+finds them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from lamina.nn.convolution import IntOrPair, as_pair, conv2d
+from lamina.nn.functional import dropout
+from lamina.nn.module import Module
+from lamina.tensor import Tensor
+
+_TORCH_KAIMING_A = math.sqrt(5)
+
+
+def _uniform_bias(size: int, fan_in: int) -> Tensor:
+    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    return Tensor.uniform(size, low=-bound, high=bound, requires_grad=True)
+
+
+class Linear(Module):
+    """y = x @ weight.T + bias, weight of shape (out_features, in_features)."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+        self.weight = Tensor.kaiming_uniform(out_features, in_features, a=_TORCH_KAIMING_A, requires_grad=True)
+        self.bias = _uniform_bias(out_features, in_features) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.linear(self.weight, self.bias)
+
+
+class Conv2d(Module):
+    """2-D convolution over (N, C_in, H, W) with weight (C_out, C_in/groups, k_h, k_w)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntOrPair,
+        stride: IntOrPair = 1,
+        padding: IntOrPair = 0,
+        dilation: IntOrPair = 1,
+        groups: int = 1,
+        bias: bool = True,
+    ) -> None:
+        if groups <= 0 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"Conv2d: {in_channels} and {out_channels} channels must both divide into {groups} groups")
+        k_h, k_w = as_pair(kernel_size, "kernel_size")
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        shape = (out_channels, in_channels // groups, k_h, k_w)
+        self.weight = Tensor.kaiming_uniform(shape, a=_TORCH_KAIMING_A, requires_grad=True)
+        self.bias = _uniform_bias(out_channels, shape[1] * k_h * k_w) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class Embedding(Module):
+    """Rows of a (num_embeddings, embedding_dim) table picked by integer indices."""
+
+    def __init__(self, num_embeddings: int, embedding_dim: int) -> None:
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.weight = Tensor.normal(num_embeddings, embedding_dim, requires_grad=True)
+
+    def forward(self, indices: Tensor) -> Tensor:
+        # A one-hot matrix product: the lookup and its gradient (a scatter-add) are ordinary fused kernels.
+        hot = indices.one_hot(self.num_embeddings).cast(self.weight.dtype)
+        return hot.matmul(self.weight)
+
+
+class Dropout(Module):
+    """Zero elements with probability p while training (the rest scaled by 1/(1-p)); identity in eval."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        return dropout(x, self.p, self.training)
+
+
+class ReLU(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.relu()
+
+
+class GELU(Module):
+    def __init__(self, approximate: str = "none") -> None:
+        self.approximate = approximate
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.gelu(self.approximate)
+
+
+class Sigmoid(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.sigmoid()
+
+
+class Tanh(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.tanh()
+
+
+class Flatten(Module):
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.flatten(self.start_dim, self.end_dim)
+
+
+class Sequential(Module):
+    """Modules applied in order; their state is named "0.weight", "1.bias", ... as in torch."""
+
+    def __init__(self, *layers: Module) -> None:
+        # Attributes named "0", "1", ... give torch's state_dict keys without special cases in Module.
+        for index, layer in enumerate(layers):
+            setattr(self, str(index), layer)
+        self._count = len(layers)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: int) -> Module:
+        if not -self._count <= index < self._count:
+            raise IndexError(f"Sequential of {self._count} layers has no layer {index}")
+        layer: Module = getattr(self, str(index % self._count))
+        return layer
+
+    def __iter__(self) -> Iterator[Module]:
+        return (self[index] for index in range(self._count))
+
+    def forward(self, x: Tensor) -> Tensor:
+        for layer in self:
+            x = layer(x)
+        return x

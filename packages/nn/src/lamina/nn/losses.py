@@ -1,0 +1,118 @@
+"""Loss functions with torch's semantics: cross entropy (class indices or probabilities, label
+smoothing, ignore_index), negative log likelihood, mean squared error and binary cross entropy.
+
+Class-index targets are turned into one-hot masks (an index outside [0, C), such as the default
+ignore_index of -100, matches no class), so every loss is a fused elementwise-and-reduce graph.
+The class dim is dim 1 for inputs of two or more dims, as in torch.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+from lamina.tensor import Tensor
+
+Reduction = Literal["none", "mean", "sum"]
+_REDUCTIONS: Final = ("none", "mean", "sum")
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def reduce_loss(loss: Tensor, reduction: Reduction) -> Tensor:
+    """Apply `reduction` ("none", "mean" or "sum") to elementwise losses."""
+    _check_reduction(reduction)
+    if reduction == "none":
+        return loss
+    return loss.sum() if reduction == "sum" else loss.mean()
+
+
+def _classes_last(values: Tensor) -> Tensor:
+    # (N, C, d1, ...) -> (N, d1, ..., C): classes last, so every loss reduces over dim -1.
+    if values.ndim <= 2:
+        return values
+    return values.permute((0, *range(2, values.ndim), 1))
+
+
+def _index_loss(
+    log_probs: Tensor, target: Tensor, reduction: Reduction, ignore_index: int, label_smoothing: float
+) -> Tensor:
+    # log_probs has its classes last; target holds class indices with log_probs' other dims.
+    _check_reduction(reduction)
+    if target.dtype.is_float or target.dtype.is_bool:
+        raise TypeError(f"class-index targets must be an integer tensor, got {target.dtype}")
+    if target.shape != log_probs.shape[:-1]:
+        raise ValueError(f"target of shape {target.shape} does not match input positions {log_probs.shape[:-1]}")
+    classes = log_probs.shape[-1]
+    keep = target.ne(ignore_index)
+    hot = target.one_hot(classes).cast(log_probs.dtype)
+    loss = -(log_probs * hot).sum(-1)
+    if label_smoothing:
+        smooth = -log_probs.sum(-1) / classes
+        loss = loss * (1 - label_smoothing) + smooth * label_smoothing
+    loss = keep.where(loss, 0.0)
+    if reduction == "none":
+        return loss
+    total = loss.sum()
+    return total if reduction == "sum" else total / keep.sum().cast(loss.dtype)
+
+
+def nll_loss(input: Tensor, target: Tensor, reduction: Reduction = "mean", ignore_index: int = -100) -> Tensor:
+    """Negative log likelihood of class indices `target` under log-probabilities `input` (classes in dim 1)."""
+    if input.ndim == 1:
+        loss = nll_loss(input.unsqueeze(0), target.reshape((1,)), reduction, ignore_index)
+        return loss.reshape(()) if reduction == "none" else loss
+    return _index_loss(_classes_last(input), target, reduction, ignore_index, 0.0)
+
+
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    reduction: Reduction = "mean",
+    label_smoothing: float = 0.0,
+    ignore_index: int = -100,
+) -> Tensor:
+    """Cross entropy of logits `input` (classes in dim 1) against class indices or class probabilities."""
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    if input.ndim == 1:
+        target = target.unsqueeze(0) if target.dtype.is_float else target.reshape((1,))
+        loss = cross_entropy(input.unsqueeze(0), target, reduction, label_smoothing, ignore_index)
+        return loss.reshape(()) if reduction == "none" else loss
+    log_probs = _classes_last(input).log_softmax(-1)
+    if not target.dtype.is_float:
+        return _index_loss(log_probs, target, reduction, ignore_index, label_smoothing)
+    if target.shape != input.shape:
+        raise ValueError(f"probability targets need the input's shape {input.shape}, got {target.shape}")
+    probabilities = _classes_last(target)
+    classes = input.shape[1]
+    if label_smoothing:
+        probabilities = probabilities * (1 - label_smoothing) + label_smoothing / classes
+    return reduce_loss(-(log_probs * probabilities).sum(-1), reduction)
+
+
+def mse_loss(input: Tensor, target: Tensor, reduction: Reduction = "mean") -> Tensor:
+    """Squared error (input - target)**2, reduced."""
+    difference = input - target
+    return reduce_loss(difference * difference, reduction)
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, reduction: Reduction = "mean") -> Tensor:
+    """Binary cross entropy of probabilities `input`; logs are clamped at -100 like torch."""
+    log_p = input.log().maximum(-100.0)
+    log_not_p = (1 - input).log().maximum(-100.0)
+    return reduce_loss(-(target * log_p + (1 - target) * log_not_p), reduction)
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor, target: Tensor, reduction: Reduction = "mean", pos_weight: Tensor | None = None
+) -> Tensor:
+    """Binary cross entropy of sigmoid(input), computed stably from the logits."""
+    # log(1 + exp(-|x|)) + max(-x, 0) is -log(sigmoid(x)) without overflow for any x.
+    neg_log_sigmoid = (-input.abs()).exp().add(1).log() + (-input).maximum(0.0)
+    if pos_weight is None:
+        return reduce_loss((1 - target) * input + neg_log_sigmoid, reduction)
+    weight = (pos_weight - 1) * target + 1
+    return reduce_loss((1 - target) * input + weight * neg_log_sigmoid, reduction)
