@@ -98,7 +98,7 @@ class MovementMixin(TensorCore):
         # Padding a constant one marks the original region; everywhere else takes `value`.
         mask = UOp.full(self.shape, self.dtype, 1).pad(pairs)
         fill = UOp.full(padded.shape, self.dtype, value)
-        return padded._derive(mask.ne(0).where(padded.uop, fill), padded)
+        return padded._derive(mask.ne(mask.const_like(0)).where(padded.uop, fill), padded)
 
     def _padding_pairs(self, padding: Sequence[int] | Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
         if padding and isinstance(padding[0], tuple):
