@@ -33,7 +33,9 @@ class ElementwiseMixin(MovementMixin):
 
     # -- the machinery --
 
-    def _pair(self, other: Operand, dtype: DType | None = None, reverse: bool = False) -> tuple[UOp, UOp, tuple[TensorCore, ...]]:
+    def _pair(
+        self, other: Operand, dtype: DType | None = None, reverse: bool = False
+    ) -> tuple[UOp, UOp, tuple[TensorCore, ...]]:
         """self and other as UOps of one dtype and one broadcast shape (in operation order)."""
         if isinstance(other, TensorCore):
             common = dtype or promote_types(self.dtype, other.dtype)
@@ -171,7 +173,9 @@ class ElementwiseMixin(MovementMixin):
         shape = broadcast_shapes(*shapes)
         true_uop = if_true.uop.cast(dtype) if isinstance(if_true, TensorCore) else UOp.const(dtype, if_true)
         false_uop = if_false.uop.cast(dtype) if isinstance(if_false, TensorCore) else UOp.const(dtype, if_false)
-        selected = broadcast_uop(condition.uop, shape).where(broadcast_uop(true_uop, shape), broadcast_uop(false_uop, shape))
+        selected = broadcast_uop(condition.uop, shape).where(
+            broadcast_uop(true_uop, shape), broadcast_uop(false_uop, shape)
+        )
         return self._derive(selected, *operands)
 
     def lerp(self, end: Operand, weight: Operand) -> Self:

@@ -153,8 +153,10 @@ class IndexingMixin(ReduceMixin):
         order = [other for other in range(self.ndim) if other != axis] + [axis]
         moved = source.permute(order).unsqueeze(axis).expand((*index.shape, length))
         wrapped = index.lt(0).where(index + length, index)  # type: ignore[attr-defined]
-        mask = wrapped.unsqueeze(-1).expand((*index.shape, length)).eq(
-            self._arange_like(length).reshape((1,) * index.ndim + (length,)).expand((*index.shape, length))
+        mask = (
+            wrapped.unsqueeze(-1)
+            .expand((*index.shape, length))
+            .eq(self._arange_like(length).reshape((1,) * index.ndim + (length,)).expand((*index.shape, length)))
         )
         return mask.where(moved, 0).sum(-1).cast(self.dtype)
 
@@ -190,6 +192,9 @@ class IndexingMixin(ReduceMixin):
 
     def stack(self, *others: Self, dim: int = 0) -> Self:
         axis = normalize_axis(dim, self.ndim + 1)
+        for other in others:
+            if other.shape != self.shape:
+                raise ValueError(f"stack needs tensors of one shape, got {self.shape} and {other.shape}")
         return self.unsqueeze(axis).cat(*(other.unsqueeze(axis) for other in others), dim=axis)
 
     def split(self, sizes: int | Sequence[int], dim: int = 0) -> list[Self]:

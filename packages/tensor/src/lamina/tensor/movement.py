@@ -108,7 +108,9 @@ class MovementMixin(TensorCore):
             return pairs
         flat = [int(amount) for amount in padding]  # type: ignore[arg-type]
         if len(flat) % 2 or len(flat) // 2 > self.ndim:
-            raise ValueError(f"pad of shape {self.shape} needs an even number of at most {2 * self.ndim} values, got {flat}")
+            raise ValueError(
+                f"pad of shape {self.shape} needs an even number of at most {2 * self.ndim} values, got {flat}"
+            )
         pairs_list = [(0, 0)] * self.ndim
         for position in range(len(flat) // 2):
             pairs_list[self.ndim - 1 - position] = (flat[2 * position], flat[2 * position + 1])

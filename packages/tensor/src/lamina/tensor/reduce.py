@@ -113,7 +113,9 @@ class ReduceMixin(ElementwiseMixin):
         shifted = (floating - peak).exp().sum(axis, keepdim=True).log() + peak
         if keepdim:
             return shifted
-        return shifted.reshape(tuple(size for dim, size in enumerate(self.shape) if dim not in normalize_axes(axis, self.ndim)))
+        return shifted.reshape(
+            tuple(size for dim, size in enumerate(self.shape) if dim not in normalize_axes(axis, self.ndim))
+        )
 
     def softmax(self, axis: int = -1) -> Self:
         floating = self._floating()

@@ -36,18 +36,43 @@ class Tensor(IndexingMixin):
     # -- constants --
 
     @classmethod
-    def full(cls, shape: ShapeArg, value: ConstValue, dtype: DType | None = None, device: str | None = None, requires_grad: bool = False) -> Self:
-        resolved = dtype or (dtypes.bool if isinstance(value, bool) else dtypes.default_int if isinstance(value, int) else dtypes.default_float)
+    def full(
+        cls,
+        shape: ShapeArg,
+        value: ConstValue,
+        dtype: DType | None = None,
+        device: str | None = None,
+        requires_grad: bool = False,
+    ) -> Self:
+        resolved = dtype or (
+            dtypes.bool
+            if isinstance(value, bool)
+            else dtypes.default_int
+            if isinstance(value, int)
+            else dtypes.default_float
+        )
         shape_tuple = _shape(shape, ())
         result = cls(UOp.full(shape_tuple, resolved, value), device=device)
         return result.requires_grad_(requires_grad) if requires_grad else result
 
     @classmethod
-    def zeros(cls, *shape: int | Sequence[int], dtype: DType | None = None, device: str | None = None, requires_grad: bool = False) -> Self:
+    def zeros(
+        cls,
+        *shape: int | Sequence[int],
+        dtype: DType | None = None,
+        device: str | None = None,
+        requires_grad: bool = False,
+    ) -> Self:
         return cls.full(_flatten_shape(shape), 0.0, dtype or dtypes.default_float, device, requires_grad)
 
     @classmethod
-    def ones(cls, *shape: int | Sequence[int], dtype: DType | None = None, device: str | None = None, requires_grad: bool = False) -> Self:
+    def ones(
+        cls,
+        *shape: int | Sequence[int],
+        dtype: DType | None = None,
+        device: str | None = None,
+        requires_grad: bool = False,
+    ) -> Self:
         return cls.full(_flatten_shape(shape), 1.0, dtype or dtypes.default_float, device, requires_grad)
 
     @classmethod
@@ -59,7 +84,14 @@ class Tensor(IndexingMixin):
         return cls.full(other.shape, 0, dtype or other.dtype, other.device)
 
     @classmethod
-    def arange(cls, start: float, stop: float | None = None, step: float = 1, dtype: DType | None = None, device: str | None = None) -> Self:
+    def arange(
+        cls,
+        start: float,
+        stop: float | None = None,
+        step: float = 1,
+        dtype: DType | None = None,
+        device: str | None = None,
+    ) -> Self:
         if stop is None:
             start, stop = 0, start
         if step == 0:
@@ -68,11 +100,17 @@ class Tensor(IndexingMixin):
         integral = all(isinstance(value, int) for value in (start, stop, step))
         resolved = dtype or (dtypes.default_int if integral else dtypes.default_float)
         counter = cls(arange_uop(length, dtypes.int32), device=device)
-        values = counter if (start == 0 and step == 1) else counter.cast(resolved if resolved.is_float else dtypes.int32) * step + start
+        values = (
+            counter
+            if (start == 0 and step == 1)
+            else counter.cast(resolved if resolved.is_float else dtypes.int32) * step + start
+        )
         return values.cast(resolved)
 
     @classmethod
-    def linspace(cls, start: float, end: float, steps: int, dtype: DType | None = None, device: str | None = None) -> Self:
+    def linspace(
+        cls, start: float, end: float, steps: int, dtype: DType | None = None, device: str | None = None
+    ) -> Self:
         if steps < 0:
             raise ValueError(f"linspace needs a non-negative number of steps, got {steps}")
         resolved = dtype or dtypes.default_float
@@ -101,7 +139,13 @@ class Tensor(IndexingMixin):
         return cls._seed[0], cls._seed[1]
 
     @classmethod
-    def rand(cls, *shape: int | Sequence[int], dtype: DType | None = None, device: str | None = None, requires_grad: bool = False) -> Self:
+    def rand(
+        cls,
+        *shape: int | Sequence[int],
+        dtype: DType | None = None,
+        device: str | None = None,
+        requires_grad: bool = False,
+    ) -> Self:
         """Uniform in [0, 1)."""
         dims = _flatten_shape(shape)
         resolved = dtype or dtypes.default_float
@@ -112,13 +156,27 @@ class Tensor(IndexingMixin):
         return result.requires_grad_(requires_grad) if requires_grad else result
 
     @classmethod
-    def uniform(cls, *shape: int | Sequence[int], low: float = 0.0, high: float = 1.0, dtype: DType | None = None, device: str | None = None, requires_grad: bool = False) -> Self:
+    def uniform(
+        cls,
+        *shape: int | Sequence[int],
+        low: float = 0.0,
+        high: float = 1.0,
+        dtype: DType | None = None,
+        device: str | None = None,
+        requires_grad: bool = False,
+    ) -> Self:
         values = cls.rand(*shape, dtype=dtypes.float32, device=device) * (high - low) + low
         result = values.cast(dtype or dtypes.default_float).detach()
         return result.requires_grad_(requires_grad) if requires_grad else result
 
     @classmethod
-    def randn(cls, *shape: int | Sequence[int], dtype: DType | None = None, device: str | None = None, requires_grad: bool = False) -> Self:
+    def randn(
+        cls,
+        *shape: int | Sequence[int],
+        dtype: DType | None = None,
+        device: str | None = None,
+        requires_grad: bool = False,
+    ) -> Self:
         """Standard normal samples (Box-Muller over two uniform draws)."""
         dims = _flatten_shape(shape)
         first = cls.rand(dims, dtype=dtypes.float32, device=device)
@@ -128,12 +186,31 @@ class Tensor(IndexingMixin):
         return result.requires_grad_(requires_grad) if requires_grad else result
 
     @classmethod
-    def normal(cls, *shape: int | Sequence[int], mean: float = 0.0, std: float = 1.0, dtype: DType | None = None, device: str | None = None, requires_grad: bool = False) -> Self:
-        result = (cls.randn(*shape, dtype=dtypes.float32, device=device) * std + mean).cast(dtype or dtypes.default_float).detach()
+    def normal(
+        cls,
+        *shape: int | Sequence[int],
+        mean: float = 0.0,
+        std: float = 1.0,
+        dtype: DType | None = None,
+        device: str | None = None,
+        requires_grad: bool = False,
+    ) -> Self:
+        result = (
+            (cls.randn(*shape, dtype=dtypes.float32, device=device) * std + mean)
+            .cast(dtype or dtypes.default_float)
+            .detach()
+        )
         return result.requires_grad_(requires_grad) if requires_grad else result
 
     @classmethod
-    def randint(cls, low: int, high: int | None = None, size: Sequence[int] = (), dtype: DType | None = None, device: str | None = None) -> Self:
+    def randint(
+        cls,
+        low: int,
+        high: int | None = None,
+        size: Sequence[int] = (),
+        dtype: DType | None = None,
+        device: str | None = None,
+    ) -> Self:
         """Integers uniform in [low, high) (or [0, low) with one bound)."""
         if high is None:
             low, high = 0, low
@@ -148,14 +225,18 @@ class Tensor(IndexingMixin):
         return (offset + low).cast(dtype or dtypes.default_int).reshape(dims)
 
     @classmethod
-    def kaiming_uniform(cls, *shape: int | Sequence[int], a: float = 0.01, device: str | None = None, requires_grad: bool = False) -> Self:
+    def kaiming_uniform(
+        cls, *shape: int | Sequence[int], a: float = 0.01, device: str | None = None, requires_grad: bool = False
+    ) -> Self:
         dims = _flatten_shape(shape)
         fan_in = prod(dims[1:]) if len(dims) > 1 else dims[0]
         bound = math.sqrt(3.0) * math.sqrt(2.0 / (1 + a * a)) / math.sqrt(max(fan_in, 1))
         return cls.uniform(dims, low=-bound, high=bound, device=device, requires_grad=requires_grad)
 
     @classmethod
-    def glorot_uniform(cls, *shape: int | Sequence[int], device: str | None = None, requires_grad: bool = False) -> Self:
+    def glorot_uniform(
+        cls, *shape: int | Sequence[int], device: str | None = None, requires_grad: bool = False
+    ) -> Self:
         dims = _flatten_shape(shape)
         receptive = prod(dims[2:]) if len(dims) > 2 else 1
         fan_out, fan_in = (dims[0] * receptive, (dims[1] if len(dims) > 1 else 1) * receptive)
