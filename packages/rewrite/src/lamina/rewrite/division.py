@@ -54,6 +54,27 @@ def _split(x: UOp, form: LinearForm, c: int) -> tuple[UOp, UOp] | None:
     return build_sum(quotient_terms, quotient_const, form.dtype), remainder
 
 
+def _split_below(x: UOp, form: LinearForm, c: int) -> tuple[int, UOp, UOp] | None:
+    """(g, q, r) with x == g*q + r, g a proper divisor of c and 0 <= r < g, or None (needs x >= 0).
+
+    Then x // c == q // (c/g): with 0 <= r/g < 1 the fraction never carries into the quotient; and
+    x % c == (q % (c/g))*g + r. This is how a flat index `r0*6 + r1` divides by 12: into `r0 // 2`.
+    """
+    if bounds(x)[0] < 0:
+        return None
+    # Only a factor shared by c and some coefficient can leave terms in q: try those, largest first.
+    for g in sorted({math.gcd(c, coeff) for coeff in form.terms.values()} - {1, c}, reverse=True):
+        rest_terms = {term: coeff for term, coeff in form.terms.items() if coeff % g != 0}
+        if len(rest_terms) == len(form.terms):
+            continue
+        remainder = build_sum(rest_terms, form.const % g, form.dtype)
+        low, high = bounds(remainder)
+        if low >= 0 and high < g:
+            quotient_terms = {term: coeff // g for term, coeff in form.terms.items() if coeff % g == 0}
+            return g, build_sum(quotient_terms, form.const // g, form.dtype), remainder
+    return None
+
+
 def _binary(op: Ops, x: UOp, c: int) -> UOp:
     assert isinstance(x.dtype, DType)
     if x.op is Ops.CONST:
@@ -99,10 +120,11 @@ def fold_idiv(x: UOp, d: UOp) -> UOp | None:
         # Dividing numerator and divisor by a common factor leaves the rational quotient, so its truncation, alone.
         return _binary(Ops.IDIV, _scaled(form, factor), c // factor)
     split = _split(x, form, c)
-    if split is None:
-        return None
-    quotient, remainder = split
-    return _add((quotient, 1), (_binary(Ops.IDIV, remainder, c), 1))
+    if split is not None:
+        quotient, remainder = split
+        return _add((quotient, 1), (_binary(Ops.IDIV, remainder, c), 1))
+    below = _split_below(x, form, c)
+    return None if below is None else _binary(Ops.IDIV, below[1], c // below[0])
 
 
 def fold_mod(x: UOp, d: UOp) -> UOp | None:
@@ -131,7 +153,13 @@ def fold_mod(x: UOp, d: UOp) -> UOp | None:
         # x % c == x - c*(x//c); with x = g*y and c = g*k that is g*(y - k*(y//k)) == g*(y % k).
         return _add((_binary(Ops.MOD, _scaled(form, factor), c // factor), factor))
     split = _split(x, form, c)
-    return None if split is None else _binary(Ops.MOD, split[1], c)
+    if split is not None:
+        return _binary(Ops.MOD, split[1], c)
+    below = _split_below(x, form, c)
+    if below is None:
+        return None
+    step, high_part, remainder = below
+    return _add((_binary(Ops.MOD, high_part, c // step), step), (remainder, 1))
 
 
 def fold_less_than(x: UOp, bound: UOp) -> UOp | None:

@@ -1,0 +1,160 @@
+"""pm_symbolic rule by rule: constant folding, identities, canonical sums, division, remainder, comparisons."""
+
+from __future__ import annotations
+
+from lamina.dtype import dtypes
+from lamina.rewrite import evaluate_int, simplify
+from lamina.uop import AxisKind, Ops, UOp
+
+X = UOp.variable("x", -10, 10)
+Y = UOp.variable("y", 0, 20)
+N = UOp.variable("n", 0, 100)
+R = UOp.range(8, 0, AxisKind.LOOP)
+
+
+def _c(value: int) -> UOp:
+    return UOp.const(dtypes.int32, value)
+
+
+def test_constants_fold_with_c_division() -> None:
+    assert simplify(_c(-7) // 2) is _c(-3)
+    assert simplify(_c(-7) % 2) is _c(-1)
+    assert simplify(_c(7) % -2) is _c(1)
+    assert simplify(_c(3).lt(4)) is UOp.const(dtypes.bool, True)
+
+
+def test_constants_fold_with_wraparound() -> None:
+    assert simplify(_c(2**31 - 1) + 1) is _c(-(2**31))
+    int8 = UOp.const(dtypes.int8, 100)
+    assert simplify(int8 * 3) is UOp.const(dtypes.int8, 44)
+
+
+def test_division_by_zero_is_left_alone() -> None:
+    expr = _c(1) // 0
+    assert simplify(expr) is expr
+
+
+def test_identities() -> None:
+    assert simplify(X + 0) is X
+    assert simplify(X * 1) is X
+    assert simplify(X * 0) is _c(0)
+    assert simplify(X // 1) is X
+    assert simplify(X % 1) is _c(0)
+    assert simplify(X - X) is _c(0)
+    negated = -X
+    assert simplify(-negated) is X
+    assert simplify(X.maximum(X)) is X
+
+
+def test_like_terms_are_collected() -> None:
+    assert simplify(X * 2 + X * 3) is X * 5
+    assert simplify((X + 3) + 4) is X + 7
+    assert simplify(X + Y + X) is X * 2 + Y
+    assert simplify((X + Y) * 3 - Y * 3) is X * 3
+
+
+def test_constants_go_to_the_right() -> None:
+    assert simplify(3 + X) is X + 3
+    assert simplify(2 * X) is X * 2
+    assert simplify(5 + (X + 2)) is X + 7
+
+
+def test_remainder_and_division_fold_from_ranges() -> None:
+    assert simplify(R % 8) is R
+    assert simplify(R // 8) is _c(0)
+    # C semantics: -10 < x < 11 means x % 11 == x and x // 11 == 0 even for negative x.
+    assert simplify(X % 11) is X
+    assert simplify(X // 11) is _c(0)
+    assert simplify((R + 16) % 8) is R
+    assert simplify((R + 16) // 8) is _c(2)
+
+
+def test_negative_values_block_splitting_a_division() -> None:
+    # (x*4 + 1) // 4 is not x for x < 0 under truncation: -7 // 4 == -1, but x == -2.
+    expr = (X * 4 + 1) // 4
+    assert simplify(expr) is not X
+    assert evaluate_int(simplify(expr), {X: -2}) == -1
+
+
+def test_multiple_of_the_divisor_splits_off_when_parts_are_nonnegative() -> None:
+    assert simplify((N * 4 + R % 4) // 4) is N
+    assert simplify((N * 4 + R % 4) % 4) is R % 4
+    assert simplify((N * 8 + R) // 4) is N * 2 + R // 4
+
+
+def test_common_factor_is_divided_out() -> None:
+    assert simplify((X * 6) // 4) is (X * 3) // 2
+    assert simplify((X * 6) % 4) is ((X * 3) % 2) * 2
+
+
+def test_nested_divisions_and_remainders() -> None:
+    assert simplify((N // 2) // 3) is N // 6
+    assert simplify((N % 12) % 4) is N % 4
+    assert simplify((N % 12) // 4) is (N // 4) % 3
+
+
+def test_negative_divisor_moves_its_sign() -> None:
+    assert simplify(N // -3) is (N // 3) * -1
+    assert simplify(N % -3) is N % 3
+
+
+def test_comparisons_fold_from_ranges() -> None:
+    true, false = UOp.const(dtypes.bool, True), UOp.const(dtypes.bool, False)
+    assert simplify(R.lt(8)) is true
+    assert simplify(R.lt(0)) is false
+    assert simplify(X.lt(X)) is false
+    assert simplify(X.ne(X)) is false
+    assert simplify(X.eq(X)) is true
+
+
+def test_comparison_moves_constants_and_common_factors_right() -> None:
+    assert simplify((X + 3).lt(5)) is X.lt(2)
+    assert simplify((X * 4).lt(7)) is X.lt(2)
+    assert simplify((N // 4).lt(3)) is N.lt(12)
+
+
+def test_choices_and_logic() -> None:
+    true = UOp.const(dtypes.bool, True)
+    cond = X.lt(3)
+    assert simplify(true.where(X, Y)) is X
+    assert simplify(cond.where(Y, Y)) is Y
+    assert simplify(cond & true) is cond
+    assert simplify(cond | cond) is cond
+    assert simplify(UOp(Ops.NOT, dtypes.bool, (UOp(Ops.NOT, dtypes.bool, (cond,)),))) is cond
+
+
+def test_max_folds_when_ranges_do_not_overlap() -> None:
+    assert simplify(R.maximum(-1)) is R
+    assert simplify((R + 10).maximum(X)) is R + 10
+
+
+def test_widening_cast_round_trip_is_removed() -> None:
+    assert simplify(X.cast(dtypes.int64).cast(dtypes.int32)) is X
+    narrowing = X.cast(dtypes.int8).cast(dtypes.int32)
+    assert simplify(narrowing) is narrowing
+
+
+def test_pinned_variable_and_single_iteration_loop_are_constants() -> None:
+    pinned = UOp.variable("p", 3, 3)
+    once = UOp.range(1, 5, AxisKind.LOOP)
+    assert simplify(pinned * 2 + once * 7) is _c(6)
+
+
+def test_float_arithmetic_is_left_alone() -> None:
+    one = UOp.const(dtypes.float32, 1.0)
+    expr = one + 2.0
+    assert simplify(expr) is expr
+    nan = UOp.const(dtypes.float32, float("nan"))
+    assert simplify(nan * 0.0) is nan * 0.0
+
+
+def test_unsigned_arithmetic_folds_constants_only_with_wraparound() -> None:
+    zero = UOp.const(dtypes.uint32, 0)
+    assert simplify(zero - 1) is UOp.const(dtypes.uint32, 2**32 - 1)
+
+
+def test_evaluate_int_follows_c_semantics() -> None:
+    assert evaluate_int(X // 4, {X: -7}) == -1
+    assert evaluate_int(X % 4, {X: -7}) == -3
+    assert evaluate_int(X.lt(0).where(X, -X), {X: -7}) == -7
+    assert evaluate_int(UOp.const(dtypes.int8, 127) + 1, {}) == -128
