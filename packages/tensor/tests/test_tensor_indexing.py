@@ -201,10 +201,7 @@ def test_bad_join_is_rejected_when_built(op: Callable[[], Any], text: str) -> No
 def test_split_matches_torch_semantics(sizes: int | list[int], dim: int, sample: Sampler, matches: Matcher) -> None:
     values = sample((5, 3), dtypes.float32)
     length = values.shape[dim]
-    if isinstance(sizes, int):
-        bounds = list(range(sizes, length, sizes))
-    else:
-        bounds = list(np.cumsum(sizes)[:-1])
+    bounds = list(range(sizes, length, sizes)) if isinstance(sizes, int) else list(np.cumsum(sizes)[:-1])
     pieces = Tensor(values).split(sizes, dim)
     expected = np.split(values, bounds, axis=dim)
     assert len(pieces) == len(expected)

@@ -47,7 +47,7 @@ def grad_enabled() -> bool:
 
 
 def _infer_dtype(data: Any) -> DType:
-    if isinstance(data, np.ndarray):
+    if isinstance(data, (np.ndarray, np.generic)):
         return from_numpy_dtype(data.dtype)
     flat = np.asarray(data)
     if flat.dtype == np.bool_:
@@ -95,7 +95,7 @@ class TensorCore:
         self._requires_grad = False
         if isinstance(data, UOp):
             self.uop = data if dtype is None else data.cast(dtype)
-        elif isinstance(data, (bool, int, float)) and not isinstance(data, np.ndarray):
+        elif isinstance(data, (bool, int, float)):
             self.uop = UOp.const(dtype or _infer_dtype(data), data)
         else:
             self.uop = self._upload(data, dtype)

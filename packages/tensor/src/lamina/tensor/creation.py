@@ -15,6 +15,7 @@ from lamina.dtype import DType, dtypes
 from lamina.uop import Ops, UOp
 
 _UINT32_MASK: Final = 0xFFFFFFFF
+_MANTISSA_BITS: Final = {dtypes.float16: 11, dtypes.bfloat16: 8}
 
 
 def arange_uop(length: int, dtype: DType) -> UOp:
@@ -54,7 +55,9 @@ def uniform_bits(count: int, seed: int, call: int) -> UOp:
 
 
 def uniform_unit(count: int, seed: int, call: int, dtype: DType) -> UOp:
-    """`count` floats uniform in [0, 1): the top 24 random bits scaled by 2**-24."""
+    """`count` floats uniform in [0, 1): the top random bits, as many as `dtype` holds exactly, scaled below 1."""
+    # More bits than the mantissa holds would round values near 1 up to exactly 1.0.
+    precision = _MANTISSA_BITS.get(dtype, 24)
     bits = uniform_bits(count, seed, call)
-    top = bits.alu(Ops.SHR, bits.const_like(8)).cast(dtypes.float32)
-    return (top * top.const_like(2.0**-24)).cast(dtype)
+    top = bits.alu(Ops.SHR, bits.const_like(32 - precision)).cast(dtypes.float32)
+    return (top * top.const_like(2.0**-precision)).cast(dtype)

@@ -139,14 +139,18 @@ class ElementwiseMixin(MovementMixin):
         dtype = result_type(self.dtype, exponent.dtype if isinstance(exponent, TensorCore) else exponent)
         return self._binary(Ops.POW, exponent, reverse, dtype=least_upper_float(dtype))
 
-    def ones_like(self) -> Self:
-        return self._derive(self.uop.const_like(1))
+    def full_like(self, value: ConstValue, dtype: DType | None = None) -> Self:
+        """A constant tensor of self's shape and device, outside the autograd graph (torch.full_like)."""
+        return type(self)(UOp.full(self.shape, dtype or self.dtype, value), device=self.device)
 
-    def zeros_like(self) -> Self:
-        return self._derive(self.uop.const_like(0))
+    def zeros_like(self, dtype: DType | None = None) -> Self:
+        return self.full_like(0, dtype)
 
-    def full_like(self, value: ConstValue) -> Self:
-        return self._derive(self.uop.const_like(value))
+    def ones_like(self, dtype: DType | None = None) -> Self:
+        return self.full_like(1, dtype)
+
+    def empty_like(self, dtype: DType | None = None) -> Self:
+        return self.full_like(0, dtype)
 
     def neg(self) -> Self:
         if self.dtype.is_bool:
@@ -245,7 +249,7 @@ class ElementwiseMixin(MovementMixin):
         return self.ne(self)
 
     def isinf(self) -> Self:
-        return self.abs().eq(math.inf) if self.dtype.is_float else self.zeros_like().bool()
+        return self.abs().eq(math.inf) if self.dtype.is_float else self.zeros_like(dtypes.bool)
 
     # -- math functions --
 

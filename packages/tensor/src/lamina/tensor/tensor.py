@@ -80,10 +80,6 @@ class Tensor(IndexingMixin):
         return cls.zeros(*shape, dtype=dtype, device=device)
 
     @classmethod
-    def zeros_like_of(cls, other: Tensor, dtype: DType | None = None) -> Self:
-        return cls.full(other.shape, 0, dtype or other.dtype, other.device)
-
-    @classmethod
     def arange(
         cls,
         start: float,
