@@ -144,10 +144,23 @@ def kernel_name(sink: UOp) -> str:
     return f"{'r' if has_reduce else 'E'}_{sizes or 'scalar'}"
 
 
+def _check_reduce_ranges(sink: UOp) -> None:
+    # A REDUCE owns its loops: one opened for a second REDUCE would be a second loop over the same
+    # index, and the values computed inside the first would be out of scope in it.
+    owner: dict[UOp, UOp] = {}
+    for node in toposort(sink):
+        if node.op is not Ops.REDUCE:
+            continue
+        for loop in node.src[1:]:
+            if owner.setdefault(loop, node) is not node:
+                raise ValueError(f"RANGE axis {loop.arg[0]} is reduced by two REDUCEs; give each REDUCE its own ranges")
+
+
 def linearize(sink: UOp) -> LinearProgram:
     """The kernel `sink` as a linear program with explicit loops and accumulators."""
     if sink.op is not Ops.SINK:
         raise ValueError(f"linearize needs a kernel SINK, got {sink.op}")
+    _check_reduce_ranges(sink)
     uops = _Linearizer(sink).run()
     parameters = sorted((node for node in toposort(sink) if node.op is Ops.DEFINE_GLOBAL), key=lambda p: p.arg)
     return LinearProgram(kernel_name(sink), tuple(uops), tuple(parameters))

@@ -31,6 +31,11 @@ from lamina.uop import AxisKind, ConstValue, GroupOp, Ops, UOp
 # How deep an inlined expression may nest before it is given a variable: compilers limit bracket depth.
 MAX_INLINE_DEPTH: Final = 16
 _SIXTEEN_BIT_FLOATS: Final = (dtypes.float16, dtypes.bfloat16)
+# Per 16-bit float: ((float -> bits helper, its C), (bits -> float helper, its C)).
+_SIXTEEN_BIT_HELPERS: Final[dict[DType, tuple[tuple[str, str], tuple[str, str]]]] = {
+    dtypes.float16: (("lm_float_to_half", FLOAT_TO_HALF), ("lm_half_to_float", HALF_TO_FLOAT)),
+    dtypes.bfloat16: (("lm_float_to_bf16", FLOAT_TO_BF16), ("lm_bf16_to_float", BF16_TO_FLOAT)),
+}
 
 _FLOAT_FUNCTIONS: Final[dict[Ops, str]] = {
     Ops.SQRT: "sqrt",
@@ -202,29 +207,30 @@ class _CKernel:
         if target.is_bool:
             return f"(({source})!=0)"
         if target in _SIXTEEN_BIT_FLOATS:
-            to_bits, to_float = self._sixteen_bit(target)
-            return f"{to_float}({to_bits}((float)({source})))"
+            return f"{self._to_float(target)}({self._to_bits(target)}((float)({source})))"
         return f"(({target.c_name})({source}))"
 
     def _bitcast(self, uop: UOp) -> str:
         source_dtype, target = uop.src[0].scalar_dtype, uop.scalar_dtype
         value = self.ref(uop.src[0])
         if source_dtype in _SIXTEEN_BIT_FLOATS:
-            value = f"{self._sixteen_bit(source_dtype)[0]}({value})"
+            value = f"{self._to_bits(source_dtype)}({value})"
         name = f"lm_bitcast_{source_dtype.name}_{target.name}"
         self.helpers[name] = bitcast_helper(source_dtype, target, source_dtype.c_name, target.c_name)
         result = f"{name}({value})"
-        return f"{self._sixteen_bit(target)[1]}({result})" if target in _SIXTEEN_BIT_FLOATS else result
+        return f"{self._to_float(target)}({result})" if target in _SIXTEEN_BIT_FLOATS else result
 
-    def _sixteen_bit(self, dtype: DType) -> tuple[str, str]:
-        """The (float -> bits, bits -> float) helper names of a 16-bit float dtype."""
-        if dtype == dtypes.float16:
-            self.helpers["lm_half_to_float"] = HALF_TO_FLOAT
-            self.helpers["lm_float_to_half"] = FLOAT_TO_HALF
-            return "lm_float_to_half", "lm_half_to_float"
-        self.helpers["lm_bf16_to_float"] = BF16_TO_FLOAT
-        self.helpers["lm_float_to_bf16"] = FLOAT_TO_BF16
-        return "lm_float_to_bf16", "lm_bf16_to_float"
+    def _to_bits(self, dtype: DType) -> str:
+        """The name of the float -> 16-bit helper of `dtype`, emitted on first use."""
+        name, code = _SIXTEEN_BIT_HELPERS[dtype][0]
+        self.helpers[name] = code
+        return name
+
+    def _to_float(self, dtype: DType) -> str:
+        """The name of the 16-bit -> float helper of `dtype`; like every helper, emitted only if used (clang warns)."""
+        name, code = _SIXTEEN_BIT_HELPERS[dtype][1]
+        self.helpers[name] = code
+        return name
 
     def _address(self, index: UOp) -> str:
         return f"{self.ref(index.src[0])}[{self.ref(index.src[1])}]"
@@ -234,7 +240,7 @@ class _CKernel:
         dtype = uop.scalar_dtype
         element = self._address(index)
         if dtype in _SIXTEEN_BIT_FLOATS:
-            element = f"{self._sixteen_bit(dtype)[1]}({element})"
+            element = f"{self._to_float(dtype)}({element})"
         if len(index.src) == 3:
             # A padded read: the address may be out of bounds exactly when the validity is false.
             return f"({self.ref(index.src[2])}?{element}:{render_const(0, dtype)})"
@@ -247,7 +253,7 @@ class _CKernel:
         dtype = value.scalar_dtype
         stored = self.ref(value)
         if dtype in _SIXTEEN_BIT_FLOATS:
-            stored = f"{self._sixteen_bit(dtype)[0]}({stored})"
+            stored = f"{self._to_bits(dtype)}({stored})"
         return f"{self._address(index)} = {stored};"
 
     def _range(self, uop: UOp) -> str:

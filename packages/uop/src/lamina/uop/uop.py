@@ -225,7 +225,6 @@ class UOp:
     def eq(self, other: UOp | ConstValue) -> UOp:
         return self.alu(Ops.CMPEQ, self._operand(other))
 
-
     # -- tensor-graph builders: each validates its result's shape now, and a no-op returns self --
 
     def _built(self, op: Ops, arg: Any) -> UOp:
