@@ -138,6 +138,8 @@ def test_pinned_variable_and_single_iteration_loop_are_constants() -> None:
     pinned = UOp.variable("p", 3, 3)
     once = UOp.range(1, 5, AxisKind.LOOP)
     assert simplify(pinned * 2 + once * 7) is _c(6)
+    assert simplify(pinned + 1) is _c(4)
+    assert simplify(once * 3) is _c(0)
 
 
 def test_float_arithmetic_is_left_alone() -> None:

@@ -33,6 +33,14 @@ def is_signed_int(uop: UOp) -> bool:
     return isinstance(uop.dtype, DType) and uop.dtype.is_int and not uop.dtype.is_unsigned
 
 
+def is_pinned(uop: UOp) -> bool:
+    """True for a variable pinned to one value, or the index of a one-iteration loop: constants in disguise."""
+    if uop.op is not Ops.DEFINE_VAR and uop.op is not Ops.RANGE:
+        return False
+    low, high = bounds(uop)
+    return low == high
+
+
 def _const_operand(uop: UOp) -> tuple[UOp, int] | None:
     # A multiply by a constant on either side scales the other operand.
     first, second = uop.src
@@ -63,9 +71,8 @@ def accumulate(terms: dict[UOp, int], uop: UOp, coeff: int) -> int:
             stack.append((node.src[0], -scale))
         elif op is Ops.MUL and (scaled := _const_operand(node)) is not None:
             stack.append((scaled[0], scale * scaled[1]))
-        elif op in (Ops.DEFINE_VAR, Ops.RANGE) and (interval := bounds(node))[0] == interval[1]:
-            # A variable pinned to one value, or the index of a one-iteration loop, is a constant.
-            const += scale * interval[0]
+        elif is_pinned(node):
+            const += scale * bounds(node)[0]
         else:
             terms[node] = terms.get(node, 0) + scale
     return const

@@ -16,7 +16,7 @@ from lamina.rewrite.bounds import bounds
 from lamina.rewrite.division import fold_idiv, fold_less_than, fold_mod
 from lamina.rewrite.engine import graph_rewrite
 from lamina.rewrite.int_semantics import INT_FOLDABLE, int_alu, is_int_like
-from lamina.rewrite.linear import build_sum, is_signed_int, linear_form, merge_digits
+from lamina.rewrite.linear import build_sum, is_pinned, is_signed_int, linear_form, merge_digits
 from lamina.rewrite.matcher import PatternMatcher
 from lamina.rewrite.upat import UPat
 from lamina.uop import Ops, UOp
@@ -47,7 +47,7 @@ def _fold_to_constant(u: UOp) -> UOp | None:
 
 
 def _is_term(u: UOp) -> bool:
-    return u.op not in _SUM_OPS and u.op is not Ops.CONST
+    return u.op not in _SUM_OPS and u.op is not Ops.CONST and not is_pinned(u)
 
 
 def _is_scaled_term(u: UOp) -> bool:
