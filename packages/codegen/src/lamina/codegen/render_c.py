@@ -91,7 +91,8 @@ def render_const(value: ConstValue, dtype: DType) -> str:
         if "e" not in text and "." not in text:
             text += ".0"
         literal = text if double else f"{text}f"
-        return f"({literal})" if number < 0 else literal
+        # -0.0 too: `a-` followed by `-0.0f` would read as the decrement `a--0.0f`.
+        return f"({literal})" if math.copysign(1.0, number) < 0 else literal
     integer = int(value)
     suffix = ("u" if dtype.is_unsigned else "") + ("LL" if dtype.itemsize == 8 else "")
     if integer == -(1 << (dtype.bits - 1)):

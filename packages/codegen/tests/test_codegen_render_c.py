@@ -1,0 +1,137 @@
+"""The C renderer writes each op and dtype as readable C: helpers only where C itself would trap or differ."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+
+from lamina.codegen import generate_c, render_const
+from lamina.dtype import DType, dtypes
+from lamina.uop import Ops, UOp, run_kernel
+
+if TYPE_CHECKING:
+    from packages.codegen.tests.conftest import KernelKit
+
+
+def _binary(kit: KernelKit, op: Ops, dtype: DType) -> str:
+    index = kit.loop(4, 0)
+    return generate_c(kit.kernel(index, kit.load(1, dtype, index).alu(op, kit.load(2, dtype, index)))).source
+
+
+def test_float16_is_loaded_into_float_and_rounded_when_stored(kit: KernelKit) -> None:
+    source = _binary(kit, Ops.ADD, dtypes.float16)
+    assert "unsigned short* restrict data0" in source
+    assert "lm_half_to_float(data1[gidx0])" in source
+    assert "data0[gidx0] = lm_float_to_half(" in source
+
+
+def test_bfloat16_uses_its_own_helpers_and_only_those(kit: KernelKit) -> None:
+    source = _binary(kit, Ops.MUL, dtypes.bfloat16)
+    assert "lm_bf16_to_float(" in source
+    assert "lm_float_to_bf16(" in source
+    assert "half" not in source
+
+
+def test_a_kernel_that_only_reads_float16_emits_no_store_helper(kit: KernelKit) -> None:
+    index = kit.loop(4, 0)
+    source = generate_c(kit.kernel(index, kit.load(1, dtypes.float16, index).cast(dtypes.float32))).source
+    assert "lm_half_to_float" in source
+    assert "lm_float_to_half" not in source
+
+
+def test_integer_division_by_a_variable_goes_through_the_total_helper(kit: KernelKit) -> None:
+    source = _binary(kit, Ops.IDIV, dtypes.int32)
+    assert "static inline int lm_idiv_int32(int a, int b)" in source
+    assert "b == 0 ? (int)0" in source
+    assert "lm_idiv_int32(" in source.split("void ")[1]
+
+
+def test_integer_division_by_a_positive_constant_is_plain_c(kit: KernelKit) -> None:
+    index = kit.loop(4, 0)
+    value = kit.load(1, dtypes.int32, index)
+    source = generate_c(kit.kernel(index, (value // 3) + (value % 5))).source
+    assert "(val0/3)" in source
+    assert "(val0%5)" in source
+    assert "lm_" not in source
+
+
+def test_float_max_propagates_nan_and_integer_max_is_a_plain_comparison(kit: KernelKit) -> None:
+    assert "(a > b || a != a) ? a : b" in _binary(kit, Ops.MAX, dtypes.float32)
+    assert "return a > b ? a : b;" in _binary(kit, Ops.MAX, dtypes.int64)
+
+
+def test_bool_comparisons_and_not(kit: KernelKit) -> None:
+    index = kit.loop(4, 0)
+    less = kit.load(1, dtypes.int64, index).lt(kit.load(2, dtypes.int64, index))
+    source = generate_c(kit.kernel(index, less.alu(Ops.NOT))).source
+    assert "_Bool* restrict data0" in source
+    assert "const long long* restrict data1" in source
+    assert "(!(data1[gidx0]<data2[gidx0]))" in source
+
+
+def test_float64_math_uses_double_functions_and_float32_the_f_ones(kit: KernelKit) -> None:
+    index = kit.loop(4, 0)
+    double = generate_c(kit.kernel(index, kit.load(1, dtypes.float64, index).alu(Ops.EXP))).source
+    single = generate_c(kit.kernel(index, kit.load(1, dtypes.float32, index).alu(Ops.EXP))).source
+    assert "exp(data1[gidx0])" in double
+    assert "expf(data1[gidx0])" in single
+
+
+def test_uint8_arithmetic_stays_in_its_type(kit: KernelKit) -> None:
+    source = _binary(kit, Ops.SUB, dtypes.uint8)
+    assert "unsigned char* restrict data0" in source
+    assert "(data1[gidx0]-data2[gidx0])" in source
+
+
+def test_reduction_reads_like_hand_written_c(kit: KernelKit) -> None:
+    rows, inner = kit.loop(3, 0), kit.reduce_range(5, 1)
+    total = kit.reduce(Ops.ADD, kit.load(1, dtypes.float32, rows * 5 + inner), inner)
+    source = generate_c(kit.kernel(rows, total)).source
+    body = source.split("{", 1)[1]
+    assert "for (int gidx0 = 0; gidx0 < 3; gidx0++) {" in body
+    assert "float acc0 = 0.0f;" in body
+    assert "for (int ridx1 = 0; ridx1 < 5; ridx1++) {" in body
+    assert "data0[gidx0] = acc0;" in body
+    assert body.index("float acc0") < body.index("ridx1 = 0") < body.index("data0[gidx0] = acc0;")
+
+
+def test_padded_load_is_guarded_by_its_validity(kit: KernelKit) -> None:
+    index = kit.loop(6, 0)
+    valid = UOp.const(dtypes.index, 0).lt(index)
+    source = generate_c(kit.kernel(index, kit.load(1, dtypes.float32, index - 1, valid))).source
+    assert "?data1[(gidx0+(-1))]:0.0f)" in source or "?data1[(gidx0-1)]:0.0f)" in source
+
+
+@pytest.mark.parametrize(
+    ("value", "dtype", "literal"),
+    [
+        (-(2**63), dtypes.int64, "((long long)(-9223372036854775807LL-1))"),
+        (-(2**31), dtypes.int32, "((int)(-2147483647-1))"),
+        (5, dtypes.uint8, "5u"),
+        (3, dtypes.uint64, "3uLL"),
+        (-7, dtypes.int16, "(-7)"),
+        (1.5, dtypes.float64, "1.5"),
+        (2.0, dtypes.float32, "2.0f"),
+        (-0.0, dtypes.float32, "(-0.0f)"),
+        (float("inf"), dtypes.float32, "INFINITY"),
+        (float("-inf"), dtypes.float64, "(-HUGE_VAL)"),
+        (float("nan"), dtypes.float16, "NAN"),
+        (True, dtypes.bool, "1"),
+    ],
+)
+def test_render_const_writes_valid_c_literals(value: float, dtype: DType, literal: str) -> None:
+    assert render_const(value, dtype) == literal
+
+
+def test_subtracting_negative_zero_is_not_a_decrement(compiler: str, kit: KernelKit, tmp_path: Path) -> None:
+    index = kit.loop(4, 0)
+    ast = kit.kernel(index, kit.load(1, dtypes.float32, index) - UOp.const(dtypes.float32, -0.0))
+    assert "--" not in generate_c(ast).source
+    source = np.array([1.0, -2.0, 0.0, 3.5], np.float32)
+    expected, compiled = np.zeros(4, np.float32), np.zeros(4, np.float32)
+    run_kernel(ast, [expected, source])
+    kit.compile_and_run(compiler, ast, [compiled, source], tmp_path)
+    np.testing.assert_array_equal(compiled, expected)
