@@ -3,7 +3,8 @@
 Weights use torch's defaults (kaiming_uniform with a = sqrt(5), which is uniform in
 ±1/sqrt(fan_in), and biases uniform in the same bound), so a model built here starts from the
 same distribution as its torch twin. Each layer holds its tensors as plain attributes; `Module`
-finds them.
+finds them. Parameters are made real as they are created: a tensor realized after a forward pass
+used it would no longer be the leaf that pass's graph names, and would get no gradient.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 from lamina.nn.convolution import IntOrPair, as_pair, conv2d
 from lamina.nn.functional import dropout
 from lamina.nn.module import Module
-from lamina.tensor import Tensor
+from lamina.tensor import Tensor, realize
 
 _TORCH_KAIMING_A = math.sqrt(5)
 
@@ -30,6 +31,7 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
         self.weight = Tensor.kaiming_uniform(out_features, in_features, a=_TORCH_KAIMING_A, requires_grad=True)
         self.bias = _uniform_bias(out_features, in_features) if bias else None
+        realize(*self.parameters())
 
     def forward(self, x: Tensor) -> Tensor:
         return x.linear(self.weight, self.bias)
@@ -56,6 +58,7 @@ class Conv2d(Module):
         shape = (out_channels, in_channels // groups, k_h, k_w)
         self.weight = Tensor.kaiming_uniform(shape, a=_TORCH_KAIMING_A, requires_grad=True)
         self.bias = _uniform_bias(out_channels, shape[1] * k_h * k_w) if bias else None
+        realize(*self.parameters())
 
     def forward(self, x: Tensor) -> Tensor:
         return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
@@ -66,7 +69,7 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int) -> None:
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        self.weight = Tensor.normal(num_embeddings, embedding_dim, requires_grad=True)
+        self.weight = Tensor.normal(num_embeddings, embedding_dim, requires_grad=True).realize()
 
     def forward(self, indices: Tensor) -> Tensor:
         # A one-hot matrix product: the lookup and its gradient (a scatter-add) are ordinary fused kernels.

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from lamina.dtype import dtypes
 from lamina.nn.functional import batch_norm, layer_norm
 from lamina.nn.module import Module
-from lamina.tensor import Tensor, no_grad
+from lamina.tensor import Tensor, no_grad, realize
 
 
 class BatchNorm2d(Module):
@@ -37,6 +37,8 @@ class BatchNorm2d(Module):
             self.register_buffer("running_mean", Tensor.zeros(num_features))
             self.register_buffer("running_var", Tensor.ones(num_features))
             self.register_buffer("num_batches_tracked", Tensor.zeros((), dtype=dtypes.int64))
+        # Real from the start, so a forward pass's graph and later reads name the same leaves (see layers.py).
+        realize(*self.state_dict().values())
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[1] != self.num_features:
@@ -65,6 +67,7 @@ class LayerNorm(Module):
         self.eps = eps
         self.weight = Tensor.ones(self.normalized_shape, requires_grad=True) if elementwise_affine else None
         self.bias = Tensor.zeros(self.normalized_shape, requires_grad=True) if elementwise_affine and bias else None
+        realize(*self.parameters())
 
     def forward(self, x: Tensor) -> Tensor:
         return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
