@@ -6,7 +6,7 @@ dtype: float16 keeps about three decimal digits, so it gets a loose one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -72,3 +72,33 @@ def _sample(
 def sample() -> Callable[..., npt.NDArray[Any]]:
     """`sample(shape, dtype, low=-3, high=3, seed=0)`: reproducible numpy values of `dtype` in [low, high]."""
     return _sample
+
+
+def _gradcheck(function: Callable[..., Tensor], inputs: Sequence[npt.NDArray[np.float64]]) -> None:
+    # Each input's gradient is compared, entry by entry, with a central difference in float64:
+    # every perturbed input has the same shapes, so the kernels compile once and are reused.
+    leaves = [Tensor(value, requires_grad=True) for value in inputs]
+    function(*leaves).backward()
+    step = 1e-6
+    for position, (leaf, value) in enumerate(zip(leaves, inputs, strict=True)):
+        assert leaf.grad is not None, f"input {position} got no gradient"
+        analytic = leaf.grad.numpy()
+        numeric = np.zeros_like(value)
+        for flat in range(value.size):
+            shifted = []
+            for sign in (1.0, -1.0):
+                moved = value.copy().reshape(-1)
+                moved[flat] += sign * step
+                arguments = [
+                    Tensor(moved.reshape(value.shape) if index == position else other)
+                    for index, other in enumerate(inputs)
+                ]
+                shifted.append(float(function(*arguments).item()))
+            numeric.reshape(-1)[flat] = (shifted[0] - shifted[1]) / (2 * step)
+        np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-6, err_msg=f"gradient of input {position}")
+
+
+@pytest.fixture
+def gradcheck() -> Callable[[Callable[..., Tensor], Sequence[npt.NDArray[np.float64]]], None]:
+    """`gradcheck(function, float64_inputs)`: autograd's gradients of a scalar function equal finite differences."""
+    return _gradcheck

@@ -1,8 +1,9 @@
 """The heart of `Tensor`: a lazy value (a UOp graph) on a device, how it is made real, and autograd state.
 
 Every operation only builds UOps; `realize()` hands the graphs to the scheduler and runtime and
-swaps each tensor's graph for a view of its new buffer. A non-leaf tensor that needs gradients
-keeps its graph (`_lazy`) until `backward()` has used it, as torch keeps its autograd graph.
+swaps each tensor's graph for a view of its new buffer. The graph a gradient-needing result was
+computed from is remembered (weakly, keyed by its buffer view), so `backward()` can differentiate
+through tensors that were realized along the way, as torch keeps its autograd graph.
 Realized graphs are remembered weakly, so another tensor built on the same nodes reuses the
 buffer instead of recomputing it.
 """
@@ -29,6 +30,7 @@ from lamina.uop import ConstValue, Ops, UOp, substitute, toposort
 TensorData = UOp | ConstValue | Sequence[Any] | npt.NDArray[Any]
 
 _realized: weakref.WeakKeyDictionary[UOp, UOp] = weakref.WeakKeyDictionary()
+_graphs: weakref.WeakKeyDictionary[UOp, UOp] = weakref.WeakKeyDictionary()
 _grad_enabled = [True]
 
 
@@ -74,7 +76,7 @@ def _resolve_device(device: str | None) -> str:
 class TensorCore:
     """Storage, realization and autograd bookkeeping; the operations come in the classes built on it."""
 
-    __slots__ = ("__weakref__", "_lazy", "_leaf", "_requires_grad", "device", "grad", "uop")
+    __slots__ = ("__weakref__", "_leaf", "_requires_grad", "device", "grad", "uop")
     _grad_leaves: weakref.WeakSet[TensorCore] = weakref.WeakSet()
 
     uop: UOp
@@ -90,7 +92,6 @@ class TensorCore:
     ) -> None:
         self.device = _resolve_device(device)
         self.grad = None
-        self._lazy: UOp | None = None
         self._leaf = True
         self._requires_grad = False
         if isinstance(data, UOp):
@@ -213,7 +214,9 @@ class TensorCore:
 
     def detach(self) -> Self:
         """The same value, cut from the autograd graph."""
-        return type(self)(self.uop, device=self.device)
+        # A same-dtype BITCAST is an identity that autograd's rule table gives no gradient; it must be a new
+        # node, since reusing self.uop would let gradients reach self through the detached copy.
+        return type(self)(UOp(Ops.BITCAST, self.uop.dtype, (self.uop,)), device=self.device)
 
     def backward(self, gradient: TensorCore | None = None) -> None:
         """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires gradients."""
@@ -227,7 +230,7 @@ class TensorCore:
             if gradient.shape != self.shape:
                 raise ValueError(f"gradient of shape {gradient.shape} for a tensor of shape {self.shape}")
             seed = gradient.uop
-        root = self._lazy if self._lazy is not None else self.uop
+        root = _autograd_graph(self.uop)
         leaves = [leaf for leaf in TensorCore._grad_leaves if leaf._requires_grad and leaf._leaf]
         gradients = compute_gradient(root, seed, [leaf.uop for leaf in leaves])
         for leaf in leaves:
@@ -236,7 +239,15 @@ class TensorCore:
                 continue
             update = type(leaf)(grad_uop.cast(leaf.dtype), device=leaf.device)
             leaf.grad = update if leaf.grad is None else type(leaf)(leaf.grad.uop + update.uop, device=leaf.device)
-        self._lazy = None
+
+
+def _autograd_graph(root: UOp) -> UOp:
+    """`root` with each realized intermediate that autograd needs replaced by the graph that computed it."""
+    while True:
+        known = {node: _graphs[node] for node in toposort([root]) if node in _graphs}
+        if not known:
+            return root
+        root = substitute([root], known)[0]
 
 
 def _with_realized(targets: list[UOp]) -> list[UOp]:
@@ -258,6 +269,6 @@ def realize(*tensors: TensorCore) -> None:
         for tensor in group:
             original = tensor.uop
             _realized[original] = results[original]
-            if tensor._requires_grad and not tensor._leaf and tensor._lazy is None:
-                tensor._lazy = original
+            if tensor._requires_grad and not tensor._leaf:
+                _graphs[results[original]] = original
             tensor.uop = results[original]
