@@ -9,7 +9,7 @@ import numpy.typing as npt
 import pytest
 
 from lamina.nn import Conv2d, functional
-from lamina.tensor import Tensor
+from lamina.tensor import Tensor, stats
 
 Array = npt.NDArray[np.float64]
 GradCheck = Callable[[Callable[..., Tensor], Sequence[Array]], None]
@@ -133,3 +133,23 @@ def test_max_pool2d_gradient_flows_to_the_maxima(rng: np.random.Generator, grad_
 def test_pool_padding_must_be_at_most_half_the_kernel() -> None:
     with pytest.raises(ValueError, match="at most half"):
         functional.max_pool2d(Tensor.zeros(1, 1, 4, 4), 2, padding=2)
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        lambda x, w: functional.conv2d(x, w, stride=2, padding=1, groups=2),
+        lambda x, w: functional.max_pool2d(x, 3, 2, 1),
+        lambda x, w: functional.avg_pool2d(x, 2),
+    ],
+    ids=["conv2d", "max_pool2d", "avg_pool2d"],
+)
+def test_windowed_ops_fuse_into_one_kernel(
+    rng: np.random.Generator, operation: Callable[[Tensor, Tensor], Tensor]
+) -> None:
+    # The sliding windows are views: no im2col buffer, just one kernel reading the input directly.
+    x = Tensor(rng.standard_normal((2, 4, 7, 6))).realize()
+    weight = Tensor(rng.standard_normal((4, 2, 3, 3))).realize()
+    before = stats.kernels_run
+    operation(x, weight).realize()
+    assert stats.kernels_run - before == 1
