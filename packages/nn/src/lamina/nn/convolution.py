@@ -63,13 +63,7 @@ def sliding_windows(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int],
 
 
 def _pad_spatial(x: Tensor, padding: tuple[int, int], value: float) -> Tensor:
-    amounts = (padding[1], padding[1], padding[0], padding[0])
-    padded = x.pad(amounts)
-    if value == 0 or padding == (0, 0):
-        return padded
-    # A padded all-True mask marks the original region; the border takes `value` (e.g. -inf for max pooling).
-    inside = Tensor.full(x.shape, True, device=x.device).pad(amounts)
-    return inside.where(padded, value)
+    return x.pad((padding[1], padding[1], padding[0], padding[0]), value=value)
 
 
 def conv2d(
