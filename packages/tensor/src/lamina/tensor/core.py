@@ -14,7 +14,7 @@ import math
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -77,7 +77,7 @@ class TensorCore:
     """Storage, realization and autograd bookkeeping; the operations come in the classes built on it."""
 
     __slots__ = ("__weakref__", "_leaf", "_requires_grad", "device", "grad", "uop")
-    _grad_leaves: weakref.WeakSet[TensorCore] = weakref.WeakSet()
+    _grad_leaves: ClassVar[weakref.WeakSet[TensorCore]] = weakref.WeakSet()
 
     uop: UOp
     device: str

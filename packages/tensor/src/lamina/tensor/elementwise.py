@@ -8,6 +8,7 @@ so they fuse and differentiate for free.
 
 from __future__ import annotations
 
+import builtins
 import math
 from typing import Self
 
@@ -34,13 +35,14 @@ class ElementwiseMixin(MovementMixin):
     # -- the machinery --
 
     def _pair(
-        self, other: Operand, dtype: DType | None = None, reverse: bool = False
+        self, other: Operand, dtype: DType | None = None, reverse: builtins.bool = False
     ) -> tuple[UOp, UOp, tuple[TensorCore, ...]]:
         """self and other as UOps of one dtype and one broadcast shape (in operation order)."""
+        inputs: tuple[TensorCore, ...]
         if isinstance(other, TensorCore):
             common = dtype or promote_types(self.dtype, other.dtype)
             other_uop, inputs, other_shape = other.uop, (other,), other.shape
-        elif isinstance(other, (bool, int, float)):
+        elif isinstance(other, (builtins.bool, builtins.int, builtins.float)):
             common = dtype or result_type(self.dtype, other)
             other_uop, inputs, other_shape = UOp.const(common, other), (), ()
         else:
@@ -53,7 +55,7 @@ class ElementwiseMixin(MovementMixin):
         right = broadcast_uop(other_uop.cast(common), shape)
         return (right, left, inputs) if reverse else (left, right, inputs)
 
-    def _binary(self, op: Ops, other: Operand, reverse: bool = False, dtype: DType | None = None) -> Self:
+    def _binary(self, op: Ops, other: Operand, reverse: builtins.bool = False, dtype: DType | None = None) -> Self:
         left, right, inputs = self._pair(other, dtype, reverse)
         return self._derive(left.alu(op, right), *inputs)
 
@@ -102,12 +104,12 @@ class ElementwiseMixin(MovementMixin):
     def mul(self, other: Operand) -> Self:
         return self._binary(Ops.MUL, other)
 
-    def div(self, other: Operand, reverse: bool = False) -> Self:
+    def div(self, other: Operand, reverse: builtins.bool = False) -> Self:
         """True division: integers divide as floats."""
         dtype = result_type(self.dtype, other.dtype if isinstance(other, TensorCore) else other)
         return self._binary(Ops.DIV, other, reverse, dtype=least_upper_float(dtype))
 
-    def floordiv(self, other: Operand, reverse: bool = False) -> Self:
+    def floordiv(self, other: Operand, reverse: builtins.bool = False) -> Self:
         """Division rounded toward negative infinity (Python's //)."""
         left, right, inputs = self._pair(other, reverse=reverse)
         if left.scalar_dtype.is_float:
@@ -118,7 +120,7 @@ class ElementwiseMixin(MovementMixin):
         adjust = remainder.ne(remainder.const_like(0)).alu(Ops.AND, signs_differ)
         return self._derive(quotient - adjust.cast(quotient.scalar_dtype), *inputs)
 
-    def mod(self, other: Operand, reverse: bool = False) -> Self:
+    def mod(self, other: Operand, reverse: builtins.bool = False) -> Self:
         """Remainder with the sign of the divisor (Python's %)."""
         left, right, inputs = self._pair(other, reverse=reverse)
         remainder = left.alu(Ops.MOD, right)
@@ -127,14 +129,19 @@ class ElementwiseMixin(MovementMixin):
         wrap = remainder.ne(zero).alu(Ops.AND, signs_differ)
         return self._derive(wrap.where(remainder + right, remainder), *inputs)
 
-    def pow(self, exponent: Operand, reverse: bool = False) -> Self:
-        if not reverse and isinstance(exponent, int) and not isinstance(exponent, bool) and 0 <= exponent <= 8:
+    def pow(self, exponent: Operand, reverse: builtins.bool = False) -> Self:
+        if (
+            not reverse
+            and isinstance(exponent, builtins.int)
+            and not isinstance(exponent, builtins.bool)
+            and 0 <= exponent <= 8
+        ):
             # Small integer powers are exact products, for integer tensors too.
             result = self.ones_like() if exponent == 0 else self
             for _ in range(exponent - 1):
                 result = result * self
             return result
-        if not reverse and isinstance(exponent, float) and exponent == 0.5:
+        if not reverse and isinstance(exponent, builtins.float) and exponent == 0.5:
             return self.sqrt()
         dtype = result_type(self.dtype, exponent.dtype if isinstance(exponent, TensorCore) else exponent)
         return self._binary(Ops.POW, exponent, reverse, dtype=least_upper_float(dtype))
@@ -329,7 +336,7 @@ class ElementwiseMixin(MovementMixin):
     def relu(self) -> Self:
         return self.gt(0).where(self, 0)
 
-    def leaky_relu(self, negative_slope: float = 0.01) -> Self:
+    def leaky_relu(self, negative_slope: builtins.float = 0.01) -> Self:
         return self.gt(0).where(self, self * negative_slope)
 
     def sigmoid(self) -> Self:
@@ -356,13 +363,13 @@ class ElementwiseMixin(MovementMixin):
             raise ValueError(f"gelu approximate must be 'none' or 'tanh', got {approximate!r}")
         return 0.5 * x * (1 + (x * (1 / math.sqrt(2))).erf())
 
-    def softplus(self, beta: float = 1.0, threshold: float = 20.0) -> Self:
+    def softplus(self, beta: builtins.float = 1.0, threshold: builtins.float = 20.0) -> Self:
         scaled = self._floating() * beta
         # log(1 + e^x) = max(x, 0) + log(1 + e^-|x|): never overflows.
         stable = (scaled.relu() + (1 + (-scaled.abs()).exp()).log()) / beta
         return scaled.gt(threshold).where(self._floating(), stable)
 
-    def elu(self, alpha: float = 1.0) -> Self:
+    def elu(self, alpha: builtins.float = 1.0) -> Self:
         x = self._floating()
         return x.gt(0).where(x, alpha * (x.exp() - 1))
 

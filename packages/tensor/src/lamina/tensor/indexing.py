@@ -42,7 +42,7 @@ class IndexingMixin(ReduceMixin):
         if step == 1 or count == 0:
             bounds[dim] = (start, start + count) if step == 1 else (0, 0)
             return view.shrink(bounds)
-        # Every step-th element: take a window of count*step (padding past the end), fold it into (count, step), keep column 0.
+        # Every step-th element: a window of count*step (padded past the end), folded into (count, step), column 0.
         overhang = max(end - size, 0)
         padding = [(0, 0)] * self.ndim
         padding[dim] = (0, overhang)
@@ -113,11 +113,12 @@ class IndexingMixin(ReduceMixin):
         total = 1
         for size in indexed_sizes:
             total *= size
-        flat: Self | None = None
+        flat: IndexingMixin | None = None
         for (dim, index), stride in zip(tensor_dims, contiguous_strides(tuple(indexed_sizes)), strict=True):
             size = self.shape[dim]
-            wrapped = index.lt(0).where(index + size, index).cast(dtypes.int32)
-            term = wrapped.expand(index_shape) * stride  # type: ignore[attr-defined]
+            typed = _index_tensor(index)
+            wrapped = typed.lt(0).where(typed + size, typed).cast(dtypes.int32)
+            term = wrapped.expand(index_shape) * stride
             flat = term if flat is None else flat + term
         assert flat is not None
         adjacent = dims == list(range(dims[0], dims[0] + len(dims)))
@@ -152,12 +153,10 @@ class IndexingMixin(ReduceMixin):
         source = self.shrink(bounds)
         order = [other for other in range(self.ndim) if other != axis] + [axis]
         moved = source.permute(order).unsqueeze(axis).expand((*index.shape, length))
-        wrapped = index.lt(0).where(index + length, index)  # type: ignore[attr-defined]
-        mask = (
-            wrapped.unsqueeze(-1)
-            .expand((*index.shape, length))
-            .eq(self._arange_like(length).reshape((1,) * index.ndim + (length,)).expand((*index.shape, length)))
-        )
+        typed = _index_tensor(index)
+        wrapped = typed.lt(0).where(typed + length, typed)
+        positions = self._arange_like(length).reshape((1,) * index.ndim + (length,))
+        mask = positions.expand((*index.shape, length)).eq(wrapped.unsqueeze(-1).expand((*index.shape, length)))
         return mask.where(moved, 0).sum(-1).cast(self.dtype)
 
     def one_hot(self, num_classes: int = -1) -> Self:
@@ -220,3 +219,10 @@ class IndexingMixin(ReduceMixin):
             raise ValueError(f"chunk count must be positive, got {chunks}")
         length = self.shape[normalize_axis(dim, self.ndim)]
         return self.split(max(-(-length // chunks), 1), dim)
+
+
+def _index_tensor(index: TensorCore) -> IndexingMixin:
+    """An index tensor with the full Tensor API (every Tensor is one; a bare TensorCore is not)."""
+    if not isinstance(index, IndexingMixin):
+        raise TypeError(f"indices must be Tensors, got {type(index).__name__}")
+    return index
