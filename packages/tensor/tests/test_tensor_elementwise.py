@@ -107,7 +107,7 @@ def test_integer_scalar_arithmetic_follows_python(
     else:
         expected = [op(value, scalar) for value in values]
         result = op(tensor, scalar)
-    dtype = dtypes.float32 if name == "truediv" or (name == "pow" and scalar_first) else dtypes.int32
+    dtype = dtypes.float32 if name == "truediv" else dtypes.int32
     matches(result, np.array(expected, dtype=to_numpy_dtype(dtype)), dtype=dtype, rtol=1e-6)
 
 
@@ -368,6 +368,13 @@ def test_float_pow_matches_numpy(dtype: DType, sample: Sampler, matches: Matcher
     matches(2.0 ** Tensor(exponent), 2.0 ** exponent.astype(np.float64), dtype=dtype)
     matches(Tensor(base) ** 0.5, np.sqrt(base.astype(np.float64)), dtype=dtype)
     matches(Tensor(base) ** 0, np.ones_like(base), dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", [dtypes.int32, dtypes.int64, dtypes.int8], ids=lambda d: d.name)
+def test_integer_pow_with_integer_tensor_exponent_stays_integral(dtype: DType, matches: Matcher) -> None:
+    base = np.array([-3, -2, 0, 2, 5], dtype=to_numpy_dtype(dtype))
+    exponent = np.array([3, 2, 4, 5, 2], dtype=to_numpy_dtype(dtype))
+    matches(Tensor(base) ** Tensor(exponent), base**exponent, dtype=dtype)
 
 
 def test_pow_of_negative_base_with_integral_exponent(matches: Matcher) -> None:

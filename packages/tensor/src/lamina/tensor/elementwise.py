@@ -144,6 +144,10 @@ class ElementwiseMixin(MovementMixin):
         if not reverse and isinstance(exponent, builtins.float) and exponent == 0.5:
             return self.sqrt()
         dtype = result_type(self.dtype, exponent.dtype if isinstance(exponent, TensorCore) else exponent)
+        if dtype.is_int:
+            # Integers raised to integers stay integers (as in torch); POW is float-only, and float64 holds
+            # every result below 2**53 exactly, so rounding recovers it.
+            return self._binary(Ops.POW, exponent, reverse, dtype=dtypes.float64).round().cast(dtype)
         return self._binary(Ops.POW, exponent, reverse, dtype=least_upper_float(dtype))
 
     def full_like(self, value: ConstValue, dtype: DType | None = None) -> Self:
