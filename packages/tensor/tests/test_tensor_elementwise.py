@@ -517,3 +517,31 @@ def re_shapes(left: tuple[int, ...], right: tuple[int, ...]) -> str:
 def test_combining_with_unsupported_objects_raises_type_error() -> None:
     with pytest.raises(TypeError):
         _ = Tensor([1.0]) + "a"  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("op", "error", "text"),
+    [
+        (lambda: -Tensor([True, False]), TypeError, "bool"),
+        (lambda: Tensor([1.0]) << 1, TypeError, "float32"),
+        (lambda: Tensor.rand(2, dtype=dtypes.int32), TypeError, "int32"),
+        (lambda: Tensor([1.0]).clip(), ValueError, "clip"),
+        (lambda: Tensor([1.0]).gelu(approximate="fast"), ValueError, "fast"),
+    ],
+    ids=["neg-bool", "shift-float", "rand-int", "clip-no-bounds", "gelu-mode"],
+)
+def test_bad_dtype_or_argument_is_rejected_when_built(op: Callable[[], Any], error: type[Exception], text: str) -> None:
+    with pytest.raises(error, match=text):
+        op()
+
+
+def test_shifts_match_numpy(matches: Matcher) -> None:
+    values = np.array([1, 5, 64, 7], dtype=np.int32)
+    matches(Tensor(values) << 2, values << 2, dtype=dtypes.int32)
+    matches(Tensor(values) >> 1, values >> 1, dtype=dtypes.int32)
+
+
+def test_gelu_tanh_approximation(matches: Matcher) -> None:
+    values = np.linspace(-3, 3, 7, dtype=np.float32)
+    inner = np.sqrt(2 / np.pi) * (values + 0.044715 * values**3)
+    matches(Tensor(values).gelu(approximate="tanh"), 0.5 * values * (1 + np.tanh(inner)), atol=1e-6)
