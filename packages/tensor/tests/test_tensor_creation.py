@@ -166,6 +166,8 @@ def test_randint_covers_every_value_in_the_range() -> None:
     values = Tensor.randint(10, size=(2000,)).numpy()
     assert set(values.tolist()) == set(range(10))
     assert Tensor.randint(0, 3, size=(2, 4)).shape == (2, 4)
+    assert Tensor.randint(3, (2, 5)).shape == (2, 5)
+    assert Tensor.randint(3, (50,)).numpy().max() == 2
     assert Tensor.randint(0, 3, size=(4,), dtype=dtypes.int64).dtype == dtypes.int64
 
 

@@ -202,12 +202,15 @@ class Tensor(IndexingMixin):
     def randint(
         cls,
         low: int,
-        high: int | None = None,
+        high: int | Sequence[int] | None = None,
         size: Sequence[int] = (),
         dtype: DType | None = None,
         device: str | None = None,
     ) -> Self:
-        """Integers uniform in [low, high) (or [0, low) with one bound)."""
+        """Integers uniform in [low, high) (or [0, low) with one bound); `randint(high, size)` as in torch."""
+        if high is not None and not isinstance(high, int):
+            size = high
+            high = None
         if high is None:
             low, high = 0, low
         if high <= low:
