@@ -13,7 +13,7 @@ import numpy as np
 
 from lamina.dataset import load
 from lamina.nn import Linear, Module
-from lamina.nn import functional as F
+from lamina.nn import functional as F  # noqa: N812 - the name every torch user reads
 from lamina.nn.optim import Adam
 from lamina.tensor import Tensor, no_grad
 

@@ -136,3 +136,12 @@ def test_input_that_does_not_reach_the_output_gets_no_gradient() -> None:
     (used * 2).sum().backward()
     assert used.grad is not None
     assert unused.grad is None
+
+
+def test_setting_requires_grad_twice_is_harmless() -> None:
+    weight = Tensor([1.0, 2.0])
+    weight.requires_grad = True
+    weight.requires_grad = True
+    (weight * weight).sum().backward()
+    assert weight.grad is not None
+    np.testing.assert_allclose(weight.grad.numpy(), [2.0, 4.0])

@@ -94,7 +94,9 @@ def run_case(name: str, case: Case, budget: float) -> dict[str, Any]:
 
 
 def format_row(entry: dict[str, Any]) -> str:
-    torch_part = f"  torch {entry['torch_throughput']:8.2f}  x{entry['ratio_to_torch']:.2f}" if "torch_ms" in entry else ""
+    torch_part = (
+        f"  torch {entry['torch_throughput']:8.2f}  x{entry['ratio_to_torch']:.2f}" if "torch_ms" in entry else ""
+    )
     return (
         f"{entry['title']:<34} {entry['lamina_ms']:10.3f} ms  {entry['lamina_throughput']:8.2f} {entry['unit']:<8}"
         f"  numpy {entry['numpy_throughput']:8.2f}  x{entry['ratio_to_numpy']:.2f}{torch_part}"
@@ -111,7 +113,9 @@ def compare(report: dict[str, Any], earlier_path: Path) -> list[str]:
             lines.append(f"{entry['title']:<34} new")
             continue
         change = before["lamina_ms"] / entry["lamina_ms"]
-        lines.append(f"{entry['title']:<34} {before['lamina_ms']:10.3f} ms -> {entry['lamina_ms']:10.3f} ms  (x{change:.2f})")
+        lines.append(
+            f"{entry['title']:<34} {before['lamina_ms']:10.3f} ms -> {entry['lamina_ms']:10.3f} ms  (x{change:.2f})"
+        )
     return lines
 
 

@@ -19,7 +19,7 @@ import numpy.typing as npt
 from lamina.cli.models import MODELS
 from lamina.dataset import load
 from lamina.nn import Module
-from lamina.nn import functional as F
+from lamina.nn import functional as F  # noqa: N812 - the name every torch user reads
 from lamina.nn.optim import SGD, Adam, Optimizer
 from lamina.tensor import Tensor, no_grad, stats
 
@@ -85,7 +85,7 @@ def evaluate(model: Module, images: npt.NDArray[np.float32], labels: npt.NDArray
 
 
 def _progress(total: int, description: str, enabled: bool) -> Any:
-    from tqdm import tqdm
+    from tqdm import tqdm  # type: ignore[import-untyped]
 
     return tqdm(total=total, desc=description, unit="step", disable=not enabled, leave=True)
 

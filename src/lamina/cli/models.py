@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lamina.nn import Conv2d, Linear, Module
-from lamina.nn import functional as F
+from lamina.nn import functional as F  # noqa: N812 - the name every torch user reads
 from lamina.tensor import Tensor
 
 

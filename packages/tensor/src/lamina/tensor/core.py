@@ -77,7 +77,8 @@ class TensorCore:
     """Storage, realization and autograd bookkeeping; the operations come in the classes built on it."""
 
     __slots__ = ("__weakref__", "_leaf", "_requires_grad", "device", "grad", "uop")
-    _grad_leaves: ClassVar[weakref.WeakSet[TensorCore]] = weakref.WeakSet()
+    # Keyed by id: a WeakSet would compare tensors with ==, which builds a comparison tensor.
+    _grad_leaves: ClassVar[weakref.WeakValueDictionary[int, TensorCore]] = weakref.WeakValueDictionary()
 
     uop: UOp
     device: str
@@ -145,7 +146,7 @@ class TensorCore:
             raise TypeError(f"only floating point tensors can require gradients, not {self.dtype}")
         self._requires_grad = value
         if value:
-            TensorCore._grad_leaves.add(self)
+            TensorCore._grad_leaves[id(self)] = self
 
     def requires_grad_(self, requires_grad: bool = True) -> Self:
         self.requires_grad = requires_grad
@@ -231,7 +232,7 @@ class TensorCore:
                 raise ValueError(f"gradient of shape {gradient.shape} for a tensor of shape {self.shape}")
             seed = gradient.uop
         root = _autograd_graph(self.uop)
-        leaves = [leaf for leaf in TensorCore._grad_leaves if leaf._requires_grad and leaf._leaf]
+        leaves = [leaf for leaf in TensorCore._grad_leaves.values() if leaf._requires_grad and leaf._leaf]
         gradients = compute_gradient(root, seed, [leaf.uop for leaf in leaves])
         for leaf in leaves:
             grad_uop = gradients.get(leaf.uop)
