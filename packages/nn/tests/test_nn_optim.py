@@ -131,12 +131,26 @@ def test_step_realizes_every_update_in_one_realize_call(monkeypatch: pytest.Monk
     monkeypatch.setattr(optim, "realize", recording_realize)
     optimizer.step()
     assert len(calls) == 1
-    expected = {id(tensor) for tensor in [*layer.parameters(), *optimizer.exp_avg, *optimizer.exp_avg_sq]}
+    state = [*optimizer.exp_avg, *optimizer.exp_avg_sq, optimizer.beta1_power, optimizer.beta2_power]
+    expected = {id(tensor) for tensor in [*layer.parameters(), *state]}
     assert {id(tensor) for tensor in calls[0]} == expected
     # Nothing is left lazy: realizing again runs no kernel.
     before = stats.kernels_run
     realize(*calls[0])
     assert stats.kernels_run == before
+
+
+def test_adam_steps_compile_no_new_kernels_after_the_first() -> None:
+    layer = Linear(3, 2)
+    optimizer = Adam(layer.parameters(), lr=0.1)
+    built: list[int] = []
+    for _ in range(4):
+        optimizer.zero_grad()
+        layer(Tensor.ones(4, 3)).sum().backward()
+        optimizer.step()
+        built.append(stats.programs_built)
+    # Step-dependent numbers (the bias corrections) live in tensors, not in the kernels' source.
+    assert built[1] == built[2] == built[3]
 
 
 def test_zero_grad_clears_gradients() -> None:

@@ -8,9 +8,9 @@ scheduler sees the whole update at once and shares the work between tensors.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
+from lamina.dtype import dtypes
 from lamina.tensor import Tensor, no_grad, realize
 
 
@@ -44,6 +44,7 @@ class Optimizer:
         self.steps += 1
         updated: list[Tensor] = []
         with no_grad():
+            updated.extend(self._advance())
             for index, param in enumerate(self.params):
                 if param.grad is None:
                     continue
@@ -51,6 +52,10 @@ class Optimizer:
                 updated.append(param)
                 updated.extend(state)
             realize(*updated)
+
+    def _advance(self) -> list[Tensor]:
+        """Assign the per-step state shared by all parameters; return the tensors assigned."""
+        return []
 
     def _update(self, index: int, param: Tensor, grad: Tensor) -> list[Tensor]:
         """Assign param's new value; return the state tensors that were assigned too."""
@@ -110,6 +115,14 @@ class Adam(Optimizer):
         self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
         self.exp_avg = [_zeros_like(param) for param in self.params]
         self.exp_avg_sq = [_zeros_like(param) for param in self.params]
+        # beta**step lives on the device: as a Python number it would be a new constant, and so a
+        # new kernel to compile, on every step.
+        self.beta1_power = Tensor.full((), 1.0, dtype=dtypes.float64).realize()
+        self.beta2_power = Tensor.full((), 1.0, dtype=dtypes.float64).realize()
+
+    def _advance(self) -> list[Tensor]:
+        beta1, beta2 = self.betas
+        return [self.beta1_power.assign(self.beta1_power * beta1), self.beta2_power.assign(self.beta2_power * beta2)]
 
     def _update(self, index: int, param: Tensor, grad: Tensor) -> list[Tensor]:
         beta1, beta2 = self.betas
@@ -120,8 +133,8 @@ class Adam(Optimizer):
         exp_avg = self.exp_avg[index].assign(self.exp_avg[index] * beta1 + grad * (1 - beta1))
         exp_avg_sq = self.exp_avg_sq[index].assign(self.exp_avg_sq[index] * beta2 + grad * grad * (1 - beta2))
         # torch's order of operations: step = lr / bc1, denom = sqrt(v) / sqrt(bc2) + eps.
-        step_size = self.lr / (1 - beta1**self.steps)
-        correction2_sqrt = math.sqrt(1 - beta2**self.steps)
+        step_size = (self.lr / (1 - self.beta1_power)).cast(param.dtype)
+        correction2_sqrt = (1 - self.beta2_power).sqrt().cast(param.dtype)
         denominator = exp_avg_sq.sqrt() / correction2_sqrt + self.eps
         param.assign(param - exp_avg / denominator * step_size)
         return [exp_avg, exp_avg_sq]
