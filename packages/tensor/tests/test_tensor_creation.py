@@ -226,3 +226,14 @@ def test_random_factories_can_require_grad() -> None:
     assert Tensor.randn(2, requires_grad=True).requires_grad
     with pytest.raises(TypeError, match="int32"):
         Tensor([1, 2], requires_grad=True)
+
+
+def test_random_calls_reuse_one_compiled_kernel() -> None:
+    from lamina.tensor import stats
+
+    Tensor.rand(7, 3).numpy()
+    built = stats.programs_built
+    for _ in range(3):
+        Tensor.rand(7, 3).numpy()
+    # The seed and call number are data, not constants in the kernel's source.
+    assert stats.programs_built == built

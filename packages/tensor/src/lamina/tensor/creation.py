@@ -46,18 +46,31 @@ def _mix32(value: UOp) -> UOp:
     return value.alu(Ops.XOR, value.alu(Ops.SHR, value.const_like(16)))
 
 
-def uniform_bits(count: int, seed: int, call: int) -> UOp:
-    """`count` pseudo-random uint32 values for (seed, call): a pure function of the element index."""
-    key = ((seed * 0x9E3779B1) ^ (call * 0x85EBCA77) ^ 0x2545F491) & _UINT32_MASK
-    counter = arange_uop(count, dtypes.uint32) if count else UOp.full((0,), dtypes.uint32, 0)
-    keyed = counter.alu(Ops.XOR, counter.const_like(key)) if count else counter
-    return _mix32(_mix32(keyed) + keyed.const_like(call & _UINT32_MASK)) if count else counter
+def random_keys(seed: int, call: int) -> tuple[int, int]:
+    """The two 32-bit keys that make call number `call` after `manual_seed(seed)` its own stream."""
+    first = ((seed * 0x9E3779B1) ^ (call * 0x85EBCA77) ^ 0x2545F491) & _UINT32_MASK
+    return first, call & _UINT32_MASK
 
 
-def uniform_unit(count: int, seed: int, call: int, dtype: DType) -> UOp:
+def uniform_bits(count: int, keys: UOp) -> UOp:
+    """`count` pseudo-random uint32 values: a pure function of the element index and `keys`.
+
+    `keys` is a uint32 tensor of shape (2,) (see `random_keys`); it is data, not a constant, so
+    every call runs the same compiled kernel.
+    """
+    if count == 0:
+        return UOp.full((0,), dtypes.uint32, 0)
+    counter = arange_uop(count, dtypes.uint32)
+    first = keys.shrink(((0, 1),)).expand((count,))
+    second = keys.shrink(((1, 2),)).expand((count,))
+    keyed = counter.alu(Ops.XOR, first)
+    return _mix32(_mix32(keyed) + second)
+
+
+def uniform_unit(count: int, keys: UOp, dtype: DType) -> UOp:
     """`count` floats uniform in [0, 1): the top random bits, as many as `dtype` holds exactly, scaled below 1."""
     # More bits than the mantissa holds would round values near 1 up to exactly 1.0.
     precision = _MANTISSA_BITS.get(dtype, 24)
-    bits = uniform_bits(count, seed, call)
+    bits = uniform_bits(count, keys)
     top = bits.alu(Ops.SHR, bits.const_like(32 - precision)).cast(dtypes.float32)
     return (top * top.const_like(2.0**-precision)).cast(dtype)

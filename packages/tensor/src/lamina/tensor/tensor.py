@@ -13,7 +13,7 @@ from typing import ClassVar, Self
 
 from lamina.dtype import DType, dtypes
 from lamina.shape import prod
-from lamina.tensor.creation import arange_uop, uniform_bits, uniform_unit
+from lamina.tensor.creation import arange_uop, random_keys, uniform_bits, uniform_unit
 from lamina.tensor.indexing import IndexingMixin
 from lamina.uop import ConstValue, UOp
 
@@ -130,9 +130,11 @@ class Tensor(IndexingMixin):
         cls._seed[0], cls._seed[1] = seed, 0
 
     @classmethod
-    def _next_call(cls) -> tuple[int, int]:
+    def _next_keys(cls, device: str | None) -> UOp:
+        """The next call's random keys, uploaded as a (2,) uint32 buffer on `device`."""
         cls._seed[1] += 1
-        return cls._seed[0], cls._seed[1]
+        keys = cls(list(random_keys(cls._seed[0], cls._seed[1])), dtype=dtypes.uint32, device=device)
+        return keys.uop
 
     @classmethod
     def rand(
@@ -147,8 +149,8 @@ class Tensor(IndexingMixin):
         resolved = dtype or dtypes.default_float
         if not resolved.is_float:
             raise TypeError(f"rand makes floats, not {resolved}")
-        seed, call = cls._next_call()
-        result = cls(uniform_unit(prod(dims), seed, call, resolved).reshape(dims), device=device)
+        keys = cls._next_keys(device)
+        result = cls(uniform_unit(prod(dims), keys, resolved).reshape(dims), device=device)
         return result.requires_grad_(requires_grad) if requires_grad else result
 
     @classmethod
@@ -216,8 +218,7 @@ class Tensor(IndexingMixin):
         if high <= low:
             raise ValueError(f"randint needs low < high, got [{low}, {high})")
         dims = tuple(size)
-        seed, call = cls._next_call()
-        bits = uniform_bits(prod(dims), seed, call)
+        bits = uniform_bits(prod(dims), cls._next_keys(device))
         span = high - low
         # 32 random bits modulo the span: the bias is below span / 2**32, negligible for the spans used here.
         offset = cls(bits, device=device).cast(dtypes.int64) % span
