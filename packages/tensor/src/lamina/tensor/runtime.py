@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 import time
 import weakref
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lamina.codegen import KernelSource, generate_c
@@ -69,8 +68,8 @@ def attach_buffer(node: UOp, buffer: Buffer) -> None:
     _device_buffers[node] = buffer
 
 
-def _estimate_cost(ast: UOp) -> tuple[int, int]:
-    # Work per innermost iteration times the iteration count: a rough figure for DEBUG=2's GFLOP/s and GB/s.
+def _estimate_flops(ast: UOp) -> int:
+    # Work per innermost iteration times the iteration count: a rough figure for DEBUG=2's GFLOP/s.
     nodes = toposort(ast)
     iterations = 1
     for node in nodes:
@@ -78,7 +77,7 @@ def _estimate_cost(ast: UOp) -> tuple[int, int]:
             iterations *= max(int(node.src[0].arg), 1)
     counted = (Ops.ADD, Ops.MUL, Ops.SUB, Ops.DIV, Ops.MAX)
     arithmetic = sum(1 for node in nodes if node.op in counted and node.scalar_dtype.is_float)
-    return arithmetic * iterations, 0
+    return arithmetic * iterations
 
 
 def compile_kernel(item: ScheduleItem, device: str, context: Context) -> CompiledKernel:
@@ -95,7 +94,7 @@ def compile_kernel(item: ScheduleItem, device: str, context: Context) -> Compile
     spec = Device.get(device)
     binary = kernel_cache().compile(spec.compiler(), source.source)
     launcher = spec.runtime(source.name, binary, source.buffer_count)
-    flops, _ = _estimate_cost(item.ast)
+    flops = _estimate_flops(item.ast)
     bytes_moved = sum(buffer.buffer.size * buffer.scalar_dtype.itemsize for buffer in item.buffers)
     compiled = CompiledKernel(source, launcher, flops, bytes_moved)
     _programs[key] = compiled
@@ -130,8 +129,3 @@ def _report_kernel(kernel: CompiledKernel, elapsed: float) -> None:
         f"  {kernel.source.name:<28} {elapsed * 1e6:9.1f} us  {gflops:8.2f} GFLOP/s  {gbytes:8.2f} GB/s",
         file=sys.stderr,
     )
-
-
-def read_buffers(nodes: Sequence[UOp]) -> list[Buffer]:
-    """The device Buffers of BUFFER nodes (allocating any that have none yet)."""
-    return [buffer_of(node) for node in nodes]

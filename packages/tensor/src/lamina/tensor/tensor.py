@@ -53,7 +53,7 @@ class Tensor(IndexingMixin):
         )
         shape_tuple = _shape(shape, ())
         result = cls(UOp.full(shape_tuple, resolved, value), device=device)
-        return result.requires_grad_(requires_grad) if requires_grad else result
+        return result.requires_grad_(requires_grad)
 
     @classmethod
     def zeros(
@@ -151,7 +151,7 @@ class Tensor(IndexingMixin):
             raise TypeError(f"rand makes floats, not {resolved}")
         keys = cls._next_keys(device)
         result = cls(uniform_unit(prod(dims), keys, resolved).reshape(dims), device=device)
-        return result.requires_grad_(requires_grad) if requires_grad else result
+        return result.requires_grad_(requires_grad)
 
     @classmethod
     def uniform(
@@ -165,7 +165,7 @@ class Tensor(IndexingMixin):
     ) -> Self:
         values = cls.rand(*shape, dtype=dtypes.float32, device=device) * (high - low) + low
         result = values.cast(dtype or dtypes.default_float).detach()
-        return result.requires_grad_(requires_grad) if requires_grad else result
+        return result.requires_grad_(requires_grad)
 
     @classmethod
     def randn(
@@ -181,7 +181,7 @@ class Tensor(IndexingMixin):
         second = cls.rand(dims, dtype=dtypes.float32, device=device)
         radius = (-2 * (1 - first).log()).sqrt()
         result = (radius * (second * (2 * math.pi)).cos()).cast(dtype or dtypes.default_float).detach()
-        return result.requires_grad_(requires_grad) if requires_grad else result
+        return result.requires_grad_(requires_grad)
 
     @classmethod
     def normal(
@@ -198,7 +198,7 @@ class Tensor(IndexingMixin):
             .cast(dtype or dtypes.default_float)
             .detach()
         )
-        return result.requires_grad_(requires_grad) if requires_grad else result
+        return result.requires_grad_(requires_grad)
 
     @classmethod
     def randint(
@@ -244,18 +244,6 @@ class Tensor(IndexingMixin):
         return cls.uniform(dims, low=-bound, high=bound, device=device, requires_grad=requires_grad)
 
     # -- joins as functions --
-
-    @staticmethod
-    def concat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-        if not tensors:
-            raise ValueError("cat needs at least one tensor")
-        return tensors[0].cat(*tensors[1:], dim=dim)
-
-    @staticmethod
-    def stack_all(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-        if not tensors:
-            raise ValueError("stack needs at least one tensor")
-        return tensors[0].stack(*tensors[1:], dim=dim)
 
     def clone(self) -> Self:
         return self._derive(self.uop.contiguous())
