@@ -120,7 +120,8 @@ class _CKernel:
             Ops.STORE: self._store,
             Ops.RANGE: self._range,
             Ops.END: lambda uop: "}",
-            Ops.REDUCE: self._reduce,
+            # A REDUCE reads its accumulator, which was named for it when the accumulator was declared.
+            Ops.REDUCE: lambda uop: "",
             # An INDEX is written where it is used, as `dataN[address]` inside its LOAD or STORE.
             Ops.INDEX: lambda uop: "",
         }
@@ -266,15 +267,11 @@ class _CKernel:
     def _define_acc(self, uop: UOp) -> str:
         name = f"acc{uop.arg[0]}"
         self.names[uop] = name
+        self.names[uop.arg[1]] = name
         return f"{compute_type(uop.scalar_dtype)} {name} = {self.ref(uop.src[0])};"
 
     def _assign(self, uop: UOp) -> str:
         return f"{self.ref(uop.src[0])} = {self.expression(uop.src[1])};"
-
-    def _reduce(self, uop: UOp) -> str:
-        accumulator = next(item for item in self.program.uops if item.op is Ops.DEFINE_ACC and item.arg[1] is uop)
-        self.names[uop] = self.names[accumulator]
-        return ""
 
     def _value_statement(self, uop: UOp) -> str:
         text = self.expression(uop)
