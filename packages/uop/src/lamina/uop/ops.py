@@ -96,8 +96,7 @@ class AxisKind(Enum):
     LOOP = auto()  # an output axis, a plain serial loop
     PARALLEL = auto()  # an output axis split across cores
     REDUCE = auto()  # an axis a REDUCE sums over
-    UPCAST = auto()  # an output axis unrolled into registers (the optimizer's)
-    UNROLL = auto()  # a reduce axis unrolled into registers (the optimizer's)
+    SIMD = auto()  # a reduce axis the C compiler vectorizes, free to reorder its sums (the optimizer's)
 
 
 class GroupOp:
