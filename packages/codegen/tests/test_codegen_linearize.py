@@ -127,12 +127,30 @@ def test_reduce_identity_is_the_neutral_element(op: Ops, dtype: DType, identity:
     assert reduce_identity(op, dtype) == identity
 
 
-def test_two_reduces_sharing_a_range_are_rejected(kit: KernelKit) -> None:
+def test_reduces_over_the_same_loops_share_one_loop_nest(kit: KernelKit) -> None:
     rows, inner = kit.loop(3, 0), kit.reduce_range(4, 1)
     element = kit.load(1, dtypes.float32, rows * 4 + inner)
     both = kit.reduce(Ops.ADD, element, inner) + kit.reduce(Ops.MAX, element, inner)
+    uops = linearize(kit.kernel(rows, both)).uops
+    assert sum(1 for uop in uops if uop.op is Ops.RANGE and uop.arg[0] == 1) == 1
+    assert sum(1 for uop in uops if uop.op is Ops.DEFINE_ACC) == 2
+    assert sum(1 for uop in uops if uop.op is Ops.LOAD) == 1
+
+
+def test_a_reduce_over_part_of_another_reduces_loops_is_rejected(kit: KernelKit) -> None:
+    inner, outer = kit.reduce_range(4, 0), kit.reduce_range(3, 1)
+    element = kit.load(1, dtypes.float32, outer * 4 + inner)
+    both = kit.reduce(Ops.ADD, element, inner) + kit.reduce(Ops.MAX, element, outer, inner)
     with pytest.raises(ValueError, match="two REDUCEs"):
-        linearize(kit.kernel(rows, both))
+        linearize(kit.kernel(UOp.const(dtypes.index, 0), kit.reduce(Ops.ADD, both, outer)))
+
+
+def test_a_reduce_reading_another_over_the_same_loops_is_rejected(kit: KernelKit) -> None:
+    rows, inner = kit.loop(3, 0), kit.reduce_range(4, 1)
+    element = kit.load(1, dtypes.float32, rows * 4 + inner)
+    nested = kit.reduce(Ops.ADD, element * kit.reduce(Ops.MAX, element, inner), inner)
+    with pytest.raises(ValueError, match="reads another REDUCE"):
+        linearize(kit.kernel(rows, nested))
 
 
 def test_non_sink_is_rejected() -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from lamina.codegen import generate_c, render_const
+from lamina.codegen import OptimizeOptions, generate_c, render_const
 from lamina.dtype import DType, dtypes
 from lamina.uop import Ops, UOp, run_kernel
 
@@ -74,10 +74,21 @@ def test_bool_comparisons_and_not(kit: KernelKit) -> None:
 
 def test_float64_math_uses_double_functions_and_float32_the_f_ones(kit: KernelKit) -> None:
     index = kit.loop(4, 0)
+    double = generate_c(kit.kernel(index, kit.load(1, dtypes.float64, index).alu(Ops.LOG))).source
+    single = generate_c(kit.kernel(index, kit.load(1, dtypes.float32, index).alu(Ops.LOG))).source
+    assert "log(data1[gidx0])" in double
+    assert "logf(data1[gidx0])" in single
+
+
+def test_float32_exp_is_the_branch_free_helper_and_float64_exp_is_libm(kit: KernelKit) -> None:
+    index = kit.loop(4, 0)
     double = generate_c(kit.kernel(index, kit.load(1, dtypes.float64, index).alu(Ops.EXP))).source
-    single = generate_c(kit.kernel(index, kit.load(1, dtypes.float32, index).alu(Ops.EXP))).source
+    single = generate_c(kit.kernel(index, kit.load(1, dtypes.float32, index).alu(Ops.EXP2))).source
     assert "exp(data1[gidx0])" in double
-    assert "expf(data1[gidx0])" in single
+    assert "lm_exp_scaled" not in double
+    assert "lm_exp2_float(data1[gidx0])" in single
+    # Helpers come after those they call.
+    assert single.index("float lm_exp_scaled(") < single.index("float lm_exp2_float(")
 
 
 def test_uint8_arithmetic_stays_in_its_type(kit: KernelKit) -> None:
@@ -89,7 +100,7 @@ def test_uint8_arithmetic_stays_in_its_type(kit: KernelKit) -> None:
 def test_reduction_reads_like_hand_written_c(kit: KernelKit) -> None:
     rows, inner = kit.loop(3, 0), kit.reduce_range(5, 1)
     total = kit.reduce(Ops.ADD, kit.load(1, dtypes.float32, rows * 5 + inner), inner)
-    source = generate_c(kit.kernel(rows, total)).source
+    source = generate_c(kit.kernel(rows, total), OptimizeOptions(enabled=False)).source
     body = source.split("{", 1)[1]
     assert "for (int gidx0 = 0; gidx0 < 3; gidx0++) {" in body
     assert "float acc0 = 0.0f;" in body

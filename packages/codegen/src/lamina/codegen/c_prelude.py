@@ -2,7 +2,8 @@
 
 16-bit floats are stored as raw bits and computed in float, so their conversions live here
 (round to nearest even, like numpy and torch); so do the total versions of integer division
-(x/0 gives 0 instead of a crash, INT_MIN/-1 wraps) and NaN-propagating float max.
+(x/0 gives 0 instead of a crash, INT_MIN/-1 wraps), NaN-propagating float max, and a branch-free
+float exp: libm's expf is an opaque call that stops the C compiler from vectorizing the loop around it.
 """
 
 from __future__ import annotations
@@ -74,6 +75,53 @@ FLOAT_TO_BF16: Final = """static inline unsigned short lm_float_to_bf16(float va
   bits += 0x7fffu + ((bits >> 16) & 1u);
   return (unsigned short)(bits >> 16);
 }"""
+
+
+EXP_SCALED: Final = """static inline float lm_exp_scaled(float r, float k) {
+  /* e^r * 2^k for |r| <= ln(2)/2 and whole |k| <= 150: Cephes' expf polynomial (under 2 ulp), then the
+     scale in two halves, each a normal float, so results in the subnormals and overflow to inf are right */
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  int whole = (int)k;
+  int half = whole / 2;
+  unsigned int high = (unsigned int)(half + 127) << 23;
+  unsigned int low = (unsigned int)(whole - half + 127) << 23;
+  float high_scale, low_scale;
+  memcpy(&high_scale, &high, sizeof high_scale);
+  memcpy(&low_scale, &low, sizeof low_scale);
+  return p * high_scale * low_scale;
+}"""
+
+# Adding then subtracting 1.5 * 2^23 rounds a float of magnitude below 2^22 to the nearest whole number
+# (ties to even) in two plain additions, which vectorize where a call to rintf might not.
+EXP_FLOAT: Final = """static inline float lm_exp_float(float x) {
+  float clamped = x != x ? 0.0f : (x < -104.0f ? -104.0f : (x > 89.0f ? 89.0f : x));
+  float k = (clamped * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  /* Cody and Waite: ln(2) in two parts, the first exact in 9 bits, so k * ln(2) loses nothing */
+  float r = clamped - k * 0.693359375f;
+  r = r + k * 2.12194440e-4f;
+  float result = lm_exp_scaled(r, k);
+  return x != x ? x : result;
+}"""
+
+EXP2_FLOAT: Final = """static inline float lm_exp2_float(float x) {
+  float clamped = x != x ? 0.0f : (x < -151.0f ? -151.0f : (x > 129.0f ? 129.0f : x));
+  float k = (clamped + 12582912.0f) - 12582912.0f;
+  float result = lm_exp_scaled((clamped - k) * 0.693147180559945309f, k);
+  return x != x ? x : result;
+}"""
+
+
+TILE_KERNEL_ATTRIBUTE: Final = """#if defined(__GNUC__) && !defined(__clang__)
+#define LM_TILE_KERNEL __attribute__((optimize("no-tree-loop-vectorize")))
+#else
+#define LM_TILE_KERNEL
+#endif"""
 
 
 _UNSIGNED_OF_SIZE: Final = {1: "unsigned char", 2: "unsigned short", 4: "unsigned int", 8: "unsigned long long"}

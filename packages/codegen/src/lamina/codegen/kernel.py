@@ -1,8 +1,8 @@
 """The codegen entry point: a scheduled kernel AST in, a named C function out.
 
-`generate_c` runs the stages in order (linearize, render) and returns a `KernelSource` carrying
+`generate_c` runs the stages in order (optimize, linearize, render) and returns a `KernelSource` carrying
 everything the runtime needs to call the result: the function name, its source and how many
-buffer arguments it takes. Options travel explicitly in `CodegenOptions`.
+buffer arguments it takes. Options travel explicitly in `OptimizeOptions`.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lamina.codegen.linearize import LinearProgram, linearize
+from lamina.codegen.optimize import OptimizeOptions, optimize_kernel
 from lamina.codegen.render_c import render_c
 from lamina.uop import UOp
 
@@ -24,7 +25,8 @@ class KernelSource:
     program: LinearProgram
 
 
-def generate_c(ast: UOp) -> KernelSource:
-    """C source for the kernel `ast` (a SINK of STOREs)."""
-    program = linearize(ast)
-    return KernelSource(program.name, render_c(program), len(program.parameters), program)
+def generate_c(ast: UOp, options: OptimizeOptions | None = None) -> KernelSource:
+    """C source for the kernel `ast` (a SINK of STOREs), optimized as `options` allow (by default: serial)."""
+    chosen = options if options is not None else OptimizeOptions()
+    program = linearize(optimize_kernel(ast, chosen))
+    return KernelSource(program.name, render_c(program, chosen.threads), len(program.parameters), program)

@@ -60,7 +60,7 @@ def _ranges_of(sink: UOp) -> dict[UOp, frozenset[UOp]]:
 
 
 def _is_output_axis(node: UOp) -> bool:
-    return node.op is Ops.RANGE and node.arg[1] is not AxisKind.REDUCE and node.arg[1] is not AxisKind.UNROLL
+    return node.op is Ops.RANGE and node.arg[1] in (AxisKind.LOOP, AxisKind.PARALLEL)
 
 
 class _Linearizer:
@@ -71,6 +71,11 @@ class _Linearizer:
         self.block_of: dict[UOp, _Block] = {}
         self.emitted: set[UOp] = set()
         self.accumulators = 0
+        # REDUCEs over the same loops share one loop nest, one accumulator each (what an upcast makes).
+        self.reduce_groups: dict[tuple[UOp, ...], list[UOp]] = {}
+        for node in toposort(sink):
+            if node.op is Ops.REDUCE:
+                self.reduce_groups.setdefault(node.src[1:], []).append(node)
 
     def open_loop(self, loop: UOp, parent: _Block) -> _Block:
         block = _Block(loop, parent.depth + 1, [loop])
@@ -100,20 +105,26 @@ class _Linearizer:
 
     def emit_reduce(self, reduce: UOp) -> None:
         parent = self.home(reduce)
-        dtype = reduce.scalar_dtype
-        identity = UOp.const(dtype, reduce_identity(reduce.arg, dtype))
-        accumulator = UOp(Ops.DEFINE_ACC, dtype, (identity,), (self.accumulators, reduce))
-        self.accumulators += 1
-        parent.items.append(accumulator)
+        group = [member for member in self.reduce_groups[reduce.src[1:]] if member not in self.emitted]
+        if any(self.home(member) is not parent for member in group):
+            raise ValueError(f"REDUCEs over the same loops (axes {_axes(reduce)}) sit in different loops")
+        updates: list[UOp] = []
+        for member in group:
+            dtype = member.scalar_dtype
+            identity = UOp.const(dtype, reduce_identity(member.arg, dtype))
+            accumulator = UOp(Ops.DEFINE_ACC, dtype, (identity,), (self.accumulators, member))
+            self.accumulators += 1
+            parent.items.append(accumulator)
+            updates.append(UOp(Ops.ASSIGN, dtype, (accumulator, UOp(member.arg, dtype, (accumulator, member.src[0])))))
+            self.emitted.add(member)
         chain = [parent]
         for loop in reduce.src[1:]:
             chain.append(self.open_loop(loop, chain[-1]))
-        self.emit([reduce.src[0]])
-        update = UOp(reduce.arg, dtype, (accumulator, reduce.src[0]))
-        chain[-1].items.append(UOp(Ops.ASSIGN, dtype, (accumulator, update)))
+        self.emit([member.src[0] for member in group])
+        chain[-1].items.extend(updates)
         for inner, outer in zip(reversed(chain[1:]), reversed(chain[:-1]), strict=True):
             self.close_loop(inner, outer)
-        parent.items.append(reduce)
+        parent.items.extend(group)
 
     def run(self) -> list[UOp]:
         output_axes = sorted((node for node in self.ranges[self.sink] if _is_output_axis(node)), key=lambda r: r.arg[0])
@@ -139,20 +150,30 @@ def kernel_name(sink: UOp) -> str:
     if isinstance(sink.arg, str):
         return sink.arg
     loops = sorted((node for node in toposort(sink) if node.op is Ops.RANGE), key=lambda r: r.arg[0])
-    has_reduce = any(loop.arg[1] in (AxisKind.REDUCE, AxisKind.UNROLL) for loop in loops)
+    has_reduce = any(not _is_output_axis(loop) for loop in loops)
     sizes = "_".join(str(loop.src[0].arg) for loop in loops if loop.src[0].op is Ops.CONST)
     return f"{'r' if has_reduce else 'E'}_{sizes or 'scalar'}"
 
 
+def _axes(reduce: UOp) -> tuple[int, ...]:
+    return tuple(loop.arg[0] for loop in reduce.src[1:])
+
+
 def _check_reduce_ranges(sink: UOp) -> None:
-    # A REDUCE owns its loops: one opened for a second REDUCE would be a second loop over the same
-    # index, and the values computed inside the first would be out of scope in it.
-    owner: dict[UOp, UOp] = {}
+    # A REDUCE owns its loops, together with the other REDUCEs over exactly the same loops: they share
+    # one loop nest. A REDUCE over some of another's loops, or one reading another of its group, would
+    # need a second loop over the same index, where the values computed in the first are out of scope.
+    owner: dict[UOp, tuple[UOp, ...]] = {}
+    group: dict[tuple[UOp, ...], set[UOp]] = {}
     for node in toposort(sink):
         if node.op is not Ops.REDUCE:
             continue
+        members = group.setdefault(node.src[1:], set())
+        if any(source in members for source in toposort(node.src[0], stop=members.__contains__)):
+            raise ValueError(f"a REDUCE over axes {_axes(node)} reads another REDUCE over the same loops")
+        members.add(node)
         for loop in node.src[1:]:
-            if owner.setdefault(loop, node) is not node:
+            if owner.setdefault(loop, node.src[1:]) != node.src[1:]:
                 raise ValueError(f"RANGE axis {loop.arg[0]} is reduced by two REDUCEs; give each REDUCE its own ranges")
 
 

@@ -16,9 +16,13 @@ from typing import Final
 
 from lamina.codegen.c_prelude import (
     BF16_TO_FLOAT,
+    EXP2_FLOAT,
+    EXP_FLOAT,
+    EXP_SCALED,
     FLOAT_TO_BF16,
     FLOAT_TO_HALF,
     HALF_TO_FLOAT,
+    TILE_KERNEL_ATTRIBUTE,
     bitcast_helper,
     division_helper,
     helper_name,
@@ -30,6 +34,8 @@ from lamina.uop import AxisKind, ConstValue, GroupOp, Ops, UOp
 
 # How deep an inlined expression may nest before it is given a variable: compilers limit bracket depth.
 MAX_INLINE_DEPTH: Final = 16
+# Accumulators from which a kernel counts as a register tile (see TILE_KERNEL_ATTRIBUTE).
+TILE_ACCUMULATORS: Final = 8
 _SIXTEEN_BIT_FLOATS: Final = (dtypes.float16, dtypes.bfloat16)
 # Per 16-bit float: ((float -> bits helper, its C), (bits -> float helper, its C)).
 _SIXTEEN_BIT_HELPERS: Final[dict[DType, tuple[tuple[str, str], tuple[str, str]]]] = {
@@ -52,6 +58,13 @@ _FLOAT_FUNCTIONS: Final[dict[Ops, str]] = {
     Ops.POW: "pow",
     Ops.MOD: "fmod",
 }
+# Float-typed exponentials use the prelude's branch-free versions, so loops around them vectorize.
+_VECTORIZABLE_FLOAT_FUNCTIONS: Final[dict[Ops, tuple[str, str]]] = {
+    Ops.EXP: ("lm_exp_float", EXP_FLOAT),
+    Ops.EXP2: ("lm_exp2_float", EXP2_FLOAT),
+}
+# The OpenMP reduction operator of each REDUCE op a SIMD loop may carry.
+_SIMD_REDUCTIONS: Final = {Ops.ADD: "+", Ops.MUL: "*"}
 _INFIX: Final[dict[Ops, str]] = {
     Ops.ADD: "+",
     Ops.SUB: "-",
@@ -104,8 +117,10 @@ def render_const(value: ConstValue, dtype: DType) -> str:
 class _CKernel:
     """Renders one linear program; holds the names given so far and the helpers needed."""
 
-    def __init__(self, program: LinearProgram) -> None:
+    def __init__(self, program: LinearProgram, threads: int) -> None:
         self.program = program
+        self.threads = threads
+        self.indent = 1
         self.names: dict[UOp, str] = {}
         self.depth: dict[UOp, int] = {}
         self.helpers: dict[str, str] = {}
@@ -114,6 +129,8 @@ class _CKernel:
         self.segment: dict[UOp, int] = {}
         self.user_segment: dict[UOp, int] = {}
         self.stored: set[UOp] = set()
+        # Per SIMD loop: the accumulators updated in it, and their REDUCE op, for its reduction clause.
+        self.simd_accumulators: dict[UOp, list[tuple[str, Ops]]] = {}
         self._table: dict[Ops, Callable[[UOp], str]] = {
             Ops.DEFINE_ACC: self._define_acc,
             Ops.ASSIGN: self._assign,
@@ -130,7 +147,16 @@ class _CKernel:
 
     def count_uses(self) -> None:
         segment = 0
+        open_simd: list[UOp] = []
         for uop in self.program.uops:
+            if uop.op is Ops.RANGE and uop.arg[1] is AxisKind.SIMD:
+                open_simd.append(uop)
+                self.simd_accumulators[uop] = []
+            elif uop.op is Ops.END and open_simd and uop.src[0] is open_simd[-1]:
+                open_simd.pop()
+            elif uop.op is Ops.ASSIGN and open_simd:
+                accumulator = uop.src[0]
+                self.simd_accumulators[open_simd[-1]].append((f"acc{accumulator.arg[0]}", accumulator.arg[1].arg))
             if uop.op in (Ops.RANGE, Ops.END):
                 segment += 1
             self.segment[uop] = segment
@@ -196,6 +222,11 @@ class _CKernel:
             name = helper_name(kind, operand_dtype)
             self.helpers[name] = division_helper(kind, operand_dtype, compute_type(operand_dtype))
             return f"{name}({operands[0]}, {operands[1]})"
+        if uop.op in _VECTORIZABLE_FLOAT_FUNCTIONS and compute_type(operand_dtype) == "float":
+            name, code = _VECTORIZABLE_FLOAT_FUNCTIONS[uop.op]
+            self.helpers["lm_exp_scaled"] = EXP_SCALED
+            self.helpers[name] = code
+            return f"{name}({operands[0]})"
         if uop.op in _FLOAT_FUNCTIONS and operand_dtype.is_float:
             suffix = "" if operand_dtype == dtypes.float64 else "f"
             return f"{_FLOAT_FUNCTIONS[uop.op]}{suffix}({', '.join(operands)})"
@@ -260,9 +291,17 @@ class _CKernel:
 
     def _range(self, uop: UOp) -> str:
         axis, kind = uop.arg
-        name = f"{'ridx' if kind in (AxisKind.REDUCE, AxisKind.UNROLL) else 'gidx'}{axis}"
+        name = f"{'ridx' if kind in (AxisKind.REDUCE, AxisKind.SIMD) else 'gidx'}{axis}"
         self.names[uop] = name
-        return f"for (int {name} = 0; {name} < {self.ref(uop.src[0])}; {name}++) {{"
+        loop = f"for (int {name} = 0; {name} < {self.ref(uop.src[0])}; {name}++) {{"
+        pragma = ""
+        if kind is AxisKind.PARALLEL:
+            # Everything the loop body declares is private to its iteration, so no clauses are needed.
+            pragma = f"#pragma omp parallel for num_threads({self.threads})"
+        elif kind is AxisKind.SIMD:
+            clauses = " ".join(f"reduction({_SIMD_REDUCTIONS[op]}:{acc})" for acc, op in self.simd_accumulators[uop])
+            pragma = f"#pragma omp simd {clauses}"
+        return f"{pragma}\n{'  ' * self.indent}{loop}" if pragma else loop
 
     def _define_acc(self, uop: UOp) -> str:
         name = f"acc{uop.arg[0]}"
@@ -294,27 +333,37 @@ class _CKernel:
             name = f"data{parameter.arg}"
             self.names[parameter] = name
             parameters.append(f"{qualifier}{parameter.dtype.base.c_name}* restrict {name}")
-        return f"void {self.program.name}({', '.join(parameters) or 'void'})"
+        accumulators = sum(1 for uop in self.program.uops if uop.op is Ops.DEFINE_ACC)
+        # gcc's loop vectorizer spends seconds on a loop with an unrolled tile of accumulators and gains
+        # nothing: the tile is vectorized by its SLP pass. clang needs no such hint.
+        attribute = "LM_TILE_KERNEL " if accumulators >= TILE_ACCUMULATORS else ""
+        if attribute:
+            self.helpers["LM_TILE_KERNEL"] = TILE_KERNEL_ATTRIBUTE
+        return f"{attribute}void {self.program.name}({', '.join(parameters) or 'void'})"
 
     def render(self) -> str:
         self.count_uses()
         signature = self._signature()
         body: list[str] = []
-        indent = 1
         for uop in self.program.uops:
             rule = self._table.get(uop.op)
             line = rule(uop) if rule is not None else self._value_statement(uop)
             if uop.op is Ops.END:
-                indent -= 1
+                self.indent -= 1
             if line:
-                body.append("  " * indent + line)
+                body.append("  " * self.indent + line)
             if uop.op is Ops.RANGE:
-                indent += 1
+                self.indent += 1
         includes = ["#include <math.h>", "#include <string.h>"]
-        helpers = [self.helpers[name] for name in sorted(self.helpers)]
+        # In first-use order, which puts a helper after the helpers it calls.
+        helpers = list(self.helpers.values())
         return "\n".join([*includes, *helpers, f"{signature} {{", *body, "}", ""])
 
 
-def render_c(program: LinearProgram) -> str:
-    """The C source of `program`: one function named after it, one pointer argument per buffer."""
-    return _CKernel(program).render()
+def render_c(program: LinearProgram, threads: int = 1) -> str:
+    """The C source of `program`: one function named after it, one pointer argument per buffer.
+
+    A PARALLEL loop becomes an OpenMP `parallel for` over `threads` threads; the source then needs
+    -fopenmp, without which the pragma is ignored and the loop runs serially.
+    """
+    return _CKernel(program, threads).render()

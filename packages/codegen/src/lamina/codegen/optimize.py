@@ -1,0 +1,271 @@
+"""The kernel optimizer: rewrites of a kernel AST's loops that keep its result and make it fast.
+
+An `Opt` names one loop (by its RANGE's axis id) and what to do with it. UPCAST splits an output
+loop and unrolls the inner part into copies of the kernel's stores: the copies share every value
+that does not depend on the loop (hash-consing finds them), so a matmul's row of A is loaded once
+for many outputs and the copies' accumulators sit side by side, which the C compiler turns into
+vector registers. UNROLL splits a reduce loop into several accumulators, each summing every k-th
+element, combined once after the loop: the additions no longer wait on each other and adjacent
+elements go to adjacent accumulators, again one vector. PARALLEL marks an output loop whose
+iterations are spread over the machine's cores. Each opt is a substitution of the RANGE by index
+arithmetic over a shorter RANGE, so an optimized kernel is still an ordinary kernel AST: the
+reference interpreter checks it against the unoptimized one.
+
+`hand_coded_opts` picks opts from the kernel's memory access pattern (which loops are contiguous
+in which buffers); `optimize_kernel` applies them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum, auto
+from typing import Final
+
+from lamina.uop import AxisKind, Ops, UOp, substitute, toposort
+
+# Lanes of one vector register for 4-byte elements on the widest common SIMD (AVX-512); on narrower
+# machines each such group is two or four registers, which costs nothing.
+VECTOR_LANES: Final = 16
+# A matmul-like kernel's tile: two vectors of contiguous columns by eight rows, 16 of AVX-512's 32
+# registers, so each loaded vector of B feeds eight accumulators (measured best at 1024^3 here).
+WIDE_UPCAST: Final = 32
+REUSE_UPCAST: Final = 8
+# Rows of a contiguous reduction computed together when they share a load (x @ W.T shares x's row).
+SHARED_ROW_UPCAST: Final = 4
+# Loop iterations below which a kernel stays on one core: the fork and join cost more than they save.
+PARALLEL_MIN_WORK: Final = 1 << 15
+
+
+class OptKind(Enum):
+    """What an `Opt` does to its loop."""
+
+    UPCAST = auto()  # split an output loop; unroll the inner part into copies of the stores
+    UNROLL = auto()  # split a reduce loop into `amount` independent accumulators
+    PARALLEL = auto()  # spread an output loop's iterations over cores
+    SIMD = auto()  # let the C compiler vectorize a reduce loop, reordering its sums (an OpenMP simd loop)
+
+
+@dataclass(frozen=True, slots=True)
+class Opt:
+    """One optimization of the loop whose RANGE has axis id `axis`."""
+
+    kind: OptKind
+    axis: int
+    amount: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OptimizeOptions:
+    """What the optimizer may use: `threads` cores for PARALLEL loops, OpenMP pragmas; `enabled=False` is NOOPT."""
+
+    enabled: bool = True
+    threads: int = 1
+    openmp: bool = False
+
+
+def _loops(sink: UOp) -> dict[int, UOp]:
+    return {node.arg[0]: node for node in toposort(sink) if node.op is Ops.RANGE}
+
+
+def _size(loop: UOp) -> int | None:
+    end = loop.src[0]
+    return int(end.arg) if end.op is Ops.CONST else None
+
+
+def _split(loop: UOp, amount: int, kind: AxisKind) -> tuple[UOp | None, list[UOp]]:
+    """The shorter RANGE (None when `amount` is the whole loop) and the index expression of each unrolled copy."""
+    size = _size(loop)
+    if size is None or amount < 1 or size % amount != 0:
+        raise ValueError(f"cannot split loop axis {loop.arg[0]} of size {size} by {amount}")
+    if amount == size:
+        return None, [UOp.const(loop.scalar_dtype, offset) for offset in range(amount)]
+    outer = UOp.range(UOp.const(loop.scalar_dtype, size // amount), loop.arg[0], kind, loop.scalar_dtype)
+    return outer, [outer * amount + offset if offset else outer * amount for offset in range(amount)]
+
+
+def _upcast(sink: UOp, loop: UOp, amount: int) -> UOp:
+    _, copies = _split(loop, amount, loop.arg[1])
+    stores: list[UOp] = []
+    for index in copies:
+        stores.extend(substitute(sink.src, {loop: index}))
+    return UOp(Ops.SINK, sink.dtype, tuple(dict.fromkeys(stores)), sink.arg)
+
+
+def _combine(op: Ops, values: Sequence[UOp]) -> UOp:
+    """`values` folded with `op` as a balanced tree, so the combination itself has no long chain."""
+    level = list(values)
+    while len(level) > 1:
+        paired = [level[i].alu(op, level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        level = paired + ([level[-1]] if len(level) % 2 else [])
+    return level[0]
+
+
+def _unroll(sink: UOp, loop: UOp, amount: int) -> UOp:
+    outer, copies = _split(loop, amount, AxisKind.REDUCE)
+    replacements: dict[UOp, UOp] = {}
+    for reduce in toposort(sink):
+        if reduce.op is not Ops.REDUCE or loop not in reduce.src[1:]:
+            continue
+        ranges = tuple(source for source in reduce.src[1:] if source is not loop)
+        if outer is not None:
+            ranges = (*ranges, outer)
+        parts = []
+        for index in copies:
+            (value,) = substitute([reduce.src[0]], {loop: index})
+            parts.append(UOp(Ops.REDUCE, reduce.dtype, (value, *ranges), reduce.arg) if ranges else value)
+        replacements[reduce] = _combine(reduce.arg, parts)
+    (rebuilt,) = substitute([sink], replacements)
+    return rebuilt
+
+
+def _mark(sink: UOp, loop: UOp, kind: AxisKind) -> UOp:
+    marked = UOp.range(loop.src[0], loop.arg[0], kind, loop.scalar_dtype)
+    (rebuilt,) = substitute([sink], {loop: marked})
+    return rebuilt
+
+
+def _simd_reduces(sink: UOp, loop: UOp) -> list[UOp] | None:
+    """The REDUCEs a SIMD `loop` would carry, or None where it cannot be one: OpenMP reduces only sums
+    and products, and the loop must be innermost (the last loop of each REDUCE, with no REDUCE inside)."""
+    reduces = [node for node in toposort(sink) if node.op is Ops.REDUCE and loop in node.src[1:]]
+    for reduce in reduces:
+        if reduce.arg not in (Ops.ADD, Ops.MUL) or reduce.src[-1] is not loop:
+            return None
+        if any(node.op is Ops.REDUCE for node in toposort(reduce.src[0])):
+            return None
+    return reduces
+
+
+def apply_opts(sink: UOp, opts: Sequence[Opt]) -> UOp:
+    """`sink` with `opts` applied in order; raises ValueError for an opt that does not fit its loop."""
+    for opt in opts:
+        loop = _loops(sink).get(opt.axis)
+        if loop is None:
+            raise ValueError(f"{opt.kind.name} names loop axis {opt.axis}, which the kernel does not have")
+        is_reduce = loop.arg[1] is AxisKind.REDUCE
+        if opt.kind is OptKind.UPCAST and not is_reduce:
+            sink = _upcast(sink, loop, opt.amount)
+        elif opt.kind is OptKind.UNROLL and is_reduce:
+            sink = _unroll(sink, loop, opt.amount)
+        elif opt.kind is OptKind.PARALLEL and loop.arg[1] is AxisKind.LOOP:
+            sink = _mark(sink, loop, AxisKind.PARALLEL)
+        elif opt.kind is OptKind.SIMD and is_reduce and _simd_reduces(sink, loop):
+            sink = _mark(sink, loop, AxisKind.SIMD)
+        else:
+            raise ValueError(f"{opt.kind.name} does not apply to the {loop.arg[1].name} loop of axis {opt.axis}")
+    return sink
+
+
+# -- the hand-coded heuristic --
+
+
+class _Strides:
+    """How far each address moves when one loop index steps by one (None: not a constant stride)."""
+
+    def __init__(self) -> None:
+        self.memo: dict[UOp, dict[UOp, int | None]] = {}
+
+    def of(self, expression: UOp) -> dict[UOp, int | None]:
+        known = self.memo.get(expression)
+        if known is not None:
+            return known
+        op, src = expression.op, expression.src
+        result: dict[UOp, int | None]
+        if op is Ops.RANGE:
+            result = {expression: 1}
+        elif op is Ops.CONST:
+            result = {}
+        elif op in (Ops.ADD, Ops.SUB):
+            left, right = self.of(src[0]), self.of(src[1])
+            sign = 1 if op is Ops.ADD else -1
+            result = {}
+            for loop in left.keys() | right.keys():
+                a, b = left.get(loop, 0), right.get(loop, 0)
+                result[loop] = None if a is None or b is None else a + sign * b
+        elif op is Ops.MUL and (src[0].op is Ops.CONST or src[1].op is Ops.CONST):
+            constant, other = (src[0], src[1]) if src[0].op is Ops.CONST else (src[1], src[0])
+            result = {loop: None if s is None else s * int(constant.arg) for loop, s in self.of(other).items()}
+        else:
+            result = dict.fromkeys(node for node in toposort(expression) if node.op is Ops.RANGE)
+            result = dict.fromkeys(result)
+        self.memo[expression] = result
+        return result
+
+
+def _largest_divisor(size: int, limit: int) -> int:
+    """The largest power of two up to `limit` dividing `size`, or `size` itself when it is at most `limit`."""
+    if size <= limit:
+        return size
+    amount = limit
+    while amount > 1 and size % amount:
+        amount //= 2
+    return amount
+
+
+def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
+    """Opts chosen from the access pattern: vectorize along a contiguous loop, reuse loads, use the cores."""
+    nodes = toposort(sink)
+    loops = sorted((node for node in nodes if node.op is Ops.RANGE), key=lambda loop: loop.arg[0])
+    if any(_size(loop) is None for loop in loops):
+        return ()
+    strides = _Strides()
+    loads = [strides.of(node.src[0].src[1]) for node in nodes if node.op is Ops.LOAD]
+    stores = [strides.of(node.src[0].src[1]) for node in nodes if node.op is Ops.STORE]
+    outputs = [loop for loop in loops if loop.arg[1] is AxisKind.LOOP]
+    reduces = [loop for loop in loops if loop.arg[1] is AxisKind.REDUCE]
+
+    def size(loop: UOp) -> int:
+        return _size(loop) or 1
+
+    def contiguous(loop: UOp, accesses: list[dict[UOp, int | None]]) -> bool:
+        # Every access either ignores the loop or walks it with stride one, and at least one walks it.
+        steps = [access.get(loop, 0) for access in accesses]
+        return all(step in (0, 1) for step in steps) and 1 in steps
+
+    def shares_loads(loop: UOp, inner: UOp) -> bool:
+        # Some load inside the reduction does not move with `loop`: copies along `loop` share it.
+        return any(access.get(inner, 0) != 0 and access.get(loop, 0) == 0 for access in loads)
+
+    # An elementwise kernel's innermost loop is already contiguous, which the C compiler vectorizes by itself.
+    opts: list[Opt] = []
+    vector_output = next((loop for loop in reversed(outputs) if contiguous(loop, loads + stores)), None)
+    if not reduces:
+        pass
+    elif vector_output is not None:
+        # Matmul-like: a tile of REUSE_UPCAST rows by WIDE_UPCAST contiguous columns of accumulators.
+        reduce = reduces[-1]
+        width = _largest_divisor(size(vector_output), WIDE_UPCAST)
+        opts.append(Opt(OptKind.UPCAST, vector_output.arg[0], width))
+        rows = [loop for loop in outputs if loop is not vector_output]
+        row = next((loop for loop in reversed(rows) if shares_loads(loop, reduce)), None)
+        if row is not None and shares_loads(vector_output, reduce):
+            opts.append(Opt(OptKind.UPCAST, row.arg[0], _largest_divisor(size(row), REUSE_UPCAST)))
+    elif contiguous(reduces[-1], loads):
+        # A reduction along contiguous memory (row sums, a dot product): adjacent elements, adjacent accumulators.
+        reduce = reduces[-1]
+        if options.openmp and _simd_reduces(sink, reduce):
+            # The compilers' loop vectorizers handle any body (exp included) once allowed to reorder the sum;
+            # their SLP vectorizers, which unrolled copies rely on, give up on anything but plain loads.
+            opts.append(Opt(OptKind.SIMD, reduce.arg[0]))
+        else:
+            opts.append(Opt(OptKind.UNROLL, reduce.arg[0], _largest_divisor(size(reduce), VECTOR_LANES)))
+        row = next((loop for loop in reversed(outputs) if shares_loads(loop, reduce)), None)
+        if row is not None:
+            opts.append(Opt(OptKind.UPCAST, row.arg[0], _largest_divisor(size(row), SHARED_ROW_UPCAST)))
+    opts = [opt for opt in opts if opt.amount > 1 or opt.kind is OptKind.SIMD]
+    if options.threads > 1 and math.prod(size(loop) for loop in loops) >= PARALLEL_MIN_WORK:
+        for loop in outputs:
+            upcast = math.prod(opt.amount for opt in opts if opt.axis == loop.arg[0])
+            if size(loop) // upcast >= 2:
+                opts.append(Opt(OptKind.PARALLEL, loop.arg[0]))
+                break
+    return tuple(opts)
+
+
+def optimize_kernel(sink: UOp, options: OptimizeOptions) -> UOp:
+    """`sink` with the hand-coded opts applied (unchanged when optimization is off)."""
+    if not options.enabled:
+        return sink
+    return apply_opts(sink, hand_coded_opts(sink, options))

@@ -1,0 +1,237 @@
+"""The kernel optimizer: every opt keeps the kernel's result (checked with the reference interpreter and
+compiled C), the heuristic picks the opts the access pattern calls for, and bad opts are refused."""
+
+from __future__ import annotations
+
+import ctypes
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lamina.codegen import Opt, OptimizeOptions, OptKind, apply_opts, generate_c, hand_coded_opts, linearize
+from lamina.dtype import DType, dtypes, to_numpy_dtype
+from lamina.uop import AxisKind, Ops, UOp, run_kernel, toposort
+
+if TYPE_CHECKING:
+    from packages.codegen.tests.conftest import KernelKit
+
+Array = npt.NDArray[Any]
+PARALLEL = OptimizeOptions(threads=2, openmp=True)
+
+
+def _matmul(kit: KernelKit, n: int, k: int, m: int, dtype: DType = dtypes.float32) -> UOp:
+    rows, columns, inner = kit.loop(n, 0), kit.loop(m, 1), kit.reduce_range(k, 2)
+    product = kit.load(1, dtype, rows * k + inner) * kit.load(2, dtype, inner * m + columns)
+    return kit.kernel(rows * m + columns, kit.reduce(Ops.ADD, product, inner))
+
+
+def _matmul_transposed(kit: KernelKit, n: int, k: int, m: int) -> UOp:
+    rows, columns, inner = kit.loop(n, 0), kit.loop(m, 1), kit.reduce_range(k, 2)
+    product = kit.load(1, dtypes.float32, rows * k + inner) * kit.load(2, dtypes.float32, columns * k + inner)
+    return kit.kernel(rows * m + columns, kit.reduce(Ops.ADD, product, inner))
+
+
+def _row_reduce(kit: KernelKit, op: Ops, n: int, k: int, dtype: DType = dtypes.float32) -> UOp:
+    rows, inner = kit.loop(n, 0), kit.reduce_range(k, 1)
+    value = kit.load(1, dtype, rows * k + inner)
+    return kit.kernel(rows, kit.reduce(op, value.alu(Ops.EXP) if op is Ops.ADD and dtype.is_float else value, inner))
+
+
+def _column_sum(kit: KernelKit, n: int, m: int) -> UOp:
+    columns, inner = kit.loop(m, 0), kit.reduce_range(n, 1)
+    return kit.kernel(columns, kit.reduce(Ops.ADD, kit.load(1, dtypes.float32, inner * m + columns), inner))
+
+
+def _full_sum(kit: KernelKit, n: int, m: int) -> UOp:
+    outer, inner = kit.reduce_range(n, 0), kit.reduce_range(m, 1)
+    total = kit.reduce(Ops.ADD, kit.load(1, dtypes.float32, outer * m + inner), outer, inner)
+    return kit.kernel(UOp.const(dtypes.index, 0), total)
+
+
+def _elementwise(kit: KernelKit, n: int, m: int) -> UOp:
+    rows, columns = kit.loop(n, 0), kit.loop(m, 1)
+    address = rows * m + columns
+    value = (kit.load(1, dtypes.float32, address) * 2.0).alu(Ops.EXP2).maximum(kit.load(2, dtypes.float32, address))
+    return kit.kernel(address, value)
+
+
+def _buffers(ast: UOp, rng: np.random.Generator) -> list[Array]:
+    """Zeroed outputs and random inputs sized to cover every address the kernel touches."""
+    arrays: list[Array] = []
+    parameters = sorted((node for node in toposort(ast) if node.op is Ops.DEFINE_GLOBAL), key=lambda p: p.arg)
+    for parameter in parameters:
+        dtype = parameter.scalar_dtype
+        size = 1 << 16
+        if parameter.arg == 0:
+            arrays.append(np.zeros(size, to_numpy_dtype(dtype)))
+        elif dtype.is_float:
+            arrays.append(rng.uniform(-1.0, 1.0, size).astype(to_numpy_dtype(dtype)))
+        else:
+            arrays.append(rng.integers(-5, 6, size).astype(to_numpy_dtype(dtype)))
+    return arrays
+
+
+def _interpret(ast: UOp) -> Array:
+    buffers = _buffers(ast, np.random.default_rng(0))
+    run_kernel(ast, buffers)
+    return buffers[0]
+
+
+KERNELS = {
+    "matmul": lambda kit: _matmul(kit, 16, 24, 64),
+    "matmul int32": lambda kit: _matmul(kit, 8, 5, 48, dtypes.int32),
+    "matmul odd": lambda kit: _matmul(kit, 7, 3, 20),
+    "matmul transposed": lambda kit: _matmul_transposed(kit, 12, 64, 8),
+    "row sum of exp": lambda kit: _row_reduce(kit, Ops.ADD, 6, 48),
+    "row max": lambda kit: _row_reduce(kit, Ops.MAX, 5, 64),
+    "row max int8": lambda kit: _row_reduce(kit, Ops.MAX, 5, 40, dtypes.int8),
+    "row product int32": lambda kit: _row_reduce(kit, Ops.MUL, 3, 8, dtypes.int32),
+    "column sum": lambda kit: _column_sum(kit, 9, 48),
+    "full sum": lambda kit: _full_sum(kit, 12, 32),
+    "elementwise": lambda kit: _elementwise(kit, 256, 200),
+}
+
+
+@pytest.mark.parametrize("name", KERNELS)
+@pytest.mark.parametrize("options", [OptimizeOptions(), PARALLEL], ids=["serial", "parallel"])
+def test_optimized_kernel_equals_the_unoptimized_one(kit: KernelKit, name: str, options: OptimizeOptions) -> None:
+    ast = KERNELS[name](kit)
+    optimized = apply_opts(ast, hand_coded_opts(ast, options))
+    np.testing.assert_allclose(_interpret(optimized), _interpret(ast), rtol=1e-5, atol=1e-6)
+
+
+def _openmp_flags(compiler: str, directory: Path) -> tuple[str, ...]:
+    probe = directory / "probe.c"
+    probe.write_text("int main(void) { return 0; }\n")
+    # clang without libomp cannot link -fopenmp: the pragmas are then compiled as plain loops.
+    result = subprocess.run([compiler, "-fopenmp", str(probe), "-o", str(directory / "probe")], check=False)
+    return ("-fopenmp",) if result.returncode == 0 else ()
+
+
+@pytest.mark.parametrize("name", KERNELS)
+def test_compiled_optimized_kernel_equals_the_interpreted_original(
+    kit: KernelKit, compiler: str, tmp_path: Path, name: str
+) -> None:
+    ast = KERNELS[name](kit)
+    flags = _openmp_flags(compiler, tmp_path)
+    generated = generate_c(ast, OptimizeOptions(threads=2, openmp=bool(flags)))
+    source = tmp_path / "kernel.c"
+    library = tmp_path / f"kernel_{compiler}.so"
+    source.write_text(generated.source)
+    command = [compiler, "-O2", "-std=c11", "-shared", "-fPIC", "-Wall", "-Wextra", "-Werror", *flags]
+    result = subprocess.run([*command, str(source), "-o", str(library), "-lm"], capture_output=True, text=True)
+    assert result.returncode == 0, f"{result.stderr}\n{generated.source}"
+    function = getattr(ctypes.CDLL(str(library)), generated.name)
+    function.argtypes = [ctypes.c_void_p] * generated.buffer_count
+    function.restype = None
+    buffers = _buffers(ast, np.random.default_rng(0))
+    function(*(buffers[parameter.arg].ctypes.data for parameter in generated.program.parameters))
+    np.testing.assert_allclose(buffers[0], _interpret(ast), rtol=1e-5, atol=1e-6)
+
+
+def test_noopt_leaves_the_kernel_as_it_is(kit: KernelKit) -> None:
+    ast = _matmul(kit, 16, 24, 64)
+    assert generate_c(ast, OptimizeOptions(enabled=False)).source == generate_c(ast, OptimizeOptions(False)).source
+    assert linearize(ast).uops == generate_c(ast, OptimizeOptions(enabled=False)).program.uops
+
+
+def test_matmul_gets_a_register_tile_of_rows_by_contiguous_columns(kit: KernelKit) -> None:
+    opts = hand_coded_opts(_matmul(kit, 64, 64, 64), OptimizeOptions())
+    assert opts == (Opt(OptKind.UPCAST, 1, 32), Opt(OptKind.UPCAST, 0, 8))
+    program = generate_c(_matmul(kit, 64, 64, 64)).program
+    assert sum(1 for uop in program.uops if uop.op is Ops.DEFINE_ACC) == 32 * 8
+    # One loop over the reduction carries every accumulator of the tile.
+    assert sum(1 for uop in program.uops if uop.op is Ops.RANGE and uop.arg[1] is AxisKind.REDUCE) == 1
+
+
+def test_small_sizes_upcast_whole_and_odd_sizes_by_a_divisor(kit: KernelKit) -> None:
+    assert hand_coded_opts(_matmul(kit, 8, 5, 10), OptimizeOptions()) == (
+        Opt(OptKind.UPCAST, 1, 10),
+        Opt(OptKind.UPCAST, 0, 8),
+    )
+    assert hand_coded_opts(_matmul(kit, 12, 5, 96), OptimizeOptions()) == (
+        Opt(OptKind.UPCAST, 1, 32),
+        Opt(OptKind.UPCAST, 0, 4),
+    )
+
+
+def test_contiguous_sum_is_a_simd_loop_with_openmp_and_split_accumulators_without(kit: KernelKit) -> None:
+    ast = _row_reduce(kit, Ops.ADD, 6, 48)
+    assert hand_coded_opts(ast, OptimizeOptions(openmp=True)) == (Opt(OptKind.SIMD, 1),)
+    assert hand_coded_opts(ast, OptimizeOptions()) == (Opt(OptKind.UNROLL, 1, 16),)
+    source = generate_c(ast, OptimizeOptions(openmp=True)).source
+    assert "#pragma omp simd reduction(+:acc0)" in source
+
+
+def test_max_reductions_split_into_accumulators_even_with_openmp(kit: KernelKit) -> None:
+    # OpenMP's max reduction would not propagate NaN as torch.max does.
+    assert hand_coded_opts(_row_reduce(kit, Ops.MAX, 5, 64), OptimizeOptions(openmp=True)) == (
+        Opt(OptKind.UNROLL, 1, 16),
+    )
+
+
+def test_transposed_matmul_splits_the_reduction_and_shares_rows(kit: KernelKit) -> None:
+    ast = _matmul_transposed(kit, 12, 64, 8)
+    assert hand_coded_opts(ast, OptimizeOptions()) == (Opt(OptKind.UNROLL, 2, 16), Opt(OptKind.UPCAST, 1, 4))
+
+
+def test_strided_reduction_upcasts_the_contiguous_output(kit: KernelKit) -> None:
+    assert hand_coded_opts(_column_sum(kit, 9, 48), OptimizeOptions()) == (Opt(OptKind.UPCAST, 0, 16),)
+
+
+def test_elementwise_kernels_are_left_to_the_compilers_vectorizer(kit: KernelKit) -> None:
+    assert hand_coded_opts(_elementwise(kit, 256, 200), OptimizeOptions()) == ()
+
+
+def test_large_kernels_use_every_core_and_small_ones_stay_serial(kit: KernelKit) -> None:
+    assert hand_coded_opts(_elementwise(kit, 256, 200), PARALLEL) == (Opt(OptKind.PARALLEL, 0),)
+    assert hand_coded_opts(_elementwise(kit, 4, 8), PARALLEL) == ()
+    # The first loop is all upcast away, so the next one is spread over the cores.
+    assert hand_coded_opts(_matmul(kit, 8, 512, 256), PARALLEL)[-1] == Opt(OptKind.PARALLEL, 1)
+    source = generate_c(_elementwise(kit, 256, 200), PARALLEL).source
+    assert "#pragma omp parallel for num_threads(2)\n  for (int gidx0 = 0; gidx0 < 256; gidx0++) {" in source
+
+
+@pytest.mark.parametrize(
+    ("opt", "message"),
+    [
+        (Opt(OptKind.UPCAST, 1, 7), "cannot split loop axis 1 of size 64 by 7"),
+        (Opt(OptKind.UPCAST, 5, 2), "loop axis 5, which the kernel does not have"),
+        (Opt(OptKind.UPCAST, 2, 2), "UPCAST does not apply to the REDUCE loop of axis 2"),
+        (Opt(OptKind.UNROLL, 0, 2), "UNROLL does not apply to the LOOP loop of axis 0"),
+        (Opt(OptKind.PARALLEL, 2), "PARALLEL does not apply to the REDUCE loop of axis 2"),
+    ],
+)
+def test_an_opt_that_does_not_fit_is_refused(kit: KernelKit, opt: Opt, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        apply_opts(_matmul(kit, 16, 24, 64), [opt])
+
+
+def test_simd_is_refused_for_a_max_reduction(kit: KernelKit) -> None:
+    with pytest.raises(ValueError, match="SIMD does not apply"):
+        apply_opts(_row_reduce(kit, Ops.MAX, 5, 64), [Opt(OptKind.SIMD, 1)])
+
+
+def _divisors(size: int) -> list[int]:
+    return [amount for amount in range(1, size + 1) if size % amount == 0]
+
+
+# The kit fixture is stateless, so sharing it across generated examples is safe.
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_valid_opts_keep_a_matmul_exact(kit: KernelKit, data: st.DataObject) -> None:
+    n, k, m = (data.draw(st.integers(1, 12)) for _ in range(3))
+    ast = _matmul(kit, n, k, m, dtypes.int32)
+    opts = [
+        Opt(OptKind.UPCAST, 1, data.draw(st.sampled_from(_divisors(m)))),
+        Opt(OptKind.UNROLL, 2, data.draw(st.sampled_from(_divisors(k)))),
+        Opt(OptKind.UPCAST, 0, data.draw(st.sampled_from(_divisors(n)))),
+    ]
+    opts = data.draw(st.permutations(opts))
+    np.testing.assert_array_equal(_interpret(apply_opts(ast, opts)), _interpret(ast))
