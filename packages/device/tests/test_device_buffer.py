@@ -106,6 +106,7 @@ class RecordingAllocator(CPUAllocator):
     """The CPU allocator, remembering which allocations were freed."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.freed: list[Allocation] = []
 
     def free(self, allocation: Allocation) -> None:
@@ -120,3 +121,44 @@ def test_memory_is_freed_when_the_buffer_is_collected() -> None:
     del buffer
     gc.collect()
     assert [allocation.address for allocation in allocator.freed] == [address]
+
+
+def test_released_memory_is_reused_by_the_next_allocation_of_its_size() -> None:
+    allocator = CPUAllocator()
+    first = allocator.alloc(4096)
+    address = first.address
+    allocator.free(first)
+    del first
+    reused = allocator.alloc(4096)
+    assert reused.address == address
+    assert allocator.alloc(4096).address != reused.address
+
+
+def test_memory_a_numpy_view_still_reads_is_never_reused() -> None:
+    allocator = CPUAllocator()
+    allocation = allocator.alloc(64)
+    view = allocation.host
+    assert view is not None
+    kept = view.view(np.float32)
+    kept[:] = 7.0
+    address = allocation.address
+    allocator.free(allocation)
+    del allocation, view
+    again = allocator.alloc(64)
+    assert again.address != address
+    assert again.host is not None
+    again.host[:] = 0
+    np.testing.assert_array_equal(kept, np.full(16, 7.0, np.float32))
+
+
+def test_the_pool_keeps_at_most_its_byte_budget() -> None:
+    allocator = CPUAllocator(pool_bytes=1000)
+    blocks = [allocator.alloc(400) for _ in range(3)]
+    addresses = [block.address for block in blocks]
+    for block in blocks:
+        allocator.free(block)
+    del blocks, block
+    # The oldest release was dropped to stay within 1000 bytes; the two newest come back.
+    reused = {allocator.alloc(400).address for _ in range(3)}
+    assert addresses[0] not in reused
+    assert {addresses[1], addresses[2]} <= reused

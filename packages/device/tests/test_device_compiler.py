@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import platform
 import shutil
 from pathlib import Path
 
 import pytest
 
-from lamina.device import CompileError, CompilerNotFoundError, CPUCompiler, find_c_compiler
+from lamina.device import (
+    OPTIONAL_FLAGS,
+    CompileError,
+    CompilerNotFoundError,
+    CPUCompiler,
+    find_c_compiler,
+    supported_flags,
+)
 
 VALID = "void noop(void* data0) { (void)data0; }\n"
 BROKEN = "void broken(void* data0) {\n  return undeclared_function(data0);\n}\n"
@@ -94,3 +102,30 @@ def test_gcc_accepts_openmp() -> None:
         pytest.skip("gcc is not installed")
     source = "#include <omp.h>\nvoid k(void* data0) { *(int*)data0 = omp_get_max_threads(); }\n"
     assert CPUCompiler("gcc", extra_flags=["-fopenmp"]).compile(source).startswith(b"\x7fELF")
+
+
+def test_optional_flags_are_probed_and_openmp_means_parallel(named_compiler: CPUCompiler) -> None:
+    probed = supported_flags(named_compiler.command)
+    assert set(probed) <= {flag for flags in OPTIONAL_FLAGS for flag in flags}
+    assert all(flag in named_compiler.flags for flag in probed)
+    assert named_compiler.parallel == ("-fopenmp" in probed)
+
+
+def test_gcc_supports_every_optional_flag_on_x86() -> None:
+    if shutil.which("gcc") is None or platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("needs gcc on x86-64")
+    assert CPUCompiler("gcc").parallel
+
+
+def test_a_compiler_that_rejects_a_flag_does_not_get_it(tmp_path: Path) -> None:
+    # A stand-in compiler that fails whenever it sees -fopenmp, and otherwise runs the real one.
+    real = shutil.which("gcc") or shutil.which("clang")
+    if real is None:
+        pytest.skip("no C compiler")
+    picky = tmp_path / "picky-cc"
+    picky.write_text(f'#!/bin/sh\nfor a in "$@"; do [ "$a" = -fopenmp ] && exit 1; done\nexec {real} "$@"\n')
+    picky.chmod(0o755)
+    compiler = CPUCompiler(str(picky))
+    assert "-fopenmp" not in compiler.flags
+    assert not compiler.parallel
+    assert compiler.compile(VALID).startswith(b"\x7fELF")

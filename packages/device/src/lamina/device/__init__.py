@@ -1,14 +1,24 @@
 """lamina.device: buffers and allocators, the device registry, C compilers, the kernel cache and the kernel runtime."""
 
-from lamina.device.allocator import ALIGNMENT, Allocation, Allocator, CPUAllocator
+from lamina.device.allocator import ALIGNMENT, DEFAULT_POOL_BYTES, Allocation, Allocator, CPUAllocator
 from lamina.device.buffer import Buffer
 from lamina.device.cache import CacheStats, KernelCache, default_cache_dir, kernel_key
-from lamina.device.compiler import CompileError, Compiler, CompilerNotFoundError, CPUCompiler, find_c_compiler
+from lamina.device.compiler import (
+    OPTIONAL_FLAGS,
+    CompileError,
+    Compiler,
+    CompilerNotFoundError,
+    CPUCompiler,
+    find_c_compiler,
+    supported_flags,
+)
 from lamina.device.program import Launcher, Program, Runtime, SupportsAddress
 from lamina.device.registry import Device, DeviceSpec
 
 __all__ = [
     "ALIGNMENT",
+    "DEFAULT_POOL_BYTES",
+    "OPTIONAL_FLAGS",
     "Allocation",
     "Allocator",
     "Buffer",
@@ -28,4 +38,5 @@ __all__ = [
     "default_cache_dir",
     "find_c_compiler",
     "kernel_key",
+    "supported_flags",
 ]

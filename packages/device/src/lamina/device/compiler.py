@@ -29,6 +29,23 @@ BASE_FLAGS: Final = (
 )
 """Flags every kernel is compiled with; gcc and clang both accept all of them."""
 
+OPTIONAL_FLAGS: Final = (
+    ("-fopenmp",),
+    ("-ffp-contract=fast",),
+    ("-mprefer-vector-width=512",),
+)
+"""Flags used where the compiler accepts them: OpenMP for parallel loops (clang needs libomp for it), fused
+multiply-adds, and full-width vectors on AVX-512 machines (compilers default to 256 bits there)."""
+
+_PROBE: Final = """#include <math.h>
+int main(void) {
+  float total = 0.0f;
+  #pragma omp parallel for reduction(+:total)
+  for (int i = 0; i < 64; i++) total += sqrtf((float)i);
+  return total < 0.0f;
+}
+"""
+
 LINK_FLAGS: Final = ("-lm",)
 """Libraries go after the source file: the linker only resolves symbols already referenced."""
 
@@ -38,6 +55,11 @@ FALLBACK_COMPILERS: Final = ("clang", "gcc", "cc")
 
 class Compiler(Protocol):
     """Turns kernel source into a loadable binary."""
+
+    @property
+    def parallel(self) -> bool:
+        """Whether kernels may use OpenMP pragmas: -fopenmp compiles and links here."""
+        ...
 
     @property
     def cache_key(self) -> str:
@@ -93,7 +115,12 @@ class CPUCompiler:
 
     def __init__(self, cc: str | None = None, extra_flags: Sequence[str] = ()) -> None:
         self.command: Final = find_c_compiler(cc)
-        self.flags: Final = (*BASE_FLAGS, *extra_flags)
+        self.flags: Final = (*BASE_FLAGS, *supported_flags(self.command), *extra_flags)
+
+    @property
+    def parallel(self) -> bool:
+        """Whether -fopenmp is among the flags, so PARALLEL loops run on several cores."""
+        return "-fopenmp" in self.flags
 
     @functools.cached_property
     def version(self) -> str:
@@ -126,3 +153,23 @@ class CPUCompiler:
             raise CompilerNotFoundError(
                 f"could not run C compiler {self.command[0]!r} ({error}); {_INSTALL_HINT}"
             ) from error
+
+
+@functools.cache
+def supported_flags(command: tuple[str, ...]) -> tuple[str, ...]:
+    """The OPTIONAL_FLAGS that the compiler `command` accepts, each checked by building a small program once."""
+    accepted: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="lamina-probe-") as scratch:
+        source_path = Path(scratch) / "probe.c"
+        source_path.write_text(_PROBE)
+        for flags in OPTIONAL_FLAGS:
+            output_path = Path(scratch) / "probe"
+            # An executable, not a shared object: linking it fails when the OpenMP runtime is missing.
+            command_line = [*command, "-O2", "-Werror", *flags, str(source_path), "-o", str(output_path), *LINK_FLAGS]
+            try:
+                result = subprocess.run(command_line, capture_output=True, text=True, check=False)
+            except OSError:
+                return ()
+            if result.returncode == 0:
+                accepted.extend(flags)
+    return tuple(accepted)
