@@ -3,7 +3,8 @@
 `create_schedule` finds the realize boundaries, gives each boundary a fresh BUFFER, rangeifies one
 kernel per boundary and orders the kernels so each runs after the kernels it reads from. It
 returns which buffer view each target became, and when each intermediate buffer is last used so
-its memory can go back as soon as nothing needs it.
+its memory can go back as soon as nothing needs it. A graph whose structure was scheduled before
+reuses that schedule's kernels with its own buffers (see `cache.py`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from lamina.dtype import DType
 from lamina.schedule.boundaries import find_realize_points, is_buffer_view
+from lamina.schedule.cache import GraphStructure, ScheduleCache, ScheduleTemplate, graph_structure
 from lamina.schedule.rangeify import build_kernel
 from lamina.shape import prod
 from lamina.uop import Ops, UOp, toposort
@@ -39,12 +42,6 @@ class Schedule:
     frees: tuple[tuple[UOp, ...], ...]
 
 
-def _check_devices(graph: Sequence[UOp], device: str) -> None:
-    for node in graph:
-        if node.op is Ops.BUFFER and node.buffer.device != device:
-            raise ValueError(f"cannot compute on {device} with a buffer on {node.buffer.device}; move it first")
-
-
 def _plan_frees(items: Sequence[ScheduleItem], keep: set[UOp]) -> tuple[tuple[UOp, ...], ...]:
     made_here = {item.output for item in items}
     last_use: dict[UOp, int] = {}
@@ -58,10 +55,22 @@ def _plan_frees(items: Sequence[ScheduleItem], keep: set[UOp]) -> tuple[tuple[UO
     return tuple(tuple(each) for each in frees)
 
 
+schedule_cache = ScheduleCache()
+
+
 def create_schedule(targets: Sequence[UOp], device: str) -> Schedule:
     """The kernels that compute `targets` on `device`; all their buffers must already be on `device`."""
+    structure = graph_structure(targets, device)
+    template = schedule_cache.get(structure)
+    if template is not None:
+        return _instantiate(template, structure, targets, device)
+    schedule = _schedule(targets, device)
+    schedule_cache.put(structure, _template(schedule, structure, targets))
+    return schedule
+
+
+def _schedule(targets: Sequence[UOp], device: str) -> Schedule:
     graph = toposort(targets, stop=is_buffer_view)
-    _check_devices(graph, device)
     points = find_realize_points(targets)
     buffer_of: dict[UOp, UOp] = {node: node for node in graph if node.op is Ops.BUFFER}
     for node in graph:
@@ -75,3 +84,41 @@ def create_schedule(targets: Sequence[UOp], device: str) -> Schedule:
     }
     keep = {buffer_of[target] for target in targets if target in buffer_of}
     return Schedule(tuple(items), results, _plan_frees(items, keep))
+
+
+def _template(schedule: Schedule, structure: GraphStructure, targets: Sequence[UOp]) -> ScheduleTemplate:
+    slot_of = {buffer: slot for slot, buffer in enumerate(structure.buffers)}
+    made: list[tuple[int, DType]] = []
+
+    def slot(buffer: UOp) -> int:
+        if buffer not in slot_of:
+            slot_of[buffer] = len(slot_of)
+            made.append((buffer.buffer.size, buffer.scalar_dtype))
+        return slot_of[buffer]
+
+    kernels = tuple((item.ast, tuple(slot(buffer) for buffer in item.buffers)) for item in schedule.items)
+    results: list[tuple[int, tuple[int, ...]] | None] = []
+    for target in targets:
+        view = schedule.results[target]
+        results.append(None if view is target else (slot(_buffer_under(view)), view.shape))
+    frees = tuple(tuple(slot_of[buffer] for buffer in each) for each in schedule.frees)
+    return ScheduleTemplate(kernels, tuple(made), tuple(results), frees)
+
+
+def _buffer_under(view: UOp) -> UOp:
+    while view.op is Ops.RESHAPE:
+        view = view.src[0]
+    return view
+
+
+def _instantiate(
+    template: ScheduleTemplate, structure: GraphStructure, targets: Sequence[UOp], device: str
+) -> Schedule:
+    buffers = [*structure.buffers, *(UOp.new_buffer(device, size, dtype) for size, dtype in template.made)]
+    items = tuple(ScheduleItem(ast, tuple(buffers[slot] for slot in slots)) for ast, slots in template.kernels)
+    results = {
+        target: target if result is None else buffers[result[0]].reshape(result[1])
+        for target, result in zip(targets, template.results, strict=True)
+    }
+    frees = tuple(tuple(buffers[slot] for slot in each) for each in template.frees)
+    return Schedule(items, results, frees)

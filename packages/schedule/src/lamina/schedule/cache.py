@@ -1,0 +1,88 @@
+"""The schedule cache: a graph scheduled once is never scheduled again, whatever buffers it runs on.
+
+A training step builds the same graph every time over different buffers (a new batch, the
+parameters the last step wrote). Its *structure* (every node's op, dtype, argument and sources,
+with each BUFFER replaced by its position among the graph's buffers) is a key; the schedule made
+for it is kept as a template whose kernels (buffer-free ASTs) and buffer slots are reused, so a
+repeat costs one walk over the graph instead of finding boundaries and rangeifying every kernel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from lamina.dtype import DType
+from lamina.uop import Ops, UOp, toposort
+
+# Distinct graph structures kept; a program has a handful (train step, eval step), so this is a leak bound.
+CACHE_LIMIT: Final = 512
+
+
+@dataclass(frozen=True, slots=True)
+class GraphStructure:
+    """A graph's structure as a hashable key, and its BUFFER nodes in the order the key numbers them."""
+
+    key: Hashable
+    buffers: tuple[UOp, ...]
+
+
+def graph_structure(targets: Sequence[UOp], device: str) -> GraphStructure:
+    """The structure of the graphs of `targets`; raises ValueError for a buffer not on `device`."""
+    position: dict[UOp, int] = {}
+    buffers: list[UOp] = []
+    rows: list[Hashable] = []
+    for node in toposort(targets):
+        if node.op is Ops.BUFFER:
+            if node.buffer.device != device:
+                raise ValueError(f"cannot compute on {device} with a buffer on {node.buffer.device}; move it first")
+            rows.append((Ops.BUFFER, node.dtype, len(buffers), node.buffer.size))
+            buffers.append(node)
+        else:
+            rows.append((node.op, node.dtype, _hashable(node.arg), tuple(position[source] for source in node.src)))
+        position[node] = len(position)
+    return GraphStructure((device, tuple(rows), tuple(position[target] for target in targets)), tuple(buffers))
+
+
+def _hashable(arg: object) -> object:
+    # Python equates 0.0 with -0.0 and 1 with True: constants that differ must give different keys.
+    if isinstance(arg, float):
+        return ("float", arg.hex())
+    if isinstance(arg, bool):
+        return ("bool", arg)
+    if isinstance(arg, tuple):
+        return tuple(_hashable(item) for item in arg)
+    return arg
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleTemplate:
+    """A schedule with buffers as slots: first the graph's own buffers, then the ones the schedule made."""
+
+    kernels: tuple[tuple[UOp, tuple[int, ...]], ...]  # each kernel's AST and its buffers' slots
+    made: tuple[tuple[int, DType], ...]  # size and dtype of each buffer the schedule made
+    results: tuple[tuple[int, tuple[int, ...]] | None, ...]  # per target: (slot, shape) of its view, None if itself
+    frees: tuple[tuple[int, ...], ...]
+
+
+class ScheduleCache:
+    """Templates by graph structure, dropped all at once past CACHE_LIMIT entries."""
+
+    def __init__(self) -> None:
+        self.templates: dict[Hashable, ScheduleTemplate] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, structure: GraphStructure) -> ScheduleTemplate | None:
+        template = self.templates.get(structure.key)
+        if template is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return template
+
+    def put(self, structure: GraphStructure, template: ScheduleTemplate) -> None:
+        if len(self.templates) >= CACHE_LIMIT:
+            self.templates.clear()
+        self.templates[structure.key] = template

@@ -1,0 +1,85 @@
+"""The schedule cache: a graph of a known structure reuses its kernels on its own buffers, and nothing else does."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from lamina.dtype import dtypes
+from lamina.schedule import Schedule, create_schedule, graph_structure, schedule_cache
+from lamina.uop import Ops, UOp
+
+Runner = Callable[..., Schedule]
+Maker = Callable[..., UOp]
+
+
+def _mlp_layer(tensor: Maker) -> UOp:
+    x, weight, bias = tensor((8, 6)), tensor((6, 5)), tensor((5,))
+    product = (x.reshape((8, 6, 1)).expand((8, 6, 5)) * weight.reshape((1, 6, 5)).expand((8, 6, 5))).reduce_axis(
+        Ops.ADD, (1,)
+    )
+    hidden = product.reshape((8, 5)) + bias.reshape((1, 5)).expand((8, 5))
+    return hidden.maximum(UOp.const(dtypes.float32, 0.0).reshape((1, 1)).expand((8, 5)))
+
+
+def test_the_same_structure_on_new_buffers_reuses_the_kernels(run_schedule: Runner, tensor: Maker) -> None:
+    first = run_schedule([_mlp_layer(tensor)])
+    hits = schedule_cache.hits
+    second = run_schedule([_mlp_layer(tensor)])
+    assert schedule_cache.hits == hits + 1
+    assert [item.ast for item in second.items] == [item.ast for item in first.items]
+    # The repeat computes on its own inputs and writes fresh buffers: none is shared with the first.
+    assert not {buffer for item in first.items for buffer in item.buffers} & {
+        buffer for item in second.items for buffer in item.buffers
+    }
+
+
+def test_a_buffer_used_twice_is_not_confused_with_two_buffers(run_schedule: Runner, tensor: Maker) -> None:
+    x, y = tensor((4,)), tensor((4,))
+    run_schedule([x * y])
+    z = tensor((4,))
+    schedule = run_schedule([z * z])
+    assert len(schedule.items[0].buffers) == 2
+
+
+def _under(view: UOp) -> UOp:
+    return view.src[0] if view.op is Ops.RESHAPE else view
+
+
+def _plus(x: UOp, value: float) -> UOp:
+    return x + UOp.full(x.shape, x.scalar_dtype, value)
+
+
+@pytest.mark.parametrize(("a", "b"), [(0.0, -0.0), (1.0, 2.0)])
+def test_constants_that_differ_give_different_structures(tensor: Maker, a: float, b: float) -> None:
+    x = tensor((3,))
+    assert graph_structure([_plus(x, a)], "CPU").key != graph_structure([_plus(x, b)], "CPU").key
+
+
+def test_equal_constants_nan_included_give_one_structure(tensor: Maker) -> None:
+    nan = float("nan")
+    first, second = (graph_structure([_plus(tensor((3,)), nan)], "CPU") for _ in range(2))
+    assert first.key == second.key
+
+
+def test_structure_numbers_buffers_by_first_use(tensor: Maker) -> None:
+    x, y = tensor((2,)), tensor((2,))
+    structure = graph_structure([x + y, y], "CPU")
+    assert structure.buffers == (_under(x), _under(y))
+    assert graph_structure([tensor((2,)) + tensor((2,)), tensor((2,))], "CPU").key != structure.key
+
+
+def test_a_target_that_is_already_a_buffer_stays_itself_on_a_hit(tensor: Maker) -> None:
+    create_schedule([tensor((3,)), _plus(tensor((3,)), 1.0)], "CPU")
+    x, y = tensor((3,)), tensor((3,))
+    schedule = create_schedule([x, _plus(y, 1.0)], "CPU")
+    assert schedule.results[x] is x
+    assert _under(schedule.results[_plus(y, 1.0)]) is schedule.items[0].output
+
+
+def test_a_buffer_on_another_device_is_refused_even_on_a_hit(tensor: Maker) -> None:
+    create_schedule([_plus(tensor((2,)), 1.0)], "CPU")
+    other = UOp.new_buffer("GPU", 2, dtypes.float32).reshape((2,))
+    with pytest.raises(ValueError, match="buffer on GPU"):
+        create_schedule([_plus(other, 1.0)], "CPU")
