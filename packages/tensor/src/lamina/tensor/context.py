@@ -1,7 +1,8 @@
 """Options that steer the pipeline, read from the environment once, here, and passed down explicitly.
 
 `DEBUG` (0-4) controls what realize prints, `DEVICE` picks the default device, `NOOPT` turns the
-kernel optimizer off. Lower layers never read the environment: they get what they need from here.
+kernel optimizer off, `LAMINA_THREADS` caps the cores a kernel may use (default: all of them).
+Lower layers never read the environment: they get what they need from here.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ class Context:
     debug: int = 0
     device: str = "CPU"
     noopt: bool = False
+    threads: int = 1
 
 
 def _int_option(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -32,11 +34,15 @@ def _int_option(environ: Mapping[str, str], name: str, default: int) -> int:
 
 
 def context_from_environment(environ: Mapping[str, str]) -> Context:
-    """The Context the environment `environ` asks for (DEBUG, DEVICE, NOOPT)."""
+    """The Context the environment `environ` asks for (DEBUG, DEVICE, NOOPT, LAMINA_THREADS)."""
+    threads = _int_option(environ, "LAMINA_THREADS", os.cpu_count() or 1)
+    if threads < 1:
+        raise ValueError(f"environment variable LAMINA_THREADS must be at least 1, got {threads}")
     return Context(
         debug=_int_option(environ, "DEBUG", 0),
         device=environ.get("DEVICE", "CPU").upper() or "CPU",
         noopt=_int_option(environ, "NOOPT", 0) != 0,
+        threads=threads,
     )
 
 

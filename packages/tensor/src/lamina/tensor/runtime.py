@@ -14,8 +14,8 @@ import time
 import weakref
 from dataclasses import dataclass
 
-from lamina.codegen import KernelSource, generate_c
-from lamina.device import Buffer, Device, KernelCache, Launcher
+from lamina.codegen import KernelSource, OptimizeOptions, generate_c
+from lamina.device import Buffer, Compiler, Device, KernelCache, Launcher
 from lamina.schedule import Schedule, ScheduleItem
 from lamina.tensor.context import Context
 from lamina.uop import Ops, UOp, format_graph, toposort
@@ -42,8 +42,9 @@ class RuntimeStats:
 
 
 stats = RuntimeStats()
-_programs: dict[tuple[str, UOp], CompiledKernel] = {}
+_programs: dict[tuple[str, UOp, bool, int], CompiledKernel] = {}
 _kernel_cache: list[KernelCache] = []
+_compilers: dict[str, Compiler] = {}
 
 
 def kernel_cache() -> KernelCache:
@@ -51,6 +52,14 @@ def kernel_cache() -> KernelCache:
     if not _kernel_cache:
         _kernel_cache.append(KernelCache())
     return _kernel_cache[0]
+
+
+def compiler_for(device: str) -> Compiler:
+    """The compiler of `device`, made once per process (finding it and its flags runs the compiler)."""
+    compiler = _compilers.get(device)
+    if compiler is None:
+        compiler = _compilers[device] = Device.get(device).compiler()
+    return compiler
 
 
 def buffer_of(node: UOp) -> Buffer:
@@ -82,17 +91,20 @@ def _estimate_flops(ast: UOp) -> int:
 
 def compile_kernel(item: ScheduleItem, device: str, context: Context) -> CompiledKernel:
     """The callable program for `item`'s kernel, built once per distinct kernel."""
-    key = (device, item.ast)
+    key = (device, item.ast, context.noopt, context.threads)
     compiled = _programs.get(key)
     if compiled is not None:
         return compiled
     if context.debug >= 3:
         print(format_graph(item.ast), file=sys.stderr)
-    source = generate_c(item.ast)
+    spec = Device.get(device)
+    compiler = compiler_for(device)
+    threads = context.threads if compiler.parallel else 1
+    optimize = OptimizeOptions(enabled=not context.noopt, threads=threads, openmp=compiler.parallel)
+    source = generate_c(item.ast, optimize)
     if context.debug >= 4:
         print(source.source, file=sys.stderr)
-    spec = Device.get(device)
-    binary = kernel_cache().compile(spec.compiler(), source.source)
+    binary = kernel_cache().compile(compiler, source.source)
     launcher = spec.runtime(source.name, binary, source.buffer_count)
     flops = _estimate_flops(item.ast)
     bytes_moved = sum(buffer.buffer.size * buffer.scalar_dtype.itemsize for buffer in item.buffers)

@@ -1,0 +1,86 @@
+"""The optimized pipeline against the plain one: NOOPT and one thread give the same values, options come
+from the environment, and a repeated step neither reschedules nor recompiles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from lamina.schedule import schedule_cache
+from lamina.tensor import Tensor, context_from_environment, options, stats
+
+Expression = Callable[[Tensor, Tensor], Tensor]
+
+EXPRESSIONS: dict[str, Expression] = {
+    "matmul": lambda a, b: a @ b,
+    "matmul transposed": lambda a, b: a @ b.T.contiguous().T,
+    "matmul relu sum": lambda a, b: (a @ b).relu().sum(axis=0),
+    "softmax": lambda a, b: (a @ b).softmax(-1),
+    "log softmax": lambda a, b: a.log_softmax(-1) + b.mean(),
+    "row max": lambda a, b: a.max(axis=1) + b.max(),
+    "column sum": lambda a, b: a.sum(axis=0) * b.mean(),
+    "full sum": lambda a, b: a.sum() + b.mean(),
+    "elementwise": lambda a, b: ((a * 2 + 1).relu() * 3).exp() + b.mean(),
+}
+
+
+@pytest.fixture
+def operands() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(5)
+    # Sizes that divide some opts and not others: 96 = 32 * 3, 40 = 8 * 5, 200 > 16 with factor 8.
+    return rng.standard_normal((40, 200)).astype(np.float32), rng.standard_normal((200, 96)).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", EXPRESSIONS)
+def test_noopt_and_one_thread_compute_what_the_optimizer_does(
+    name: str, operands: tuple[np.ndarray, np.ndarray]
+) -> None:
+    a, b = operands
+    expression = EXPRESSIONS[name]
+    optimized = expression(Tensor(a), Tensor(b)).numpy()
+    with options(noopt=True):
+        plain = expression(Tensor(a), Tensor(b)).numpy()
+    with options(threads=1):
+        serial = expression(Tensor(a), Tensor(b)).numpy()
+    np.testing.assert_allclose(optimized, plain, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(serial, plain, rtol=1e-5, atol=1e-4)
+
+
+def test_large_matmul_matches_numpy(operands: tuple[np.ndarray, np.ndarray]) -> None:
+    rng = np.random.default_rng(6)
+    a, b = rng.standard_normal((256, 300)).astype(np.float32), rng.standard_normal((300, 128)).astype(np.float32)
+    np.testing.assert_allclose((Tensor(a) @ Tensor(b)).numpy(), a @ b, rtol=1e-4, atol=1e-4)
+
+
+def test_exp_is_accurate_across_the_float_range() -> None:
+    values = np.concatenate([np.linspace(-110, 90, 20001), [-np.inf, np.inf, 0.0, -0.0]]).astype(np.float32)
+    got = Tensor(values).exp().numpy()
+    want = np.exp(values.astype(np.float64))
+    finite = np.isfinite(want) & (want < np.finfo(np.float32).max)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=3e-7, atol=1e-44)
+    assert np.isinf(got[values > 88.8]).all()
+    assert np.isnan(Tensor(np.array([np.nan], np.float32)).exp().numpy()).all()
+
+
+def test_a_repeated_step_reuses_its_schedule_and_its_kernels(operands: tuple[np.ndarray, np.ndarray]) -> None:
+    a, b = operands
+
+    def step() -> np.ndarray:
+        return (Tensor(a) @ Tensor(b)).relu().sum(axis=1).numpy()
+
+    first = step()
+    built, hits = stats.programs_built, schedule_cache.hits
+    np.testing.assert_allclose(step(), first)
+    assert stats.programs_built == built
+    assert schedule_cache.hits > hits
+
+
+def test_threads_come_from_lamina_threads() -> None:
+    assert context_from_environment({"LAMINA_THREADS": "3"}).threads == 3
+    assert context_from_environment({}).threads >= 1
+    with pytest.raises(ValueError, match="LAMINA_THREADS must be at least 1"):
+        context_from_environment({"LAMINA_THREADS": "0"})
+    with pytest.raises(ValueError, match="LAMINA_THREADS must be an integer"):
+        context_from_environment({"LAMINA_THREADS": "many"})
