@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from lamina.cli.bench_cases import Case, elementwise_case, matmul_case, softmax_case, sum_case
 
@@ -40,13 +41,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", type=Path, default=None, help="write the report as JSON here")
     parser.add_argument("--compare", type=Path, default=None, help="an earlier JSON report to compare with")
     parser.add_argument("--budget", type=float, default=2.0, help="seconds of timing per library and case")
-    parser.add_argument("--threads", type=int, default=1, help="threads each library may use")
+    parser.add_argument(
+        "--threads", type=int, default=os.cpu_count() or 1, help="threads each library may use (default: all cores)"
+    )
 
 
 def _pin_threads(threads: int) -> None:
-    # numpy's BLAS and torch read these; lamina's kernels are single-threaded for now.
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[name] = str(threads)
+    # numpy's BLAS read its variables when it loaded, so it is capped through threadpoolctl instead.
+    threadpool_limits(limits=threads)
     try:
         import torch
 
