@@ -61,6 +61,15 @@ def _elementwise(kit: KernelKit, n: int, m: int) -> UOp:
     return kit.kernel(address, value)
 
 
+def _convolution(kit: KernelKit, channels_out: int, channels: int, width: int, taps: int) -> UOp:
+    out, column = kit.loop(channels_out, 0), kit.loop(width, 1)
+    channel, tap = kit.reduce_range(channels, 2), kit.reduce_range(taps, 3)
+    padded = width + taps - 1
+    pixel = kit.load(1, dtypes.float32, channel * padded + column + tap)
+    weight = kit.load(2, dtypes.float32, (out * channels + channel) * taps + tap)
+    return kit.kernel(out * width + column, kit.reduce(Ops.ADD, pixel * weight, channel, tap))
+
+
 def _buffers(ast: UOp, rng: np.random.Generator) -> list[Array]:
     """Zeroed outputs and random inputs sized to cover every address the kernel touches."""
     arrays: list[Array] = []
@@ -95,6 +104,7 @@ KERNELS = {
     "column sum": lambda kit: _column_sum(kit, 9, 48),
     "full sum": lambda kit: _full_sum(kit, 12, 32),
     "elementwise": lambda kit: _elementwise(kit, 256, 200),
+    "convolution": lambda kit: _convolution(kit, 16, 3, 28, 3),
 }
 
 
@@ -148,6 +158,11 @@ def test_matmul_gets_a_register_tile_of_rows_by_contiguous_columns(kit: KernelKi
     assert sum(1 for uop in program.uops if uop.op is Ops.DEFINE_ACC) == 32 * 8
     # One loop over the reduction carries every accumulator of the tile.
     assert sum(1 for uop in program.uops if uop.op is Ops.RANGE and uop.arg[1] is AxisKind.REDUCE) == 1
+
+
+def test_convolution_tiles_columns_by_the_output_channels_that_share_each_input_vector(kit: KernelKit) -> None:
+    opts = hand_coded_opts(_convolution(kit, 16, 3, 28, 3), OptimizeOptions())
+    assert opts == (Opt(OptKind.UPCAST, 1, 28), Opt(OptKind.UPCAST, 0, 8))
 
 
 def test_small_sizes_upcast_whole_and_odd_sizes_by_a_divisor(kit: KernelKit) -> None:

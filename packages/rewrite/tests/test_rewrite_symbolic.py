@@ -82,6 +82,18 @@ def test_multiple_of_the_divisor_splits_off_when_parts_are_nonnegative() -> None
     assert simplify((N * 8 + R) // 4) is N * 2 + R // 4
 
 
+def test_coefficients_above_the_divisor_give_their_multiple_to_the_quotient() -> None:
+    # A convolution window's index: tap k in 0..2 and position p in 0..27 of a row of 30, tiled with stride 31.
+    tap, position = UOp.range(3, 1, AxisKind.REDUCE), UOp.range(28, 2, AxisKind.LOOP)
+    assert simplify((tap * 31 + position) % 30) is simplify(tap + position)
+    assert simplify((tap * 31 + position) // 30) is tap
+    # Negative sums split toward zero: -(k*31 + p) // 30 is -k exactly when k + p < 30.
+    assert simplify((tap * -31 - position) // 30) is simplify(tap * -1)
+    for k in range(3):
+        for p in range(28):
+            assert evaluate_int(simplify((tap * -31 - position) % 30), {tap: k, position: p}) == -(k + p)
+
+
 def test_common_factor_is_divided_out() -> None:
     assert simplify((X * 6) // 4) is (X * 3) // 2
     assert simplify((X * 6) % 4) is ((X * 3) % 2) * 2

@@ -224,9 +224,13 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
         steps = [access.get(loop, 0) for access in accesses]
         return all(step in (0, 1) for step in steps) and 1 in steps
 
-    def shares_loads(loop: UOp, inner: UOp) -> bool:
-        # Some load inside the reduction does not move with `loop`: copies along `loop` share it.
-        return any(access.get(inner, 0) != 0 and access.get(loop, 0) == 0 for access in loads)
+    def shares_loads(loop: UOp, inner: UOp, along: UOp | None = None) -> bool:
+        # Some load inside the reduction (walking `along`, when given) does not move with `loop`: copies
+        # along `loop` share it.
+        return any(
+            access.get(inner, 0) != 0 and access.get(loop, 0) == 0 and (along is None or access.get(along, 0) == 1)
+            for access in loads
+        )
 
     # An elementwise kernel's innermost loop is already contiguous, which the C compiler vectorizes by itself.
     opts: list[Opt] = []
@@ -239,7 +243,9 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
         width = _largest_divisor(size(vector_output), WIDE_UPCAST)
         opts.append(Opt(OptKind.UPCAST, vector_output.arg[0], width))
         rows = [loop for loop in outputs if loop is not vector_output]
-        row = next((loop for loop in reversed(rows) if shares_loads(loop, reduce)), None)
+        # The rows that share the vector loads: a matmul's rows of A share B's; a convolution's output
+        # channels share the input's.
+        row = next((loop for loop in reversed(rows) if shares_loads(loop, reduce, vector_output)), None)
         if row is not None and shares_loads(vector_output, reduce):
             opts.append(Opt(OptKind.UPCAST, row.arg[0], _largest_divisor(size(row), REUSE_UPCAST)))
     elif contiguous(reduces[-1], loads):

@@ -33,7 +33,9 @@ def _split(x: UOp, form: LinearForm, c: int) -> tuple[UOp, UOp] | None:
     """x as c*quotient + remainder where x // c == quotient + remainder // c holds, or None.
 
     With x = c*q + r exactly: if x >= 0 and r >= 0 both divisions floor, so x//c = q + r//c; if x <= 0 and
-    r <= 0 both round up, and the same holds. Then x % c = x - c*(x//c) = r % c as well.
+    r <= 0 both round up, and the same holds. Then x % c = x - c*(x//c) = r % c as well. Each coefficient
+    gives its multiple of c to q and keeps the rest in r (below c, with the sign r needs): a window index
+    `kh*31 + h` splits by 30 into `kh` and `kh + h`, which the bounds then fold.
     """
     low, high = bounds(x)
     if low >= 0:
@@ -42,11 +44,17 @@ def _split(x: UOp, form: LinearForm, c: int) -> tuple[UOp, UOp] | None:
         rest_const = -(-form.const % c)
     else:
         return None
-    quotient_terms = {term: coeff // c for term, coeff in form.terms.items() if coeff % c == 0}
+    sign = 1 if low >= 0 else -1
+    rest_coefficients = {term: sign * (sign * coeff % c) for term, coeff in form.terms.items()}
+    quotient_terms = {
+        term: (coeff - rest_coefficients[term]) // c
+        for term, coeff in form.terms.items()
+        if coeff != rest_coefficients[term]
+    }
     quotient_const = (form.const - rest_const) // c
     if not quotient_terms and quotient_const == 0:
         return None
-    rest_terms = {term: coeff for term, coeff in form.terms.items() if coeff % c != 0}
+    rest_terms = {term: coeff for term, coeff in rest_coefficients.items() if coeff != 0}
     remainder = build_sum(rest_terms, rest_const, form.dtype)
     rest_low, rest_high = bounds(remainder)
     if (low >= 0 and rest_low < 0) or (high <= 0 and rest_high > 0):
