@@ -80,3 +80,9 @@ def test_item_and_tolist_realize(x: Tensor) -> None:
     assert bool(x[0, 1] > 0)
     with pytest.raises(ValueError, match=r"\(4, 8\)"):
         bool(x > 0)
+
+
+def test_a_tensor_named_twice_is_realized_once(x: Tensor) -> None:
+    doubled = x * 2
+    realize(doubled, doubled)
+    np.testing.assert_array_equal(doubled.numpy(), x.numpy() * 2)

@@ -23,6 +23,7 @@ from lamina.device import Buffer, Device
 from lamina.dtype import DType, bfloat16_bits_to_float32, dtypes, float32_to_bfloat16_bits, from_numpy_dtype
 from lamina.gradient import compute_gradient
 from lamina.schedule import create_schedule, is_buffer_view
+from lamina.tensor.capture import refuse_host_transfer
 from lamina.tensor.context import current_context
 from lamina.tensor.runtime import attach_buffer, buffer_of, run_schedule
 from lamina.uop import ConstValue, Ops, UOp, substitute, toposort
@@ -113,6 +114,7 @@ class TensorCore:
             raise ValueError(f"cannot make a Tensor from ragged nested sequences: {error}") from None
         if values.dtype == object:
             raise TypeError(f"cannot make a Tensor from {type(data).__name__}: its elements are not all numbers")
+        refuse_host_transfer("making a Tensor from host data")
         storage = _storage_array(values, resolved)
         node = UOp.new_buffer(self.device, storage.size, resolved)
         attach_buffer(node, Buffer(self.device, storage.size, resolved).copyin(storage.reshape(-1)))
@@ -193,6 +195,7 @@ class TensorCore:
 
     def numpy(self) -> npt.NDArray[Any]:
         """The values as a numpy array (bfloat16 comes back as float32, which numpy can hold)."""
+        refuse_host_transfer("reading a tensor's values (numpy, item, tolist)")
         self.realize()
         node = self.uop
         while node.op is Ops.RESHAPE:
@@ -258,7 +261,8 @@ def _with_realized(targets: list[UOp]) -> list[UOp]:
 
 def realize(*tensors: TensorCore) -> None:
     """Compute several tensors together: shared work is scheduled (and fused) once."""
-    pending = [tensor for tensor in tensors if not is_buffer_view(tensor.uop)]
+    # By identity: a tensor named twice is realized once (the second look would see its new buffer).
+    pending = list({id(tensor): tensor for tensor in tensors if not is_buffer_view(tensor.uop)}.values())
     context = current_context()
     for device in dict.fromkeys(tensor.device for tensor in pending):
         group = [tensor for tensor in pending if tensor.device == device]
