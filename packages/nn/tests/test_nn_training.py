@@ -7,7 +7,7 @@ import pytest
 
 from lamina.nn import BatchNorm2d, Conv2d, Flatten, Linear, ReLU, Sequential, functional
 from lamina.nn.optim import SGD, Adam, Optimizer
-from lamina.tensor import Tensor, no_grad
+from lamina.tensor import Tensor, jit, no_grad
 
 
 @pytest.mark.parametrize("optimizer_name", ["sgd", "adam"])
@@ -48,3 +48,36 @@ def test_tiny_convnet_with_batchnorm_trains_and_evaluates(rng: np.random.Generat
     model.eval()
     with no_grad():
         assert model(x).shape == (8, 2)
+
+
+@pytest.mark.parametrize("optimizer_name", ["sgd", "adam"])
+def test_jitted_training_of_a_convnet_with_batchnorm_equals_eager(
+    rng: np.random.Generator, optimizer_name: str
+) -> None:
+    images = rng.standard_normal((6, 8, 1, 6, 6)).astype(np.float32)
+    labels = rng.integers(0, 2, (6, 8))
+
+    def train(use_jit: bool) -> tuple[list[float], np.ndarray]:
+        Tensor.manual_seed(2)
+        model = Sequential(Conv2d(1, 4, 3, padding=1), BatchNorm2d(4), ReLU(), Flatten(), Linear(4 * 6 * 6, 2))
+        optimizer: Optimizer = (
+            SGD(model.parameters(), lr=0.1, momentum=0.9) if optimizer_name == "sgd" else Adam(model.parameters())
+        )
+
+        def step(x: Tensor, y: Tensor) -> Tensor:
+            loss = functional.cross_entropy(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        run = jit(step) if use_jit else step
+        losses = [float(run(Tensor(x), Tensor(y)).item()) for x, y in zip(images, labels, strict=True)]
+        model.eval()
+        with no_grad():
+            return losses, model(Tensor(images[0])).numpy()
+
+    eager_losses, eager_logits = train(False)
+    jit_losses, jit_logits = train(True)
+    np.testing.assert_allclose(jit_losses, eager_losses, rtol=1e-5)
+    np.testing.assert_allclose(jit_logits, eager_logits, rtol=1e-5, atol=1e-6)

@@ -21,7 +21,7 @@ from lamina.dataset import load
 from lamina.nn import Module
 from lamina.nn import functional as F  # noqa: N812 - the name every torch user reads
 from lamina.nn.optim import SGD, Adam, Optimizer
-from lamina.tensor import Tensor, no_grad, stats
+from lamina.tensor import Tensor, jit, no_grad, stats
 
 # The usual MNIST normalisation: pixel mean and standard deviation over the training set.
 PIXEL_MEAN = 0.1307
@@ -51,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-download", action="store_true", help="never download: use local copies only")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images only (for quick runs)")
     parser.add_argument("--no-progress", action="store_true", help="print one line per epoch instead of a progress bar")
+    parser.add_argument("--no-jit", action="store_true", help="run every step through the whole pipeline (no replay)")
 
 
 def normalize(images: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
@@ -101,6 +102,16 @@ def train(arguments: argparse.Namespace) -> TrainResult:
     test_images, test_labels = normalize(splits.test_images), splits.test_labels.astype(np.int64)
     model = MODELS[arguments.model]()
     optimizer = make_optimizer(arguments.optimizer, model, arguments.lr)
+
+    def train_step(images: Tensor, labels: Tensor) -> Tensor:
+        loss = F.cross_entropy(model(images), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    # After two steps every step only replays the captured kernels (see lamina.tensor.jit).
+    step = train_step if arguments.no_jit else jit(train_step)
     started = time.perf_counter()
     steps, accuracy = 0, 0.0
     steps_per_epoch = len(train_images) // arguments.batch_size
@@ -108,11 +119,7 @@ def train(arguments: argparse.Namespace) -> TrainResult:
         bar = _progress(steps_per_epoch, f"epoch {epoch}/{arguments.epochs}", not arguments.no_progress)
         epoch_started = time.perf_counter()
         for indices in batches(len(train_images), arguments.batch_size, rng):
-            images, labels = Tensor(train_images[indices]), Tensor(train_labels[indices])
-            loss = F.cross_entropy(model(images), labels)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            loss = step(Tensor(train_images[indices]), Tensor(train_labels[indices]))
             steps += 1
             bar.update(1)
             if steps % 10 == 0:

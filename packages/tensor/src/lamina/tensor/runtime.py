@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from lamina.codegen import KernelSource, OptimizeOptions, generate_c
 from lamina.device import Buffer, Compiler, Device, KernelCache, Launcher
 from lamina.schedule import Schedule, ScheduleItem
+from lamina.tensor.capture import Launch, active_capture
 from lamina.tensor.context import Context
 from lamina.uop import Ops, UOp, format_graph, toposort
 
@@ -120,6 +121,9 @@ def run_schedule(schedule: Schedule, device: str, context: Context) -> None:
     for item, frees in zip(schedule.items, schedule.frees, strict=True):
         kernel = compile_kernel(item, device, context)
         buffers = [buffer_of(node) for node in item.buffers]
+        capture = active_capture()
+        if capture is not None:
+            capture.launches.append(Launch(kernel.launcher, tuple(buffers), item.buffers))
         elapsed = kernel.launcher(*buffers, timed=True) if context.debug >= 2 else None
         if elapsed is None:
             kernel.launcher(*buffers)

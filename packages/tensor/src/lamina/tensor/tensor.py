@@ -13,6 +13,7 @@ from typing import ClassVar, Self
 
 from lamina.dtype import DType, dtypes
 from lamina.shape import prod
+from lamina.tensor.capture import active_capture
 from lamina.tensor.creation import arange_uop, random_keys, uniform_bits, uniform_unit
 from lamina.tensor.indexing import IndexingMixin
 from lamina.uop import ConstValue, UOp
@@ -255,6 +256,9 @@ class Tensor(IndexingMixin):
         """Replace this tensor's value with `value` (same shape and dtype), keeping the object (for optimizers)."""
         if value.shape != self.shape:
             raise ValueError(f"assign of shape {value.shape} to a tensor of shape {self.shape}")
+        capture = active_capture()
+        if capture is not None:
+            capture.assigned.setdefault(id(self), (self, self.uop))
         self.uop = value.uop.cast(self.dtype)
         return self
 

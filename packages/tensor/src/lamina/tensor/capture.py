@@ -1,0 +1,69 @@
+"""Capturing what a function runs: the kernel launches, and the tensors it assigns, for the JIT.
+
+While a `Capture` is active, the runtime appends every kernel launch (the program, its buffers and
+their BUFFER nodes), `assign` notes the value each tensor held before the function first assigned
+it, and whatever would turn a device value into a Python one (or Python data into a device buffer)
+raises `JitError`: a replay runs no Python, so such a value would be frozen at its captured value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from lamina.device import Buffer, Launcher
+from lamina.uop import UOp
+
+if TYPE_CHECKING:
+    from lamina.tensor.core import TensorCore
+
+
+class JitError(RuntimeError):
+    """A jitted function did something a replay of its kernels could not reproduce."""
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """One kernel call: the program, the buffers it ran on, and the BUFFER nodes they belonged to."""
+
+    launcher: Launcher
+    buffers: tuple[Buffer, ...]
+    nodes: tuple[UOp, ...]
+
+
+@dataclass
+class Capture:
+    """What one call of a function ran; `assigned` maps id(tensor) to the tensor and its value before."""
+
+    launches: list[Launch] = field(default_factory=list)
+    assigned: dict[int, tuple[TensorCore, UOp]] = field(default_factory=dict)
+
+
+_active: list[Capture] = []
+
+
+def active_capture() -> Capture | None:
+    """The capture in progress, if any."""
+    return _active[-1] if _active else None
+
+
+@contextmanager
+def capturing() -> Iterator[Capture]:
+    """Record what runs inside the block."""
+    capture = Capture()
+    _active.append(capture)
+    try:
+        yield capture
+    finally:
+        _active.pop()
+
+
+def refuse_host_transfer(what: str) -> None:
+    """Raise JitError when a capture is in progress: `what` moves data between Python and the device."""
+    if _active:
+        raise JitError(
+            f"{what} inside a jitted function: a replay runs only the captured kernels, so the value would be "
+            "frozen at the captured call; pass such data in as a Tensor argument and read results after the call"
+        )

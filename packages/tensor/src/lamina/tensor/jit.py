@@ -1,0 +1,215 @@
+"""The JIT: run a function's kernels again without running the function, like tinygrad's TinyJit.
+
+`@jit` lets the first call run as usual (it compiles every kernel), captures the second (which
+kernels ran, on which buffers), and from the third call on replays the captured launches: no
+graph is built, scheduled or compiled, only the kernels are called. Each buffer a kernel touched
+plays a role in the replay: a Tensor argument's buffer is swapped for the new argument's; a tensor
+the function `assign`ed (a parameter, an optimizer's state) is read from where it lives now and
+written to a fresh buffer that it then points to, as a normal call would leave it; the function's
+returned tensors get fresh buffers too; every other buffer (intermediates, constants) is reused.
+
+What a replay cannot reproduce raises `JitError` instead of computing something else: arguments of
+another shape, dtype or device; a different value for a non-Tensor argument (it was frozen into
+the kernels); reading a value into Python or uploading host data inside the function. Gradients
+the function leaves on `.grad` are not kept by a replay (they would be stale): they become None.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Generic, ParamSpec, TypeVar
+
+from lamina.device import Buffer
+from lamina.dtype import DType
+from lamina.schedule import is_buffer_view
+from lamina.tensor.capture import Capture, JitError, capturing
+from lamina.tensor.context import current_context
+from lamina.tensor.core import TensorCore, realize
+from lamina.tensor.runtime import attach_buffer, buffer_of, stats
+from lamina.tensor.tensor import Tensor
+from lamina.uop import Ops, UOp
+
+P = ParamSpec("P")
+R = TypeVar("R")
+JitResult = Tensor | tuple[Tensor, ...] | None
+
+
+def _base(view: UOp) -> UOp:
+    while view.op is Ops.RESHAPE:
+        view = view.src[0]
+    return view
+
+
+@dataclass(frozen=True, slots=True)
+class _Fresh:
+    """A buffer made anew on every replay: a state tensor's next value or a returned tensor."""
+
+    device: str
+    size: int
+    dtype: DType
+
+
+Slot = tuple[str, int]  # ("input", i) | ("state", i) | ("fresh", i) | ("fixed", i)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A captured call: the launches with their buffers as slots, and where the results go."""
+
+    signature: Hashable
+    launches: tuple[tuple[Callable[..., None], tuple[Slot, ...]], ...]
+    fixed: tuple[Buffer, ...]
+    fresh: tuple[_Fresh, ...]
+    states: tuple[tuple[TensorCore, int, tuple[int, ...]], ...]  # tensor, its fresh slot, its shape
+    outputs: tuple[tuple[int, tuple[int, ...]], ...]  # per returned tensor: its fresh slot and shape
+    single: bool  # the function returned one Tensor, not a tuple
+    cleared_grads: tuple[TensorCore, ...]
+
+
+def _describe(value: object) -> Hashable:
+    if isinstance(value, TensorCore):
+        return ("tensor", value.shape, value.dtype, value.device)
+    if not isinstance(value, Hashable):
+        raise JitError(f"a jitted function takes Tensors and hashable values, got a {type(value).__name__}")
+    return ("value", type(value), value)
+
+
+def _signature(args: tuple[object, ...], kwargs: dict[str, object]) -> Hashable:
+    """What a replay must match: each Tensor argument's shape, dtype and device, every other argument's value."""
+    return (tuple(_describe(value) for value in args), tuple((key, _describe(kwargs[key])) for key in sorted(kwargs)))
+
+
+def _tensor_arguments(args: tuple[object, ...], kwargs: dict[str, object]) -> list[TensorCore]:
+    return [value for value in (*args, *kwargs.values()) if isinstance(value, TensorCore)]
+
+
+def _returned(result: object) -> tuple[list[Tensor], bool]:
+    if result is None:
+        return [], False
+    if isinstance(result, Tensor):
+        return [result], True
+    if isinstance(result, tuple) and all(isinstance(item, Tensor) for item in result):
+        return list(result), False
+    raise JitError(f"a jitted function must return a Tensor, a tuple of Tensors or None, not {type(result).__name__}")
+
+
+class Jit(Generic[P, R]):
+    """A function whose kernels are captured on its second call and replayed from its third."""
+
+    def __init__(self, function: Callable[P, R]) -> None:
+        self.function = function
+        self.calls = 0
+        self.plan: _Plan | None = None
+        functools.update_wrapper(self, function)
+
+    def reset(self) -> None:
+        """Forget the capture: the next call runs the function normally, the one after captures again."""
+        self.calls = 0
+        self.plan = None
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        self.calls += 1
+        signature = _signature(args, kwargs)
+        inputs = _tensor_arguments(args, kwargs)
+        realize(*inputs)
+        if self.plan is not None:
+            if signature != self.plan.signature:
+                raise JitError(
+                    "a jitted function was called with arguments unlike the captured call "
+                    f"(captured {self.plan.signature}, got {signature}); call reset() to capture again"
+                )
+            return self._replay(inputs)  # type: ignore[return-value]
+        if self.calls == 1:
+            return self.function(*args, **kwargs)
+        leaves_before = {id(leaf): leaf.grad for leaf in TensorCore._grad_leaves.values()}
+        with capturing() as capture:
+            result = self.function(*args, **kwargs)
+            returned, single = _returned(result)
+            realize(*returned, *(tensor for tensor, _ in capture.assigned.values()))
+        cleared = tuple(
+            leaf for leaf in TensorCore._grad_leaves.values() if leaf.grad is not leaves_before.get(id(leaf))
+        )
+        self.plan = _make_plan(signature, capture, inputs, returned, single, cleared)
+        return result
+
+    def _replay(self, inputs: list[TensorCore]) -> JitResult:
+        plan = self.plan
+        assert plan is not None
+        fresh = [Buffer(each.device, each.size, each.dtype) for each in plan.fresh]
+        state_buffers = [buffer_of(_base(tensor.uop)) for tensor, _, _ in plan.states]
+        input_buffers = [buffer_of(_base(tensor.uop)) for tensor in inputs]
+        pools = {"input": input_buffers, "state": state_buffers, "fresh": fresh, "fixed": plan.fixed}
+        for launcher, slots in plan.launches:
+            launcher(*(pools[kind][index] for kind, index in slots))
+        stats.kernels_run += len(plan.launches)
+        for tensor, slot, shape in plan.states:
+            tensor.uop = _view_of(fresh[slot], shape)
+        for leaf in plan.cleared_grads:
+            leaf.grad = None
+        if current_context().debug >= 1:
+            print(f"jit: replayed {len(plan.launches)} kernels")
+        outputs = [Tensor(_view_of(fresh[slot], shape)) for slot, shape in plan.outputs]
+        if plan.single:
+            return outputs[0]
+        return tuple(outputs) if outputs or plan.outputs else None
+
+
+def _view_of(buffer: Buffer, shape: tuple[int, ...]) -> UOp:
+    node = UOp.new_buffer(buffer.device, buffer.size, buffer.dtype)
+    attach_buffer(node, buffer)
+    return node.reshape(shape)
+
+
+def _make_plan(
+    signature: Hashable,
+    capture: Capture,
+    inputs: list[TensorCore],
+    returned: list[Tensor],
+    single: bool,
+    cleared: tuple[TensorCore, ...],
+) -> _Plan:
+    roles: dict[UOp, Slot] = {}
+    for position, tensor in enumerate(inputs):
+        roles.setdefault(_base(tensor.uop), ("input", position))
+    written = {launch.nodes[0] for launch in capture.launches}
+    fresh: list[_Fresh] = []
+
+    def fresh_slot(node: UOp) -> int:
+        role = roles.get(node)
+        if role is not None and role[0] == "fresh":
+            return role[1]
+        if node not in written:
+            raise JitError("a jitted function returned or assigned a tensor that none of its kernels computed")
+        roles[node] = ("fresh", len(fresh))
+        fresh.append(_Fresh(node.buffer.device, node.buffer.size, node.scalar_dtype))
+        return len(fresh) - 1
+
+    states: list[tuple[TensorCore, int, tuple[int, ...]]] = []
+    for position, (tensor, before) in enumerate(capture.assigned.values()):
+        if not is_buffer_view(before):
+            raise JitError(
+                f"a jitted function assigned a tensor of shape {tensor.shape} whose value was not computed "
+                "before the call; realize it before the first call"
+            )
+        roles.setdefault(_base(before), ("state", position))
+        states.append((tensor, fresh_slot(_base(tensor.uop)), tensor.shape))
+    outputs = [(fresh_slot(_base(tensor.uop)), tensor.shape) for tensor in returned]
+    fixed: list[Buffer] = []
+    launches: list[tuple[Callable[..., None], tuple[Slot, ...]]] = []
+    for launch in capture.launches:
+        slots: list[Slot] = []
+        for node, buffer in zip(launch.nodes, launch.buffers, strict=True):
+            role = roles.get(node)
+            if role is None:
+                role = roles[node] = ("fixed", len(fixed))
+                fixed.append(buffer)
+            slots.append(role)
+        launches.append((launch.launcher, tuple(slots)))
+    return _Plan(signature, tuple(launches), tuple(fixed), tuple(fresh), tuple(states), tuple(outputs), single, cleared)
+
+
+def jit(function: Callable[P, R]) -> Jit[P, R]:
+    """Capture `function`'s kernels on its second call and replay them on later calls (see the module)."""
+    return Jit(function)
