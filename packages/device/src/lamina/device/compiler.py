@@ -157,19 +157,25 @@ class CPUCompiler:
 
 @functools.cache
 def supported_flags(command: tuple[str, ...]) -> tuple[str, ...]:
-    """The OPTIONAL_FLAGS that the compiler `command` accepts, each checked by building a small program once."""
-    accepted: list[str] = []
+    """The OPTIONAL_FLAGS that the compiler `command` accepts, checked by building a small program.
+
+    All of them are tried together first, which is one compiler run where every flag is accepted;
+    only when that fails is each tried alone.
+    """
     with tempfile.TemporaryDirectory(prefix="lamina-probe-") as scratch:
         source_path = Path(scratch) / "probe.c"
         source_path.write_text(_PROBE)
-        for flags in OPTIONAL_FLAGS:
-            output_path = Path(scratch) / "probe"
+
+        def accepts(flags: Sequence[str]) -> bool:
             # An executable, not a shared object: linking it fails when the OpenMP runtime is missing.
-            command_line = [*command, "-O2", "-Werror", *flags, str(source_path), "-o", str(output_path), *LINK_FLAGS]
+            output_path = Path(scratch) / "probe"
+            line = [*command, "-O2", "-Werror", *flags, str(source_path), "-o", str(output_path), *LINK_FLAGS]
             try:
-                result = subprocess.run(command_line, capture_output=True, text=True, check=False)
+                return subprocess.run(line, capture_output=True, check=False).returncode == 0
             except OSError:
-                return ()
-            if result.returncode == 0:
-                accepted.extend(flags)
-    return tuple(accepted)
+                return False
+
+        every = tuple(flag for flags in OPTIONAL_FLAGS for flag in flags)
+        if accepts(every):
+            return every
+        return tuple(flag for flags in OPTIONAL_FLAGS if accepts(flags) for flag in flags)
