@@ -4,12 +4,15 @@ from the environment, and a repeated step neither reschedules nor recompiles."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from lamina.schedule import schedule_cache
-from lamina.tensor import Tensor, context_from_environment, options, stats
+from lamina.codegen import OptimizeOptions
+from lamina.device import KernelCache
+from lamina.schedule import create_schedule, schedule_cache
+from lamina.tensor import Tensor, context_from_environment, options, runtime, stats
 
 Expression = Callable[[Tensor, Tensor], Tensor]
 
@@ -84,3 +87,22 @@ def test_threads_come_from_lamina_threads() -> None:
         context_from_environment({"LAMINA_THREADS": "0"})
     with pytest.raises(ValueError, match="LAMINA_THREADS must be an integer"):
         context_from_environment({"LAMINA_THREADS": "many"})
+
+
+def test_generated_sources_come_back_from_the_disk_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, operands: tuple[np.ndarray, np.ndarray]
+) -> None:
+    a, b = operands
+    (ast,) = (item.ast for item in create_schedule([(Tensor(a) @ Tensor(b)).uop], "CPU").items)
+    monkeypatch.setattr(runtime, "_kernel_cache", [KernelCache(tmp_path)])
+    first = runtime.kernel_source(ast, OptimizeOptions(threads=2, openmp=True))
+    # A new process: an empty memory cache over the same directory, and no code generator to call.
+    monkeypatch.setattr(runtime, "_kernel_cache", [KernelCache(tmp_path)])
+    monkeypatch.setattr(runtime, "generate_c", _refuse)
+    assert runtime.kernel_source(ast, OptimizeOptions(threads=2, openmp=True)) == first
+    with pytest.raises(AssertionError, match="generated again"):
+        runtime.kernel_source(ast, OptimizeOptions(threads=1, openmp=True))
+
+
+def _refuse(*arguments: object) -> None:
+    raise AssertionError("generated again")

@@ -9,12 +9,23 @@ kernel AST itself, which hash-consing makes identical for identical computations
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import os
 import sys
 import time
 import weakref
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
 
-from lamina.codegen import KernelSource, OptimizeOptions, generate_c
+import lamina.codegen
+import lamina.dtype
+import lamina.rewrite
+import lamina.uop
+from lamina.codegen import OptimizeOptions, generate_c
 from lamina.device import Buffer, Compiler, Device, KernelCache, Launcher
 from lamina.schedule import Schedule, ScheduleItem
 from lamina.tensor.capture import Launch, active_capture
@@ -28,7 +39,8 @@ _device_buffers: weakref.WeakKeyDictionary[UOp, Buffer] = weakref.WeakKeyDiction
 class CompiledKernel:
     """A kernel ready to call, with what DEBUG output reports about it."""
 
-    source: KernelSource
+    name: str
+    source: str
     launcher: Launcher
     flops: int
     bytes_moved: int
@@ -46,6 +58,8 @@ stats = RuntimeStats()
 _programs: dict[tuple[str, UOp, bool, int], CompiledKernel] = {}
 _kernel_cache: list[KernelCache] = []
 _compilers: dict[str, Compiler] = {}
+# The disk cache's kind for generated C sources, keyed by kernel listing (see kernel_source).
+SOURCES: Final = "sources"
 
 
 def kernel_cache() -> KernelCache:
@@ -90,36 +104,74 @@ def _estimate_flops(ast: UOp) -> int:
     return arithmetic * iterations
 
 
-def compile_kernel(item: ScheduleItem, device: str, context: Context) -> CompiledKernel:
-    """The callable program for `item`'s kernel, built once per distinct kernel."""
-    key = (device, item.ast, context.noopt, context.threads)
-    compiled = _programs.get(key)
-    if compiled is not None:
-        return compiled
-    if context.debug >= 3:
-        print(format_graph(item.ast), file=sys.stderr)
-    spec = Device.get(device)
-    compiler = compiler_for(device)
-    threads = context.threads if compiler.parallel else 1
-    optimize = OptimizeOptions(enabled=not context.noopt, threads=threads, openmp=compiler.parallel)
-    source = generate_c(item.ast, optimize)
-    if context.debug >= 4:
-        print(source.source, file=sys.stderr)
-    binary = kernel_cache().compile(compiler, source.source)
-    launcher = spec.runtime(source.name, binary, source.buffer_count)
-    flops = _estimate_flops(item.ast)
-    bytes_moved = sum(buffer.buffer.size * buffer.scalar_dtype.itemsize for buffer in item.buffers)
-    compiled = CompiledKernel(source, launcher, flops, bytes_moved)
-    _programs[key] = compiled
-    stats.programs_built += 1
-    return compiled
+def compile_kernels(items: Sequence[ScheduleItem], device: str, context: Context) -> list[CompiledKernel]:
+    """The programs for `items`; the ones not built yet are compiled side by side, one compiler per core."""
+    keys = [(device, item.ast, context.noopt, context.threads) for item in items]
+    missing = {key: item for key, item in zip(keys, items, strict=True) if key not in _programs}
+    if missing:
+        spec = Device.get(device)
+        compiler = compiler_for(device)
+        threads = context.threads if compiler.parallel else 1
+        optimize = OptimizeOptions(enabled=not context.noopt, threads=threads, openmp=compiler.parallel)
+        sources = {key: kernel_source(item.ast, optimize) for key, item in missing.items()}
+        for key, (_, source, _) in sources.items():
+            if context.debug >= 3:
+                print(format_graph(missing[key].ast), file=sys.stderr)
+            if context.debug >= 4:
+                print(source, file=sys.stderr)
+        # Each compile is a compiler process: threads wait on them in parallel without holding the GIL.
+        with ThreadPoolExecutor(max_workers=max(1, min(len(sources), os.cpu_count() or 1))) as pool:
+            binaries = dict(
+                zip(
+                    sources,
+                    pool.map(lambda entry: kernel_cache().compile(compiler, entry[1]), sources.values()),
+                    strict=True,
+                )
+            )
+        for key, item in missing.items():
+            name, source, buffer_count = sources[key]
+            launcher = spec.runtime(name, binaries[key], buffer_count)
+            bytes_moved = sum(buffer.buffer.size * buffer.scalar_dtype.itemsize for buffer in item.buffers)
+            _programs[key] = CompiledKernel(name, source, launcher, _estimate_flops(item.ast), bytes_moved)
+            stats.programs_built += 1
+    return [_programs[key] for key in keys]
+
+
+def kernel_source(ast: UOp, optimize: OptimizeOptions) -> tuple[str, str, int]:
+    """The C function name, source and buffer count of `ast`, from the disk cache when this code made it before.
+
+    Optimizing and rendering a large kernel takes longer than loading its binary, so a fresh process
+    looks the source up by the kernel's listing and the code generator's own source (any change to
+    either is a new key) instead of generating it again.
+    """
+    listing = "\0".join((_codegen_fingerprint(), repr(optimize), format_graph(ast)))
+    key = hashlib.sha256(listing.encode()).hexdigest()
+    cached = kernel_cache().get(SOURCES, key)
+    if cached is not None:
+        name, count, source = cached.decode().split("\n", 2)
+        return name, source, int(count)
+    generated = generate_c(ast, optimize)
+    entry = f"{generated.name}\n{generated.buffer_count}\n{generated.source}"
+    kernel_cache().put(SOURCES, key, entry.encode())
+    return generated.name, generated.source, generated.buffer_count
+
+
+@functools.cache
+def _codegen_fingerprint() -> str:
+    """A hash of the code that turns a kernel AST into C: the codegen, uop, rewrite and dtype packages."""
+    digest = hashlib.sha256()
+    for package in (lamina.codegen, lamina.uop, lamina.rewrite, lamina.dtype):
+        for path in sorted(Path(next(iter(package.__path__))).glob("*.py")):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def run_schedule(schedule: Schedule, device: str, context: Context) -> None:
     """Run every kernel of `schedule` in order, releasing intermediates after their last use."""
     started = time.perf_counter()
-    for item, frees in zip(schedule.items, schedule.frees, strict=True):
-        kernel = compile_kernel(item, device, context)
+    kernels = compile_kernels(schedule.items, device, context)
+    for item, frees, kernel in zip(schedule.items, schedule.frees, kernels, strict=True):
         buffers = [buffer_of(node) for node in item.buffers]
         capture = active_capture()
         if capture is not None:
@@ -142,6 +194,6 @@ def _report_kernel(kernel: CompiledKernel, elapsed: float) -> None:
     gflops = kernel.flops / seconds / 1e9
     gbytes = kernel.bytes_moved / seconds / 1e9
     print(
-        f"  {kernel.source.name:<28} {elapsed * 1e6:9.1f} us  {gflops:8.2f} GFLOP/s  {gbytes:8.2f} GB/s",
+        f"  {kernel.name:<28} {elapsed * 1e6:9.1f} us  {gflops:8.2f} GFLOP/s  {gbytes:8.2f} GB/s",
         file=sys.stderr,
     )
