@@ -196,6 +196,15 @@ def test_transposed_matmul_splits_the_reduction_and_shares_rows(kit: KernelKit) 
     assert hand_coded_opts(ast, OptimizeOptions()) == (Opt(OptKind.UNROLL, 2, 16), Opt(OptKind.UPCAST, 1, 4))
 
 
+def test_transposed_matmul_with_openmp_tiles_both_operands_around_a_simd_reduction(kit: KernelKit) -> None:
+    ast = _matmul_transposed(kit, 12, 64, 8)
+    assert hand_coded_opts(ast, OptimizeOptions(openmp=True)) == (
+        Opt(OptKind.SIMD, 2),
+        Opt(OptKind.UPCAST, 1, 4),
+        Opt(OptKind.UPCAST, 0, 4),
+    )
+
+
 def test_strided_reduction_upcasts_the_contiguous_output(kit: KernelKit) -> None:
     assert hand_coded_opts(_column_sum(kit, 9, 48), OptimizeOptions()) == (Opt(OptKind.UPCAST, 0, 16),)
 

@@ -251,15 +251,17 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
     elif contiguous(reduces[-1], loads):
         # A reduction along contiguous memory (row sums, a dot product): adjacent elements, adjacent accumulators.
         reduce = reduces[-1]
-        if options.openmp and _simd_reduces(sink, reduce):
+        simd = options.openmp and bool(_simd_reduces(sink, reduce))
+        if simd:
             # The compilers' loop vectorizers handle any body (exp included) once allowed to reorder the sum;
             # their SLP vectorizers, which unrolled copies rely on, give up on anything but plain loads.
             opts.append(Opt(OptKind.SIMD, reduce.arg[0]))
         else:
             opts.append(Opt(OptKind.UNROLL, reduce.arg[0], _largest_divisor(size(reduce), VECTOR_LANES)))
-        row = next((loop for loop in reversed(outputs) if shares_loads(loop, reduce)), None)
-        if row is not None:
-            opts.append(Opt(OptKind.UPCAST, row.arg[0], _largest_divisor(size(row), SHARED_ROW_UPCAST)))
+        # x @ W.T: rows of x share W's rows and the other way round, so a tile of both halves the loads
+        # per multiply-add; split accumulators already multiply the registers, so they take one.
+        sharing = [loop for loop in reversed(outputs) if shares_loads(loop, reduce)][: 2 if simd else 1]
+        opts.extend(Opt(OptKind.UPCAST, row.arg[0], _largest_divisor(size(row), SHARED_ROW_UPCAST)) for row in sharing)
     opts = [opt for opt in opts if opt.amount > 1 or opt.kind is OptKind.SIMD]
     if options.threads > 1 and math.prod(size(loop) for loop in loops) >= PARALLEL_MIN_WORK:
         for loop in outputs:
