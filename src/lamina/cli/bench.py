@@ -21,7 +21,20 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from lamina.cli.bench_cases import Case, elementwise_case, matmul_case, softmax_case, sum_case
+from lamina.cli.bench_cases import (
+    Case,
+    cnn_train_case,
+    conv_case,
+    elementwise_case,
+    first_step_case,
+    matmul_case,
+    mlp_train_case,
+    softmax_case,
+    sum_case,
+)
+from lamina.device import CPUCompiler
+from lamina.tensor import options
+from lamina.tensor.runtime import compiler_for
 
 SUITE: dict[str, Callable[[], Case]] = {
     "matmul_512": lambda: matmul_case(512, 512, 512),
@@ -33,6 +46,11 @@ SUITE: dict[str, Callable[[], Case]] = {
     "elementwise_16M": lambda: elementwise_case(1 << 24),
     "sum_16M": lambda: sum_case(1 << 24),
     "softmax_4096": lambda: softmax_case(4096, 4096),
+    "conv2d_fwd_bwd": lambda: conv_case(64, 8, 16, 28),
+    "mlp_train_step": mlp_train_case,
+    "cnn_train_step": cnn_train_case,
+    "first_step_cold": lambda: first_step_case(warm=False),
+    "first_step_warm": lambda: first_step_case(warm=True),
 }
 
 
@@ -46,64 +64,59 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _pin_threads(threads: int) -> None:
-    # numpy's BLAS read its variables when it loaded, so it is capped through threadpoolctl instead.
-    threadpool_limits(limits=threads)
-    try:
-        import torch
+def time_runner(run: Callable[[], Any], budget: float, self_timed: bool = False) -> float:
+    """Median seconds of `run` after one warm-up, repeating until `budget` seconds (3 to 50 times).
 
-        torch.set_num_threads(threads)
-    except ImportError:
-        pass
-
-
-def time_runner(run: Callable[[], Any], budget: float) -> float:
-    """Median seconds of `run` after one warm-up, repeating until `budget` seconds (3 to 50 times)."""
+    A self-timed runner returns its own seconds (a fresh process's first step, say) instead of being timed.
+    """
     run()
     samples: list[float] = []
     deadline = time.perf_counter() + budget
     while len(samples) < 3 or (time.perf_counter() < deadline and len(samples) < 50):
         started = time.perf_counter()
-        run()
-        samples.append(time.perf_counter() - started)
+        reported = run()
+        samples.append(float(reported) if self_timed else time.perf_counter() - started)
     return statistics.median(samples)
 
 
 def run_case(name: str, case: Case, budget: float) -> dict[str, Any]:
-    lamina_seconds = time_runner(case.lamina, budget)
-    numpy_seconds = time_runner(case.numpy, budget)
-    torch_seconds = time_runner(case.torch, budget) if case.torch is not None else None
-    error = float(np.max(np.abs(case.result().astype(np.float64) - case.reference().astype(np.float64)), initial=0.0))
-    scale = 1e9
+    lamina_seconds = time_runner(case.lamina, budget, case.self_timed)
     entry: dict[str, Any] = {
         "case": name,
         "title": case.name,
         "unit": case.unit,
         "lamina_ms": lamina_seconds * 1e3,
-        "lamina_throughput": case.work / lamina_seconds / scale,
-        "numpy_ms": numpy_seconds * 1e3,
-        "numpy_throughput": case.work / numpy_seconds / scale,
-        "max_abs_error": error,
-        "ratio_to_numpy": numpy_seconds / lamina_seconds,
+        "lamina_throughput": case.work / lamina_seconds / _scale(case.unit),
     }
-    if torch_seconds is not None:
+    for library, runner in (("numpy", case.numpy), ("torch", case.torch)):
+        if runner is None:
+            continue
+        seconds = time_runner(runner, budget, case.self_timed)
         entry |= {
-            "torch_ms": torch_seconds * 1e3,
-            "torch_throughput": case.work / torch_seconds / scale,
-            "ratio_to_torch": torch_seconds / lamina_seconds,
+            f"{library}_ms": seconds * 1e3,
+            f"{library}_throughput": case.work / seconds / _scale(case.unit),
+            f"ratio_to_{library}": seconds / lamina_seconds,
         }
+    if case.reference is not None:
+        difference = case.result().astype(np.float64) - case.reference().astype(np.float64)
+        entry["max_abs_error"] = float(np.max(np.abs(difference), initial=0.0))
     return entry
 
 
+def _scale(unit: str) -> float:
+    return 1e9 if unit in ("GFLOP/s", "GB/s") else 1.0
+
+
 def format_row(entry: dict[str, Any]) -> str:
-    torch_part = (
-        f"  torch {entry['torch_throughput']:8.2f}  x{entry['ratio_to_torch']:.2f}" if "torch_ms" in entry else ""
-    )
-    return (
-        f"{entry['title']:<34} {entry['lamina_ms']:10.3f} ms  {entry['lamina_throughput']:8.2f} {entry['unit']:<8}"
-        f"  numpy {entry['numpy_throughput']:8.2f}  x{entry['ratio_to_numpy']:.2f}{torch_part}"
-        f"  err {entry['max_abs_error']:.1e}"
-    )
+    parts = [
+        f"{entry['title']:<52} {entry['lamina_ms']:10.3f} ms  {entry['lamina_throughput']:8.2f} {entry['unit']:<8}"
+    ]
+    for library in ("numpy", "torch"):
+        if f"{library}_ms" in entry:
+            parts.append(f"{library} {entry[f'{library}_throughput']:8.2f}  x{entry[f'ratio_to_{library}']:.2f}")
+    if "max_abs_error" in entry:
+        parts.append(f"err {entry['max_abs_error']:.1e}")
+    return "  ".join(parts)
 
 
 def compare(report: dict[str, Any], earlier_path: Path) -> list[str]:
@@ -112,44 +125,56 @@ def compare(report: dict[str, Any], earlier_path: Path) -> list[str]:
     for entry in report["cases"]:
         before = earlier.get(entry["case"])
         if before is None:
-            lines.append(f"{entry['title']:<34} new")
+            lines.append(f"{entry['title']:<52} new")
             continue
         change = before["lamina_ms"] / entry["lamina_ms"]
         lines.append(
-            f"{entry['title']:<34} {before['lamina_ms']:10.3f} ms -> {entry['lamina_ms']:10.3f} ms  (x{change:.2f})"
+            f"{entry['title']:<52} {before['lamina_ms']:10.3f} ms -> {entry['lamina_ms']:10.3f} ms  (x{change:.2f})"
         )
     return lines
 
 
 def run(arguments: argparse.Namespace) -> int:
-    _pin_threads(arguments.threads)
     names = arguments.cases or list(SUITE)
     unknown = [name for name in names if name not in SUITE]
     if unknown:
         raise ValueError(f"unknown bench cases {unknown}; known: {', '.join(SUITE)}")
-    try:
-        import torch
-
-        torch_version: str | None = torch.__version__
-    except ImportError:
-        torch_version = None
+    threads = arguments.threads
+    if threads < 1:
+        raise ValueError(f"--threads must be at least 1, got {threads}")
+    torch_version = _pin_torch_threads(threads)
+    compiler = compiler_for("CPU")
+    version, flags = (compiler.version, list(compiler.flags)) if isinstance(compiler, CPUCompiler) else ("", [])
     report: dict[str, Any] = {
         "machine": platform.machine(),
         "processor": platform.processor(),
         "cpu_count": os.cpu_count(),
-        "threads": arguments.threads,
+        "threads": threads,
         "numpy": np.__version__,
         "torch": torch_version,
+        "compiler": version,
+        "compiler_flags": flags,
         "cases": [],
     }
-    print(f"threads per library: {arguments.threads}; torch: {torch_version or 'not installed'}")
-    for name in names:
-        entry = run_case(name, SUITE[name](), arguments.budget)
-        report["cases"].append(entry)
-        print(format_row(entry), flush=True)
+    print(f"threads per library: {threads}; torch: {torch_version or 'not installed'}; C compiler: {version}")
+    with threadpool_limits(limits=threads), options(threads=threads):
+        for name in names:
+            entry = run_case(name, SUITE[name](), arguments.budget)
+            report["cases"].append(entry)
+            print(format_row(entry), flush=True)
     if arguments.output is not None:
         arguments.output.write_text(json.dumps(report, indent=2))
         print(f"wrote {arguments.output}")
     if arguments.compare is not None:
         print("\n".join(compare(report, arguments.compare)))
     return 0
+
+
+def _pin_torch_threads(threads: int) -> str | None:
+    """torch's version after capping its threads, or None where torch is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    return str(torch.__version__)

@@ -1,0 +1,40 @@
+"""`lamina bench` end to end on its quickest case: the report names every library's figures and the threads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lamina.cli.bench import SUITE, compare
+from lamina.cli.main import main
+
+
+def test_bench_writes_a_json_report_and_compares_with_an_earlier_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "report.json"
+    arguments = ["bench", "--cases", "gemm_64x64x128", "sum_16M", "--budget", "0.01", "--threads", "1"]
+    assert main([*arguments, "--output", str(report)]) == 0
+    written = json.loads(report.read_text())
+    assert written["threads"] == 1
+    entry = written["cases"][0]
+    assert entry["case"] == "gemm_64x64x128"
+    assert entry["unit"] == "GFLOP/s"
+    assert entry["lamina_ms"] > 0
+    assert entry["numpy_ms"] > 0
+    assert entry["ratio_to_numpy"] == pytest.approx(entry["numpy_ms"] / entry["lamina_ms"])
+    assert entry["max_abs_error"] < 1e-3
+    assert "matmul 64x64x128" in capsys.readouterr().out
+    assert all(" -> " in line for line in compare(written, report))
+
+
+def test_the_suite_has_every_case_the_issue_names() -> None:
+    names = {"matmul_1024", "elementwise_16M", "softmax_4096", "conv2d_fwd_bwd", "mlp_train_step"}
+    assert names | {"cnn_train_step", "first_step_cold", "first_step_warm", "gemm_128x192x192"} <= set(SUITE)
+
+
+def test_an_unknown_case_is_one_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--cases", "nope"]) == 1
+    assert "unknown bench cases ['nope']" in capsys.readouterr().err
