@@ -112,6 +112,11 @@ class UOp:
         from lamina.uop.graph import toposort
         from lamina.uop.shapes import infer_shape
 
+        if all(source._shape is not None for source in self.src):
+            # The usual case, a node just built on known ones: no walk needed.
+            shape = infer_shape(self)
+            object.__setattr__(self, "_shape", shape)
+            return shape
         # Sources first, without recursion, so a graph of any depth gets its shapes.
         for node in toposort(self, stop=lambda node: node._shape is not None):
             if node._shape is None:
