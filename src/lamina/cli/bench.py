@@ -58,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cases", nargs="*", default=None, help=f"cases to run (default all): {', '.join(SUITE)}")
     parser.add_argument("--output", type=Path, default=None, help="write the report as JSON here")
     parser.add_argument("--compare", type=Path, default=None, help="an earlier JSON report to compare with")
+    parser.add_argument("--markdown", action="store_true", help="also print the results as a markdown table")
     parser.add_argument("--budget", type=float, default=2.0, help="seconds of timing per library and case")
     parser.add_argument(
         "--threads", type=int, default=os.cpu_count() or 1, help="threads each library may use (default: all cores)"
@@ -119,6 +120,26 @@ def format_row(entry: dict[str, Any]) -> str:
     return "  ".join(parts)
 
 
+def format_markdown(report: dict[str, Any]) -> str:
+    """The report as a markdown table: lamina's time and throughput, and its speed relative to each library."""
+
+    def ratio(entry: dict[str, Any], library: str) -> str:
+        key = f"ratio_to_{library}"
+        return f"{entry[key]:.2f}x ({entry[f'{library}_ms']:.3g} ms)" if key in entry else "n/a"
+
+    rows = [
+        "| case | lamina | throughput | vs numpy | vs torch |",
+        "|---|---|---|---|---|",
+    ]
+    for entry in report["cases"]:
+        throughput = f"{entry['lamina_throughput']:.3g} {entry['unit']}"
+        rows.append(
+            f"| {entry['title']} | {entry['lamina_ms']:.3g} ms | {throughput} | {ratio(entry, 'numpy')} | "
+            f"{ratio(entry, 'torch')} |"
+        )
+    return "\n".join(rows)
+
+
 def compare(report: dict[str, Any], earlier_path: Path) -> list[str]:
     earlier = {entry["case"]: entry for entry in json.loads(earlier_path.read_text())["cases"]}
     lines = []
@@ -162,6 +183,8 @@ def run(arguments: argparse.Namespace) -> int:
             entry = run_case(name, SUITE[name](), arguments.budget)
             report["cases"].append(entry)
             print(format_row(entry), flush=True)
+    if arguments.markdown:
+        print(format_markdown(report))
     if arguments.output is not None:
         arguments.output.write_text(json.dumps(report, indent=2))
         print(f"wrote {arguments.output}")
