@@ -14,7 +14,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lamina.codegen import Opt, OptimizeOptions, OptKind, apply_opts, generate_c, hand_coded_opts, linearize
+from lamina.codegen import (
+    Opt,
+    OptimizeOptions,
+    OptKind,
+    apply_opts,
+    generate_c,
+    hand_coded_opts,
+    linearize,
+    optimize_kernel,
+)
 from lamina.dtype import DType, dtypes, to_numpy_dtype
 from lamina.uop import AxisKind, Ops, UOp, run_kernel, toposort
 
@@ -161,16 +170,29 @@ def test_matmul_gets_a_register_tile_of_rows_by_contiguous_columns(kit: KernelKi
 
 
 def test_convolution_tiles_columns_by_the_output_channels_that_share_each_input_vector(kit: KernelKit) -> None:
-    opts = hand_coded_opts(_convolution(kit, 16, 3, 28, 3), OptimizeOptions())
+    opts = hand_coded_opts(_convolution(kit, 16, 16, 28, 3), OptimizeOptions())
     assert opts == (Opt(OptKind.UPCAST, 1, 28), Opt(OptKind.UPCAST, 0, 8))
 
 
+def test_upcast_copies_address_a_shared_base_plus_a_constant(kit: KernelKit) -> None:
+    optimized = optimize_kernel(_matmul(kit, 64, 64, 64), OptimizeOptions())
+    addresses = [node.src[1] for node in toposort(optimized) if node.op is Ops.INDEX and node.src[0].arg == 2]
+    offsets = sorted(
+        address.src[1].arg for address in addresses if address.op is Ops.ADD and address.src[1].op is Ops.CONST
+    )
+    # B's row is read at base + 1 ... base + 31: one base, so the compiler sees adjacent elements.
+    assert offsets == list(range(1, 32))
+    assert (
+        len({address.src[0] for address in addresses if address.op is Ops.ADD and address.src[1].op is Ops.CONST}) == 1
+    )
+
+
 def test_small_sizes_upcast_whole_and_odd_sizes_by_a_divisor(kit: KernelKit) -> None:
-    assert hand_coded_opts(_matmul(kit, 8, 5, 10), OptimizeOptions()) == (
+    assert hand_coded_opts(_matmul(kit, 8, 40, 10), OptimizeOptions()) == (
         Opt(OptKind.UPCAST, 1, 10),
         Opt(OptKind.UPCAST, 0, 8),
     )
-    assert hand_coded_opts(_matmul(kit, 12, 5, 96), OptimizeOptions()) == (
+    assert hand_coded_opts(_matmul(kit, 12, 40, 96), OptimizeOptions()) == (
         Opt(OptKind.UPCAST, 1, 32),
         Opt(OptKind.UPCAST, 0, 4),
     )

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from enum import Enum, auto
 from typing import Final
 
+from lamina.rewrite import simplify
 from lamina.uop import AxisKind, Ops, UOp, substitute, toposort
 
 # Lanes of one vector register for 4-byte elements on the widest common SIMD (AVX-512); on narrower
@@ -272,8 +273,26 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
     return tuple(opts)
 
 
+def simplify_indices(sink: UOp) -> UOp:
+    """`sink` with every address and validity in canonical form, the constant offset last.
+
+    After an upcast the copies' addresses differ by constants only once they are written `base + c`:
+    that is what shows the C compiler that adjacent copies load adjacent elements (gcc vectorizes
+    nothing else), and a validity that became constant folds away.
+    """
+    replacements: dict[UOp, UOp] = {}
+    for node in toposort(sink):
+        if node.op is Ops.INDEX:
+            simplified = (node.src[0], *(simplify(source) for source in node.src[1:]))
+            if len(simplified) == 3 and simplified[2].op is Ops.CONST and simplified[2].arg is True:
+                simplified = simplified[:2]
+            replacements[node] = UOp(Ops.INDEX, node.dtype, simplified, node.arg)
+    (rebuilt,) = substitute([sink], replacements)
+    return rebuilt
+
+
 def optimize_kernel(sink: UOp, options: OptimizeOptions) -> UOp:
     """`sink` with the hand-coded opts applied (unchanged when optimization is off)."""
     if not options.enabled:
         return sink
-    return apply_opts(sink, hand_coded_opts(sink, options))
+    return simplify_indices(apply_opts(sink, hand_coded_opts(sink, options)))

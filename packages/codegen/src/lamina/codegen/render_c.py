@@ -34,8 +34,8 @@ from lamina.uop import AxisKind, ConstValue, GroupOp, Ops, UOp
 
 # How deep an inlined expression may nest before it is given a variable: compilers limit bracket depth.
 MAX_INLINE_DEPTH: Final = 16
-# Accumulators from which a kernel counts as a register tile (see TILE_KERNEL_ATTRIBUTE).
-TILE_ACCUMULATORS: Final = 8
+# Accumulators from which a kernel counts as a large register tile (see TILE_KERNEL_ATTRIBUTE).
+TILE_ACCUMULATORS: Final = 256
 _SIXTEEN_BIT_FLOATS: Final = (dtypes.float16, dtypes.bfloat16)
 # Per 16-bit float: ((float -> bits helper, its C), (bits -> float helper, its C)).
 _SIXTEEN_BIT_HELPERS: Final[dict[DType, tuple[tuple[str, str], tuple[str, str]]]] = {
@@ -334,9 +334,11 @@ class _CKernel:
             self.names[parameter] = name
             parameters.append(f"{qualifier}{parameter.dtype.base.c_name}* restrict {name}")
         accumulators = sum(1 for uop in self.program.uops if uop.op is Ops.DEFINE_ACC)
-        # gcc's loop vectorizer spends seconds on a loop with an unrolled tile of accumulators and gains
-        # nothing: the tile is vectorized by its SLP pass. clang needs no such hint.
-        attribute = "LM_TILE_KERNEL " if accumulators >= TILE_ACCUMULATORS else ""
+        simd = any(uop.op is Ops.RANGE and uop.arg[1] is AxisKind.SIMD for uop in self.program.uops)
+        # gcc's loop vectorizer spends seconds on a loop carrying a large tile of accumulators and gains
+        # nothing there: its basic-block SLP pass vectorizes the tile. Smaller tiles and SIMD loops need
+        # the loop vectorizer (measured with gcc 12). clang needs no such hint.
+        attribute = "LM_TILE_KERNEL " if accumulators >= TILE_ACCUMULATORS and not simd else ""
         if attribute:
             self.helpers["LM_TILE_KERNEL"] = TILE_KERNEL_ATTRIBUTE
         return f"{attribute}void {self.program.name}({', '.join(parameters) or 'void'})"
