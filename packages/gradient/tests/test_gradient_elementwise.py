@@ -16,7 +16,7 @@ Array = npt.NDArray[Any]
 Checker = Callable[..., None]
 Gradients = Callable[..., list[Array]]
 
-_UNARY = [Ops.NEG, Ops.RECIPROCAL, Ops.SQRT, Ops.EXP, Ops.LOG, Ops.EXP2, Ops.LOG2, Ops.SIN, Ops.COS]
+_UNARY = [Ops.NEG, Ops.RECIPROCAL, Ops.SQRT, Ops.EXP, Ops.LOG, Ops.EXP2, Ops.LOG2, Ops.SIN, Ops.COS, Ops.ERF]
 
 
 @pytest.mark.parametrize("op", _UNARY, ids=[op.name for op in _UNARY])

@@ -51,6 +51,7 @@ _FLOAT_FUNCTIONS: Final[dict[Ops, str]] = {
     Ops.LOG2: "log2",
     Ops.SIN: "sin",
     Ops.COS: "cos",
+    Ops.ERF: "erf",
     Ops.TRUNC: "trunc",
     Ops.FLOOR: "floor",
     Ops.CEIL: "ceil",

@@ -157,6 +157,12 @@ def _shrink(node: UOp, grad: UOp) -> tuple[UOp | None, ...]:
     return (grad.pad(padding),)
 
 
+def _erf(node: UOp, grad: UOp) -> tuple[UOp | None, ...]:
+    # d/dx erf(x) = 2/sqrt(pi) * exp(-x^2)
+    x = node.src[0]
+    return (grad * (-(x * x)).alu(Ops.EXP) * x.const_like(2.0 / math.sqrt(math.pi)),)
+
+
 gradient_rules: Final[dict[Ops, GradientRule]] = {
     Ops.ADD: lambda node, grad: (grad, grad),
     Ops.SUB: lambda node, grad: (grad, -grad),
@@ -171,6 +177,7 @@ gradient_rules: Final[dict[Ops, GradientRule]] = {
     Ops.LOG2: _log2,
     Ops.SIN: lambda node, grad: (grad * node.src[0].alu(Ops.COS),),
     Ops.COS: _cos,
+    Ops.ERF: _erf,
     Ops.POW: _pow,
     Ops.MAX: _max,
     Ops.WHERE: _where,

@@ -353,11 +353,7 @@ class ElementwiseMixin(MovementMixin):
         return self * self.sigmoid()
 
     def erf(self) -> Self:
-        # Abramowitz & Stegun 7.1.26: |error| < 1.5e-7, built from exp so it fuses and differentiates.
-        x = self._floating()
-        t = (1 + 0.3275911 * x.abs()).reciprocal()
-        poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-        return x.sign() * (1 - poly * (-(x * x)).exp())
+        return self._floating()._unary(Ops.ERF)
 
     def gelu(self, approximate: str = "none") -> Self:
         x = self._floating()

@@ -41,6 +41,7 @@ class Ops(Enum):
     LOG2 = auto()
     SIN = auto()
     COS = auto()
+    ERF = auto()  # the error function, floats only
     TRUNC = auto()
     FLOOR = auto()
     CEIL = auto()
@@ -104,8 +105,8 @@ class GroupOp:
 
     UNARY: Final = frozenset(
         {
-            Ops.NEG, Ops.RECIPROCAL, Ops.SQRT, Ops.EXP, Ops.LOG, Ops.EXP2, Ops.LOG2, Ops.SIN, Ops.COS, Ops.TRUNC,
-            Ops.FLOOR, Ops.CEIL, Ops.ROUND, Ops.NOT,
+            Ops.NEG, Ops.RECIPROCAL, Ops.SQRT, Ops.EXP, Ops.LOG, Ops.EXP2, Ops.LOG2, Ops.SIN, Ops.COS, Ops.ERF,
+            Ops.TRUNC, Ops.FLOOR, Ops.CEIL, Ops.ROUND, Ops.NOT,
         }
     )  # fmt: skip
     BINARY: Final = frozenset(
