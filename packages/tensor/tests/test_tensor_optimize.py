@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from lamina.codegen import OptimizeOptions
+from lamina.codegen import Opt, OptimizeOptions, OptKind, hand_coded_opts
 from lamina.device import KernelCache
+from lamina.dtype import dtypes
 from lamina.schedule import create_schedule, schedule_cache
-from lamina.tensor import Tensor, context_from_environment, options, runtime, stats
+from lamina.tensor import Tensor, beam, context_from_environment, options, runtime, stats
+from lamina.uop import AxisKind, Ops, UOp
 
 Expression = Callable[[Tensor, Tensor], Tensor]
 
@@ -106,3 +109,51 @@ def test_generated_sources_come_back_from_the_disk_cache(
 
 def _refuse(*arguments: object) -> None:
     raise AssertionError("generated again")
+
+
+def test_beam_search_times_candidates_once_and_then_reads_its_choice_back(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(8)
+    a, b = rng.standard_normal((8, 16)).astype(np.float32), rng.standard_normal((16, 8)).astype(np.float32)
+    monkeypatch.setattr(runtime, "_kernel_cache", [KernelCache(tmp_path)])
+    monkeypatch.setattr(beam, "MAX_ROUNDS", 1)  # one round of compiles keeps the test short
+    searches: list[int] = []
+    real_search = beam._search
+
+    def counted(*arguments: Any) -> Any:
+        searches.append(1)
+        return real_search(*arguments)
+
+    monkeypatch.setattr(beam, "_search", counted)
+    with options(beam=2):
+        np.testing.assert_allclose((Tensor(a) @ Tensor(b)).relu().numpy(), np.maximum(a @ b, 0), rtol=1e-5, atol=1e-5)
+    assert searches == [1]
+    assert list((tmp_path / beam.SEARCHED).iterdir())
+    # Another process: nothing in memory, the choice on disk, no search.
+    monkeypatch.setattr(runtime, "_programs", {})
+    monkeypatch.setattr(runtime, "_kernel_cache", [KernelCache(tmp_path)])
+    with options(beam=2):
+        np.testing.assert_allclose((Tensor(a) @ Tensor(b)).relu().numpy(), np.maximum(a @ b, 0), rtol=1e-5, atol=1e-5)
+    assert searches == [1]
+
+
+def test_beam_keeps_the_fastest_candidate_and_never_loses_to_the_heuristic() -> None:
+    rows, inner = UOp.range(8, 0, AxisKind.LOOP), UOp.range(64, 1, AxisKind.REDUCE)
+    pointer = UOp(Ops.DEFINE_GLOBAL, dtypes.float32.ptr(), (), 1)
+    value = UOp(Ops.LOAD, dtypes.float32, (UOp(Ops.INDEX, pointer.dtype, (pointer, rows * 64 + inner)),))
+    output = UOp(Ops.DEFINE_GLOBAL, dtypes.float32.ptr(), (), 0)
+    store = UOp(
+        Ops.STORE,
+        dtypes.void,
+        (UOp(Ops.INDEX, output.dtype, (output, rows)), UOp(Ops.REDUCE, dtypes.float32, (value, inner), Ops.ADD)),
+    )
+    ast = UOp(Ops.SINK, dtypes.void, (store,))
+    heuristic = hand_coded_opts(ast, OptimizeOptions())
+    # A fake clock: the heuristic's choice costs 2, one particular extension of it costs 1, the rest 3.
+    favourite = (*heuristic, Opt(OptKind.UPCAST, 0, 2))
+    chosen = beam._search(
+        ast, OptimizeOptions(), 2, lambda opts: 2.0 if opts == heuristic else 1.0 if opts == favourite else 3.0
+    )
+    assert chosen == favourite
+    assert beam._search(ast, OptimizeOptions(), 2, lambda opts: 2.0 if opts == heuristic else 3.0) == heuristic

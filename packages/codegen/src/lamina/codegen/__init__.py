@@ -7,7 +7,15 @@ three. The loop structure stays explicit in UOps, so every optimization is a rew
 
 from lamina.codegen.kernel import KernelSource, generate_c
 from lamina.codegen.linearize import LinearProgram, kernel_name, linearize, reduce_identity
-from lamina.codegen.optimize import Opt, OptimizeOptions, OptKind, apply_opts, hand_coded_opts, optimize_kernel
+from lamina.codegen.optimize import (
+    Opt,
+    OptimizeOptions,
+    OptKind,
+    apply_opts,
+    hand_coded_opts,
+    optimize_kernel,
+    possible_opts,
+)
 from lamina.codegen.render_c import compute_type, render_c, render_const
 
 __all__ = [
@@ -23,6 +31,7 @@ __all__ = [
     "kernel_name",
     "linearize",
     "optimize_kernel",
+    "possible_opts",
     "reduce_identity",
     "render_c",
     "render_const",

@@ -7,10 +7,11 @@ buffer arguments it takes. Options travel explicitly in `OptimizeOptions`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lamina.codegen.linearize import LinearProgram, linearize
-from lamina.codegen.optimize import OptimizeOptions, optimize_kernel
+from lamina.codegen.optimize import Opt, OptimizeOptions, optimize_kernel
 from lamina.codegen.render_c import render_c
 from lamina.uop import UOp
 
@@ -25,8 +26,9 @@ class KernelSource:
     program: LinearProgram
 
 
-def generate_c(ast: UOp, options: OptimizeOptions | None = None) -> KernelSource:
-    """C source for the kernel `ast` (a SINK of STOREs), optimized as `options` allow (by default: serial)."""
+def generate_c(ast: UOp, options: OptimizeOptions | None = None, opts: Sequence[Opt] | None = None) -> KernelSource:
+    """C source for the kernel `ast` (a SINK of STOREs), optimized as `options` allow (by default: serial),
+    with `opts` when given, else the hand-coded heuristic's."""
     chosen = options if options is not None else OptimizeOptions()
-    program = linearize(optimize_kernel(ast, chosen))
+    program = linearize(optimize_kernel(ast, chosen, opts))
     return KernelSource(program.name, render_c(program, chosen.threads), len(program.parameters), program)

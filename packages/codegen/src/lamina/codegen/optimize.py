@@ -273,6 +273,30 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
     return tuple(opts)
 
 
+# What a search may try on one loop: these split amounts, on the innermost loops only.
+SEARCH_AMOUNTS: Final = (2, 4, 8, 16, 32)
+SEARCH_LOOPS: Final = 2
+
+
+def possible_opts(sink: UOp, options: OptimizeOptions) -> list[Opt]:
+    """The single opts a search may add to `sink` (already optimized by some opts): each fits its loop."""
+    loops = sorted((node for node in toposort(sink) if node.op is Ops.RANGE), key=lambda loop: loop.arg[0])
+    outputs = [loop for loop in loops if loop.arg[1] is AxisKind.LOOP]
+    reduces = [loop for loop in loops if loop.arg[1] is AxisKind.REDUCE]
+    candidates: list[Opt] = []
+    for loop in outputs[-SEARCH_LOOPS:]:
+        size = _size(loop) or 1
+        candidates.extend(Opt(OptKind.UPCAST, loop.arg[0], amount) for amount in SEARCH_AMOUNTS if size % amount == 0)
+    for loop in reduces[-1:]:
+        size = _size(loop) or 1
+        candidates.extend(Opt(OptKind.UNROLL, loop.arg[0], amount) for amount in SEARCH_AMOUNTS if size % amount == 0)
+        if options.openmp and _simd_reduces(sink, loop):
+            candidates.append(Opt(OptKind.SIMD, loop.arg[0]))
+    if options.threads > 1 and outputs and not any(loop.arg[1] is AxisKind.PARALLEL for loop in loops):
+        candidates.append(Opt(OptKind.PARALLEL, outputs[0].arg[0]))
+    return candidates
+
+
 def simplify_indices(sink: UOp) -> UOp:
     """`sink` with every address and validity in canonical form, the constant offset last.
 
@@ -291,8 +315,9 @@ def simplify_indices(sink: UOp) -> UOp:
     return rebuilt
 
 
-def optimize_kernel(sink: UOp, options: OptimizeOptions) -> UOp:
-    """`sink` with the hand-coded opts applied (unchanged when optimization is off)."""
+def optimize_kernel(sink: UOp, options: OptimizeOptions, opts: Sequence[Opt] | None = None) -> UOp:
+    """`sink` with `opts` applied (by default the hand-coded ones; nothing when optimization is off)."""
     if not options.enabled:
         return sink
-    return simplify_indices(apply_opts(sink, hand_coded_opts(sink, options)))
+    chosen = hand_coded_opts(sink, options) if opts is None else opts
+    return simplify_indices(apply_opts(sink, chosen))

@@ -1,7 +1,8 @@
 """Options that steer the pipeline, read from the environment once, here, and passed down explicitly.
 
 `DEBUG` (0-4) controls what realize prints, `DEVICE` picks the default device, `NOOPT` turns the
-kernel optimizer off, `LAMINA_THREADS` caps the cores a kernel may use (default: all of them).
+kernel optimizer off, `BEAM=n` searches each kernel's opts with a beam of n (see `beam.py`),
+`LAMINA_THREADS` caps the cores a kernel may use (default: all of them).
 Lower layers never read the environment: they get what they need from here.
 """
 
@@ -21,6 +22,7 @@ class Context:
     device: str = "CPU"
     noopt: bool = False
     threads: int = 1
+    beam: int = 0
 
 
 def _int_option(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -34,7 +36,7 @@ def _int_option(environ: Mapping[str, str], name: str, default: int) -> int:
 
 
 def context_from_environment(environ: Mapping[str, str]) -> Context:
-    """The Context the environment `environ` asks for (DEBUG, DEVICE, NOOPT, LAMINA_THREADS)."""
+    """The Context the environment `environ` asks for (DEBUG, DEVICE, NOOPT, BEAM, LAMINA_THREADS)."""
     threads = _int_option(environ, "LAMINA_THREADS", os.cpu_count() or 1)
     if threads < 1:
         raise ValueError(f"environment variable LAMINA_THREADS must be at least 1, got {threads}")
@@ -43,6 +45,7 @@ def context_from_environment(environ: Mapping[str, str]) -> Context:
         device=environ.get("DEVICE", "CPU").upper() or "CPU",
         noopt=_int_option(environ, "NOOPT", 0) != 0,
         threads=threads,
+        beam=_int_option(environ, "BEAM", 0),
     )
 
 

@@ -25,9 +25,10 @@ import lamina.codegen
 import lamina.dtype
 import lamina.rewrite
 import lamina.uop
-from lamina.codegen import OptimizeOptions, generate_c
+from lamina.codegen import Opt, OptimizeOptions, generate_c
 from lamina.device import Buffer, Compiler, Device, KernelCache, Launcher
 from lamina.schedule import Schedule, ScheduleItem
+from lamina.tensor.beam import searched_opts
 from lamina.tensor.capture import Launch, active_capture
 from lamina.tensor.context import Context
 from lamina.uop import Ops, UOp, format_graph, toposort
@@ -55,7 +56,7 @@ class RuntimeStats:
 
 
 stats = RuntimeStats()
-_programs: dict[tuple[str, UOp, bool, int], CompiledKernel] = {}
+_programs: dict[tuple[str, UOp, bool, int, int], CompiledKernel] = {}
 _kernel_cache: list[KernelCache] = []
 _compilers: dict[str, Compiler] = {}
 # The disk cache's kind for generated C sources, keyed by kernel listing (see kernel_source).
@@ -106,14 +107,17 @@ def _estimate_flops(ast: UOp) -> int:
 
 def compile_kernels(items: Sequence[ScheduleItem], device: str, context: Context) -> list[CompiledKernel]:
     """The programs for `items`; the ones not built yet are compiled side by side, one compiler per core."""
-    keys = [(device, item.ast, context.noopt, context.threads) for item in items]
+    keys = [(device, item.ast, context.noopt, context.threads, context.beam) for item in items]
     missing = {key: item for key, item in zip(keys, items, strict=True) if key not in _programs}
     if missing:
         spec = Device.get(device)
         compiler = compiler_for(device)
         threads = context.threads if compiler.parallel else 1
         optimize = OptimizeOptions(enabled=not context.noopt, threads=threads, openmp=compiler.parallel)
-        sources = {key: kernel_source(item.ast, optimize) for key, item in missing.items()}
+        sources = {
+            key: kernel_source(item.ast, optimize, _opts_for(item, device, context, optimize))
+            for key, item in missing.items()
+        }
         for key, (_, source, _) in sources.items():
             if context.debug >= 3:
                 print(format_graph(missing[key].ast), file=sys.stderr)
@@ -137,20 +141,29 @@ def compile_kernels(items: Sequence[ScheduleItem], device: str, context: Context
     return [_programs[key] for key in keys]
 
 
-def kernel_source(ast: UOp, optimize: OptimizeOptions) -> tuple[str, str, int]:
+def _opts_for(item: ScheduleItem, device: str, context: Context, optimize: OptimizeOptions) -> tuple[Opt, ...] | None:
+    """The searched opts under BEAM, else None (the hand-coded heuristic decides)."""
+    if context.beam <= 0 or context.noopt:
+        return None
+    return searched_opts(
+        item, device, optimize, context.beam, compiler_for(device), kernel_cache(), _codegen_fingerprint()
+    )
+
+
+def kernel_source(ast: UOp, optimize: OptimizeOptions, opts: tuple[Opt, ...] | None = None) -> tuple[str, str, int]:
     """The C function name, source and buffer count of `ast`, from the disk cache when this code made it before.
 
     Optimizing and rendering a large kernel takes longer than loading its binary, so a fresh process
     looks the source up by the kernel's listing and the code generator's own source (any change to
     either is a new key) instead of generating it again.
     """
-    listing = "\0".join((_codegen_fingerprint(), repr(optimize), format_graph(ast)))
+    listing = "\0".join((_codegen_fingerprint(), repr(optimize), repr(opts), format_graph(ast)))
     key = hashlib.sha256(listing.encode()).hexdigest()
     cached = kernel_cache().get(SOURCES, key)
     if cached is not None:
         name, count, source = cached.decode().split("\n", 2)
         return name, source, int(count)
-    generated = generate_c(ast, optimize)
+    generated = generate_c(ast, optimize, opts)
     entry = f"{generated.name}\n{generated.buffer_count}\n{generated.source}"
     kernel_cache().put(SOURCES, key, entry.encode())
     return generated.name, generated.source, generated.buffer_count

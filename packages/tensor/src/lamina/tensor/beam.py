@@ -1,0 +1,104 @@
+"""BEAM search: choose a kernel's opts by timing compiled candidates, once per kernel and machine.
+
+With `BEAM=n`, each new kernel is searched instead of taking the hand-coded opts: starting from
+no opts, every round extends each of the `n` fastest opt lists found so far by one more opt
+(`possible_opts`), compiles and times every extension on scratch buffers, and keeps the `n`
+fastest; it stops when a round finds nothing faster. The hand-coded choice competes too, so the
+search never ends slower than the default. The winner is stored in the disk cache under the
+kernel's listing, the options and the compiler, so no process searches the same kernel again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from typing import Final
+
+from lamina.codegen import Opt, OptimizeOptions, OptKind, generate_c, hand_coded_opts, possible_opts
+from lamina.codegen.optimize import apply_opts
+from lamina.device import Buffer, CompileError, Compiler, Device, KernelCache
+from lamina.schedule import ScheduleItem
+from lamina.uop import UOp, format_graph
+
+# The disk cache's kind for searched opts.
+SEARCHED: Final = "beam"
+MAX_ROUNDS: Final = 4
+TIMING_RUNS: Final = 3
+
+
+def searched_opts(
+    item: ScheduleItem,
+    device: str,
+    options: OptimizeOptions,
+    width: int,
+    compiler: Compiler,
+    cache: KernelCache,
+    fingerprint: str,
+) -> tuple[Opt, ...]:
+    """The fastest opts found for `item`'s kernel by a beam of `width`, from the cache when searched before."""
+    listing = "\0".join((fingerprint, repr(options), str(width), compiler.cache_key, format_graph(item.ast)))
+    key = hashlib.sha256(listing.encode()).hexdigest()
+    cached = cache.get(SEARCHED, key)
+    if cached is not None:
+        return tuple(Opt(OptKind[kind], axis, amount) for kind, axis, amount in json.loads(cached))
+    buffers = [Buffer(device, max(node.buffer.size, 1), node.scalar_dtype) for node in item.buffers]
+    for buffer in buffers:
+        buffer.view_numpy()[:] = 0
+    timer = _Timer(item.ast, device, options, compiler, cache, buffers)
+    best = _search(item.ast, options, width, timer)
+    cache.put(SEARCHED, key, json.dumps([[opt.kind.name, opt.axis, opt.amount] for opt in best]).encode())
+    return best
+
+
+def _search(
+    ast: UOp, options: OptimizeOptions, width: int, timer: Callable[[tuple[Opt, ...]], float]
+) -> tuple[Opt, ...]:
+    timed: dict[tuple[Opt, ...], float] = {}
+    for start in ((), hand_coded_opts(ast, options)):
+        timed[start] = timer(start)
+    beam = sorted(timed, key=timed.__getitem__)[:width]
+    for _ in range(MAX_ROUNDS):
+        fastest = min(timed.values())
+        for opts in beam:
+            for opt in possible_opts(apply_opts(ast, opts), options):
+                extended = (*opts, opt)
+                if extended not in timed:
+                    timed[extended] = timer(extended)
+        beam = sorted(timed, key=timed.__getitem__)[:width]
+        if min(timed.values()) >= fastest:
+            break
+    return min(timed, key=timed.__getitem__)
+
+
+class _Timer:
+    """Compiles a kernel with given opts and times it on scratch buffers; an opt list that fails times infinite."""
+
+    def __init__(
+        self,
+        ast: UOp,
+        device: str,
+        options: OptimizeOptions,
+        compiler: Compiler,
+        cache: KernelCache,
+        buffers: Sequence[Buffer],
+    ) -> None:
+        self.ast, self.device, self.options = ast, device, options
+        self.compiler, self.cache, self.buffers = compiler, cache, buffers
+
+    def __call__(self, opts: tuple[Opt, ...]) -> float:
+        try:
+            source = generate_c(self.ast, self.options, opts)
+            binary = self.cache.compile(self.compiler, source.source)
+        except (ValueError, CompileError):
+            return float("inf")
+        launcher = Device.get(self.device).runtime(source.name, binary, source.buffer_count)
+        launcher(*self.buffers)
+        samples = []
+        for _ in range(TIMING_RUNS):
+            started = time.perf_counter()
+            launcher(*self.buffers)
+            samples.append(time.perf_counter() - started)
+        return statistics.median(samples)
