@@ -8,7 +8,7 @@ import pytest
 
 from lamina.codegen import linearize, reduce_identity
 from lamina.dtype import DType, dtypes
-from lamina.uop import Ops, UOp
+from lamina.uop import AxisKind, Ops, UOp
 
 if TYPE_CHECKING:
     from packages.codegen.tests.conftest import KernelKit
@@ -156,3 +156,13 @@ def test_a_reduce_reading_another_over_the_same_loops_is_rejected(kit: KernelKit
 def test_non_sink_is_rejected() -> None:
     with pytest.raises(ValueError, match="SINK"):
         linearize(UOp.const(dtypes.float32, 1.0))
+
+
+def test_reduces_over_the_same_loops_inside_different_outer_loops_get_loops_of_their_own(kit: KernelKit) -> None:
+    rows, inner = kit.loop(3, 0), kit.reduce_range(4, 1)
+    per_row = kit.reduce(Ops.ADD, kit.load(1, dtypes.float32, rows * 4 + inner), inner)
+    shared = kit.reduce(Ops.ADD, kit.load(2, dtypes.float32, inner), inner)
+    uops = linearize(kit.kernel(rows, per_row + shared)).uops
+    loops = [uop for uop in uops if uop.op is Ops.RANGE and uop.arg[1] is AxisKind.REDUCE]
+    assert len(loops) == 2
+    assert len({loop.arg[0] for loop in loops}) == 2

@@ -201,7 +201,7 @@ def test_small_sizes_upcast_whole_and_odd_sizes_by_a_divisor(kit: KernelKit) -> 
 def test_contiguous_sum_is_a_simd_loop_with_openmp_and_split_accumulators_without(kit: KernelKit) -> None:
     ast = _row_reduce(kit, Ops.ADD, 6, 48)
     assert hand_coded_opts(ast, OptimizeOptions(openmp=True)) == (Opt(OptKind.SIMD, 1),)
-    assert hand_coded_opts(ast, OptimizeOptions()) == (Opt(OptKind.UNROLL, 1, 16),)
+    assert hand_coded_opts(ast, OptimizeOptions()) == (Opt(OptKind.SPLIT, 1, 16),)
     source = generate_c(ast, OptimizeOptions(openmp=True)).source
     assert "#pragma omp simd reduction(+:acc0)" in source
 
@@ -209,13 +209,13 @@ def test_contiguous_sum_is_a_simd_loop_with_openmp_and_split_accumulators_withou
 def test_max_reductions_split_into_accumulators_even_with_openmp(kit: KernelKit) -> None:
     # OpenMP's max reduction would not propagate NaN as torch.max does.
     assert hand_coded_opts(_row_reduce(kit, Ops.MAX, 5, 64), OptimizeOptions(openmp=True)) == (
-        Opt(OptKind.UNROLL, 1, 16),
+        Opt(OptKind.SPLIT, 1, 16),
     )
 
 
 def test_transposed_matmul_splits_the_reduction_and_shares_rows(kit: KernelKit) -> None:
     ast = _matmul_transposed(kit, 12, 64, 8)
-    assert hand_coded_opts(ast, OptimizeOptions()) == (Opt(OptKind.UNROLL, 2, 16), Opt(OptKind.UPCAST, 1, 4))
+    assert hand_coded_opts(ast, OptimizeOptions()) == (Opt(OptKind.SPLIT, 2, 16), Opt(OptKind.UPCAST, 1, 4))
 
 
 def test_transposed_matmul_with_openmp_tiles_both_operands_around_a_simd_reduction(kit: KernelKit) -> None:
@@ -250,7 +250,7 @@ def test_large_kernels_use_every_core_and_small_ones_stay_serial(kit: KernelKit)
         (Opt(OptKind.UPCAST, 1, 7), "cannot split loop axis 1 of size 64 by 7"),
         (Opt(OptKind.UPCAST, 5, 2), "loop axis 5, which the kernel does not have"),
         (Opt(OptKind.UPCAST, 2, 2), "UPCAST does not apply to the REDUCE loop of axis 2"),
-        (Opt(OptKind.UNROLL, 0, 2), "UNROLL does not apply to the LOOP loop of axis 0"),
+        (Opt(OptKind.SPLIT, 0, 2), "SPLIT does not apply to the LOOP loop of axis 0"),
         (Opt(OptKind.PARALLEL, 2), "PARALLEL does not apply to the REDUCE loop of axis 2"),
     ],
 )
@@ -276,7 +276,7 @@ def test_any_valid_opts_keep_a_matmul_exact(kit: KernelKit, data: st.DataObject)
     ast = _matmul(kit, n, k, m, dtypes.int32)
     opts = [
         Opt(OptKind.UPCAST, 1, data.draw(st.sampled_from(_divisors(m)))),
-        Opt(OptKind.UNROLL, 2, data.draw(st.sampled_from(_divisors(k)))),
+        Opt(OptKind.SPLIT, 2, data.draw(st.sampled_from(_divisors(k)))),
         Opt(OptKind.UPCAST, 0, data.draw(st.sampled_from(_divisors(n)))),
     ]
     opts = data.draw(st.permutations(opts))

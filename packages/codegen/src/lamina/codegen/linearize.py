@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 
 from lamina.dtype import DType
-from lamina.uop import AxisKind, ConstValue, Ops, UOp, toposort
+from lamina.uop import AxisKind, ConstValue, Ops, UOp, substitute, toposort
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,10 +177,36 @@ def _check_reduce_ranges(sink: UOp) -> None:
                 raise ValueError(f"RANGE axis {loop.arg[0]} is reduced by two REDUCEs; give each REDUCE its own ranges")
 
 
+def _separate_reduce_groups(sink: UOp) -> UOp:
+    """`sink` where REDUCEs over the same loops but inside different outer loops get loops of their own.
+
+    They cannot share a loop nest (one would be computed where the other's outer loops are not open),
+    which happens when upcast copies differ in what they depend on (a copy whose index folded away).
+    """
+    dependencies = _ranges_of(sink)
+    groups: dict[tuple[UOp, ...], dict[frozenset[UOp], list[UOp]]] = {}
+    nodes = toposort(sink)
+    for node in nodes:
+        if node.op is Ops.REDUCE:
+            groups.setdefault(node.src[1:], {}).setdefault(dependencies[node], []).append(node)
+    next_axis = 1 + max((node.arg[0] for node in nodes if node.op is Ops.RANGE), default=0)
+    replacements: dict[UOp, UOp] = {}
+    for loops, by_outer in groups.items():
+        for members in list(by_outer.values())[1:]:
+            fresh = {
+                loop: UOp.range(loop.src[0], next_axis + offset, loop.arg[1], loop.scalar_dtype)
+                for offset, loop in enumerate(loops)
+            }
+            next_axis += len(loops)
+            replacements.update(zip(members, substitute(members, fresh), strict=True))
+    return substitute([sink], replacements)[0] if replacements else sink
+
+
 def linearize(sink: UOp) -> LinearProgram:
     """The kernel `sink` as a linear program with explicit loops and accumulators."""
     if sink.op is not Ops.SINK:
         raise ValueError(f"linearize needs a kernel SINK, got {sink.op}")
+    sink = _separate_reduce_groups(sink)
     _check_reduce_ranges(sink)
     uops = _Linearizer(sink).run()
     parameters = sorted((node for node in toposort(sink) if node.op is Ops.DEFINE_GLOBAL), key=lambda p: p.arg)

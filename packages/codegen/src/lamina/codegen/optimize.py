@@ -4,9 +4,12 @@ An `Opt` names one loop (by its RANGE's axis id) and what to do with it. UPCAST 
 loop and unrolls the inner part into copies of the kernel's stores: the copies share every value
 that does not depend on the loop (hash-consing finds them), so a matmul's row of A is loaded once
 for many outputs and the copies' accumulators sit side by side, which the C compiler turns into
-vector registers. UNROLL splits a reduce loop into several accumulators, each summing every k-th
+vector registers. SPLIT splits a reduce loop into several accumulators, each summing every k-th
 element, combined once after the loop: the additions no longer wait on each other and adjacent
-elements go to adjacent accumulators, again one vector. PARALLEL marks an output loop whose
+elements go to adjacent accumulators, again one vector. UNROLL writes a reduce loop's iterations
+out in the body, summed into the one accumulator: a loop over a convolution's taps whose every
+iteration reads one tap (the others masked off) becomes a sum of plain loads once the tap is a
+constant and its masks fold. PARALLEL marks an output loop whose
 iterations are spread over the machine's cores. Each opt is a substitution of the RANGE by index
 arithmetic over a shorter RANGE, so an optimized kernel is still an ordinary kernel AST: the
 reference interpreter checks it against the unoptimized one.
@@ -33,6 +36,8 @@ VECTOR_LANES: Final = 16
 # registers, so each loaded vector of B feeds eight accumulators (measured best at 1024^3 here).
 WIDE_UPCAST: Final = 32
 REUSE_UPCAST: Final = 8
+# Loops up to this long that a validity depends on are written out whole (see hand_coded_opts).
+MASKED_UNROLL: Final = 16
 # Rows of a contiguous reduction computed together when they share a load (x @ W.T shares x's row).
 SHARED_ROW_UPCAST: Final = 4
 # Loop iterations below which a kernel stays on one core: the fork and join cost more than they save.
@@ -43,7 +48,8 @@ class OptKind(Enum):
     """What an `Opt` does to its loop."""
 
     UPCAST = auto()  # split an output loop; unroll the inner part into copies of the stores
-    UNROLL = auto()  # split a reduce loop into `amount` independent accumulators
+    SPLIT = auto()  # split a reduce loop into `amount` independent accumulators
+    UNROLL = auto()  # write `amount` iterations of a reduce loop out in its body, into the same accumulator
     PARALLEL = auto()  # spread an output loop's iterations over cores
     SIMD = auto()  # let the C compiler vectorize a reduce loop, reordering its sums (an OpenMP simd loop)
 
@@ -103,7 +109,7 @@ def _combine(op: Ops, values: Sequence[UOp]) -> UOp:
     return level[0]
 
 
-def _unroll(sink: UOp, loop: UOp, amount: int) -> UOp:
+def _split_accumulators(sink: UOp, loop: UOp, amount: int) -> UOp:
     outer, copies = _split(loop, amount, AxisKind.REDUCE)
     replacements: dict[UOp, UOp] = {}
     for reduce in toposort(sink):
@@ -117,6 +123,22 @@ def _unroll(sink: UOp, loop: UOp, amount: int) -> UOp:
             (value,) = substitute([reduce.src[0]], {loop: index})
             parts.append(UOp(Ops.REDUCE, reduce.dtype, (value, *ranges), reduce.arg) if ranges else value)
         replacements[reduce] = _combine(reduce.arg, parts)
+    (rebuilt,) = substitute([sink], replacements)
+    return rebuilt
+
+
+def _unroll(sink: UOp, loop: UOp, amount: int) -> UOp:
+    outer, copies = _split(loop, amount, AxisKind.REDUCE)
+    replacements: dict[UOp, UOp] = {}
+    for reduce in toposort(sink):
+        if reduce.op is not Ops.REDUCE or loop not in reduce.src[1:]:
+            continue
+        ranges = tuple(source for source in reduce.src[1:] if source is not loop)
+        if outer is not None:
+            ranges = (*ranges, outer)
+        values = [substitute([reduce.src[0]], {loop: index})[0] for index in copies]
+        body = _combine(reduce.arg, values)
+        replacements[reduce] = UOp(Ops.REDUCE, reduce.dtype, (body, *ranges), reduce.arg) if ranges else body
     (rebuilt,) = substitute([sink], replacements)
     return rebuilt
 
@@ -148,6 +170,8 @@ def apply_opts(sink: UOp, opts: Sequence[Opt]) -> UOp:
         is_reduce = loop.arg[1] is AxisKind.REDUCE
         if opt.kind is OptKind.UPCAST and not is_reduce:
             sink = _upcast(sink, loop, opt.amount)
+        elif opt.kind is OptKind.SPLIT and is_reduce:
+            sink = _split_accumulators(sink, loop, opt.amount)
         elif opt.kind is OptKind.UNROLL and is_reduce:
             sink = _unroll(sink, loop, opt.amount)
         elif opt.kind is OptKind.PARALLEL and loop.arg[1] is AxisKind.LOOP:
@@ -214,11 +238,23 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
     strides = _Strides()
     loads = [strides.of(node.src[0].src[1]) for node in nodes if node.op is Ops.LOAD]
     stores = [strides.of(node.src[0].src[1]) for node in nodes if node.op is Ops.STORE]
-    outputs = [loop for loop in loops if loop.arg[1] is AxisKind.LOOP]
-    reduces = [loop for loop in loops if loop.arg[1] is AxisKind.REDUCE]
 
     def size(loop: UOp) -> int:
         return _size(loop) or 1
+
+    # A short loop that a validity depends on (which tap of a stack of shifted views is read) is written
+    # out whole: with the loop index a constant in each copy, the masks fold and each copy is one plain load.
+    gated = {
+        node for index in nodes if index.op is Ops.INDEX and len(index.src) == 3 for node in toposort(index.src[2])
+    }
+    opts: list[Opt] = []
+    for loop in loops:
+        if loop in gated and size(loop) <= MASKED_UNROLL:
+            kind = OptKind.UNROLL if loop.arg[1] is AxisKind.REDUCE else OptKind.UPCAST
+            opts.append(Opt(kind, loop.arg[0], size(loop)))
+    written_out = {opt.axis for opt in opts}
+    outputs = [loop for loop in loops if loop.arg[1] is AxisKind.LOOP and loop.arg[0] not in written_out]
+    reduces = [loop for loop in loops if loop.arg[1] is AxisKind.REDUCE and loop.arg[0] not in written_out]
 
     def contiguous(loop: UOp, accesses: list[dict[UOp, int | None]]) -> bool:
         # Every access either ignores the loop or walks it with stride one, and at least one walks it.
@@ -234,7 +270,6 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
         )
 
     # An elementwise kernel's innermost loop is already contiguous, which the C compiler vectorizes by itself.
-    opts: list[Opt] = []
     vector_output = next((loop for loop in reversed(outputs) if contiguous(loop, loads + stores)), None)
     if not reduces:
         pass
@@ -258,7 +293,7 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
             # their SLP vectorizers, which unrolled copies rely on, give up on anything but plain loads.
             opts.append(Opt(OptKind.SIMD, reduce.arg[0]))
         else:
-            opts.append(Opt(OptKind.UNROLL, reduce.arg[0], _largest_divisor(size(reduce), VECTOR_LANES)))
+            opts.append(Opt(OptKind.SPLIT, reduce.arg[0], _largest_divisor(size(reduce), VECTOR_LANES)))
         # x @ W.T: rows of x share W's rows and the other way round, so a tile of both halves the loads
         # per multiply-add; split accumulators already multiply the registers, so they take one.
         sharing = [loop for loop in reversed(outputs) if shares_loads(loop, reduce)][: 2 if simd else 1]
@@ -289,7 +324,7 @@ def possible_opts(sink: UOp, options: OptimizeOptions) -> list[Opt]:
         candidates.extend(Opt(OptKind.UPCAST, loop.arg[0], amount) for amount in SEARCH_AMOUNTS if size % amount == 0)
     for loop in reduces[-1:]:
         size = _size(loop) or 1
-        candidates.extend(Opt(OptKind.UNROLL, loop.arg[0], amount) for amount in SEARCH_AMOUNTS if size % amount == 0)
+        candidates.extend(Opt(OptKind.SPLIT, loop.arg[0], amount) for amount in SEARCH_AMOUNTS if size % amount == 0)
         if options.openmp and _simd_reduces(sink, loop):
             candidates.append(Opt(OptKind.SIMD, loop.arg[0]))
     if options.threads > 1 and outputs and not any(loop.arg[1] is AxisKind.PARALLEL for loop in loops):
@@ -306,11 +341,15 @@ def simplify_indices(sink: UOp) -> UOp:
     """
     replacements: dict[UOp, UOp] = {}
     for node in toposort(sink):
-        if node.op is Ops.INDEX:
-            simplified = (node.src[0], *(simplify(source) for source in node.src[1:]))
-            if len(simplified) == 3 and simplified[2].op is Ops.CONST and simplified[2].arg is True:
-                simplified = simplified[:2]
-            replacements[node] = UOp(Ops.INDEX, node.dtype, simplified, node.arg)
+        if node.op is not Ops.LOAD:
+            continue
+        index = node.src[0]
+        simplified = (index.src[0], *(simplify(source) for source in index.src[1:]))
+        # A load that is never valid stays (a masked-off tap reads `0 ? x : 0`, which the C compiler folds):
+        # folding it here could leave a buffer parameter unused and change the kernel's signature.
+        if len(simplified) == 3 and simplified[2].op is Ops.CONST and simplified[2].arg is True:
+            simplified = simplified[:2]
+        replacements[node] = UOp(Ops.LOAD, node.dtype, (UOp(Ops.INDEX, index.dtype, simplified, index.arg),), node.arg)
     (rebuilt,) = substitute([sink], replacements)
     return rebuilt
 

@@ -1,15 +1,15 @@
 """Sliding windows as pure movement, and the convolution and pooling built on them.
 
-`sliding_windows` turns (..., H, W) into (..., out_h, out_w, k_h, k_w) without copying: each
-spatial dim is tiled, cropped and folded so that element (o, k) lands on x[o * stride + k *
-dilation]. Convolution is then a broadcast multiply with the weight and a sum over (C/groups,
-k_h, k_w), and pooling a max or mean over the window axes, so the scheduler fuses each into
-kernels that read the input directly; no im2col buffer is ever materialised.
+`sliding_windows` turns (..., H, W) into (..., out_h, out_w, k_h, k_w) without copying: a stack of
+one shifted, strided view per tap, so that element (o, k) is x[o * stride + k * dilation].
+Convolution is then a broadcast multiply with the weight and a sum over (C/groups, k_h, k_w), and
+pooling a max or mean over the window axes, so the scheduler fuses each into kernels that read the
+input directly (the optimizer writes the taps out, which folds the stack's masks); no im2col
+buffer is ever materialised.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from lamina.tensor import Tensor
@@ -32,34 +32,41 @@ def output_size(size: int, kernel: int, stride: int, dilation: int) -> int:
 
 def sliding_windows(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]) -> Tensor:
     """(..., H, W) viewed as (..., out_h, out_w, k_h, k_w) windows (x must already be padded)."""
-    batch, sizes = x.shape[:-2], x.shape[-2:]
+    sizes = x.shape[-2:]
     described = f"kernel {kernel}, stride {stride}, dilation {dilation}"
     if any(value <= 0 for value in (*kernel, *stride, *dilation)):
         raise ValueError(f"windows need positive sizes, got {described}")
-    outs = tuple(output_size(size, k, s, d) for size, k, s, d in zip(sizes, kernel, stride, dilation, strict=True))
+    outs = (
+        output_size(sizes[0], kernel[0], stride[0], dilation[0]),
+        output_size(sizes[1], kernel[1], stride[1], dilation[1]),
+    )
     if any(out <= 0 for out in outs):
         raise ValueError(f"windows of {described} do not fit an input of spatial size {sizes}")
-    lead = len(batch)
-    # Tile each spatial dim `reps` times: after tiling, a row of length size+dilation read at (k, b) is
-    # x[(k * (size + dilation) + b) mod size] = x[k * dilation + b], with no wrap-around for the b we keep.
-    reps = tuple(math.ceil(k * (size + d) / size) for k, size, d in zip(kernel, sizes, dilation, strict=True))
-    tiled = (
-        x.reshape((*batch, 1, sizes[0], 1, sizes[1]))
-        .expand((*batch, reps[0], sizes[0], reps[1], sizes[1]))
-        .reshape((*batch, reps[0] * sizes[0], reps[1] * sizes[1]))
-    )
-    rows = tuple(size + d for size, d in zip(sizes, dilation, strict=True))
-    cropped = tiled.shrink([*([None] * lead), (0, kernel[0] * rows[0]), (0, kernel[1] * rows[1])])
-    folded = cropped.reshape((*batch, kernel[0], rows[0], kernel[1], rows[1]))
-    # Keep out*stride positions of each row (padding when a large stride asks for more than the row holds).
-    spans = tuple(out * s for out, s in zip(outs, stride, strict=True))
-    bounds = [(0, 0)] * lead + [(0, 0), (0, max(spans[0] - rows[0], 0)), (0, 0), (0, max(spans[1] - rows[1], 0))]
-    widened = folded.pad(tuple(bounds))
-    kept = widened.shrink([*([None] * lead), None, (0, spans[0]), None, (0, spans[1])])
-    strided = kept.reshape((*batch, kernel[0], outs[0], stride[0], kernel[1], outs[1], stride[1]))
-    picked = strided.shrink([*([None] * lead), None, None, (0, 1), None, None, (0, 1)])
-    windows = picked.reshape((*batch, kernel[0], outs[0], kernel[1], outs[1]))
-    return windows.permute((*range(lead), lead + 1, lead + 3, lead, lead + 2))
+    # One shifted (and strided) view of x per tap, stacked: tap (i, j) of window (o, p) is
+    # x[o * stride + i * dilation, p * stride + j * dilation]. Every view is plain offset arithmetic, so
+    # the gradient of a stack is a sum of shifted views too: a direct correlation, no division.
+    taps = [
+        _strided(x, (i * dilation[0], j * dilation[1]), outs, stride)
+        for i in range(kernel[0])
+        for j in range(kernel[1])
+    ]
+    stacked = taps[0].stack(*taps[1:], dim=-1)
+    return stacked.reshape((*x.shape[:-2], outs[0], outs[1], kernel[0], kernel[1]))
+
+
+def _strided(x: Tensor, start: tuple[int, int], outs: tuple[int, int], stride: tuple[int, int]) -> Tensor:
+    """x[..., start_h :: stride_h, start_w :: stride_w], `outs` elements along each."""
+    lead = [None] * (x.ndim - 2)
+    spans = [out * step for out, step in zip(outs, stride, strict=True)]
+    # The last window may end inside the final stride step: pad so every row holds out * stride elements.
+    short = [max(begin + span - size, 0) for begin, span, size in zip(start, spans, x.shape[-2:], strict=True)]
+    padded = x.pad(((0, 0),) * (x.ndim - 2) + ((0, short[0]), (0, short[1]))) if any(short) else x
+    view = padded.shrink([*lead, (start[0], start[0] + spans[0]), (start[1], start[1] + spans[1])])
+    if stride == (1, 1):
+        return view
+    split = view.reshape((*x.shape[:-2], outs[0], stride[0], outs[1], stride[1]))
+    picked = split.shrink([*lead, None, (0, 1), None, (0, 1)])
+    return picked.reshape((*x.shape[:-2], outs[0], outs[1]))
 
 
 def _pad_spatial(x: Tensor, padding: tuple[int, int], value: float) -> Tensor:
