@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lamina.cli.models import MODELS
-from lamina.nn import functional as F  # noqa: N812 - the name every torch user reads
+from lamina.cli.models import MODELS, train_step
 from lamina.nn.convolution import conv2d
 from lamina.nn.optim import SGD
 from lamina.tensor import Tensor, current_context, jit, realize
@@ -232,16 +231,7 @@ def _train_case(name: str, model_name: str, batch: int, lr: float, forward_flops
     Tensor.manual_seed(0)
     model = MODELS[model_name]()
     initial = [param.numpy().copy() for param in model.parameters()]
-    optimizer = SGD(model.parameters(), lr=lr)
-
-    def step(x: Tensor, y: Tensor) -> Tensor:
-        loss = F.cross_entropy(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    jitted = jit(step)
+    jitted = jit(train_step(model, SGD(model.parameters(), lr=lr)))
 
     def lamina_run() -> Any:
         return jitted(Tensor(images), Tensor(labels))

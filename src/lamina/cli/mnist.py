@@ -16,10 +16,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lamina.cli.models import MODELS
+from lamina.cli.models import MODELS, train_step
 from lamina.dataset import load
 from lamina.nn import Module
-from lamina.nn import functional as F  # noqa: N812 - the name every torch user reads
 from lamina.nn.optim import SGD, Adam, Optimizer
 from lamina.tensor import Tensor, jit, no_grad, stats
 
@@ -102,16 +101,9 @@ def train(arguments: argparse.Namespace) -> TrainResult:
     test_images, test_labels = normalize(splits.test_images), splits.test_labels.astype(np.int64)
     model = MODELS[arguments.model]()
     optimizer = make_optimizer(arguments.optimizer, model, arguments.lr)
-
-    def train_step(images: Tensor, labels: Tensor) -> Tensor:
-        loss = F.cross_entropy(model(images), labels)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        return loss
-
     # After two steps every step only replays the captured kernels (see lamina.tensor.jit).
-    step = train_step if arguments.no_jit else jit(train_step)
+    plain = train_step(model, optimizer)
+    step = plain if arguments.no_jit else jit(plain)
     started = time.perf_counter()
     steps, accuracy = 0, 0.0
     steps_per_epoch = len(train_images) // arguments.batch_size

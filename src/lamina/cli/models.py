@@ -1,9 +1,12 @@
-"""The networks `lamina mnist` trains: the 784-128-10 MLP and a small convolutional net."""
+"""The networks `lamina mnist` trains (the 784-128-10 MLP and a small convolutional net) and its training step."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from lamina.nn import Conv2d, Linear, Module
 from lamina.nn import functional as F  # noqa: N812 - the name every torch user reads
+from lamina.nn.optim import Optimizer
 from lamina.tensor import Tensor
 
 
@@ -35,3 +38,16 @@ class ConvNet(Module):
 
 
 MODELS: dict[str, type[Module]] = {"mlp": MLP, "cnn": ConvNet}
+
+
+def train_step(model: Module, optimizer: Optimizer) -> Callable[[Tensor, Tensor], Tensor]:
+    """One training step of `model` on a batch (forward, cross-entropy, backward, update); returns the loss."""
+
+    def step(images: Tensor, labels: Tensor) -> Tensor:
+        loss = F.cross_entropy(model(images), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step

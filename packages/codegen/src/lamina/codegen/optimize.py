@@ -109,25 +109,14 @@ def _combine(op: Ops, values: Sequence[UOp]) -> UOp:
     return level[0]
 
 
-def _split_accumulators(sink: UOp, loop: UOp, amount: int) -> UOp:
-    outer, copies = _split(loop, amount, AxisKind.REDUCE)
-    replacements: dict[UOp, UOp] = {}
-    for reduce in toposort(sink):
-        if reduce.op is not Ops.REDUCE or loop not in reduce.src[1:]:
-            continue
-        ranges = tuple(source for source in reduce.src[1:] if source is not loop)
-        if outer is not None:
-            ranges = (*ranges, outer)
-        parts = []
-        for index in copies:
-            (value,) = substitute([reduce.src[0]], {loop: index})
-            parts.append(UOp(Ops.REDUCE, reduce.dtype, (value, *ranges), reduce.arg) if ranges else value)
-        replacements[reduce] = _combine(reduce.arg, parts)
-    (rebuilt,) = substitute([sink], replacements)
-    return rebuilt
+def _reduce_like(reduce: UOp, value: UOp, ranges: tuple[UOp, ...]) -> UOp:
+    """`reduce`'s op over `ranges` applied to `value` (just `value` when no range is left)."""
+    return UOp(Ops.REDUCE, reduce.dtype, (value, *ranges), reduce.arg) if ranges else value
 
 
-def _unroll(sink: UOp, loop: UOp, amount: int) -> UOp:
+def _split_reduce(sink: UOp, loop: UOp, amount: int, separate: bool) -> UOp:
+    """Every REDUCE over `loop` with `loop` split by `amount`: the unrolled iterations are summed in the
+    body (one accumulator), or each gets a REDUCE of its own, combined after the loop (`separate`)."""
     outer, copies = _split(loop, amount, AxisKind.REDUCE)
     replacements: dict[UOp, UOp] = {}
     for reduce in toposort(sink):
@@ -137,8 +126,10 @@ def _unroll(sink: UOp, loop: UOp, amount: int) -> UOp:
         if outer is not None:
             ranges = (*ranges, outer)
         values = [substitute([reduce.src[0]], {loop: index})[0] for index in copies]
-        body = _combine(reduce.arg, values)
-        replacements[reduce] = UOp(Ops.REDUCE, reduce.dtype, (body, *ranges), reduce.arg) if ranges else body
+        if separate:
+            replacements[reduce] = _combine(reduce.arg, [_reduce_like(reduce, value, ranges) for value in values])
+        else:
+            replacements[reduce] = _reduce_like(reduce, _combine(reduce.arg, values), ranges)
     (rebuilt,) = substitute([sink], replacements)
     return rebuilt
 
@@ -171,9 +162,9 @@ def apply_opts(sink: UOp, opts: Sequence[Opt]) -> UOp:
         if opt.kind is OptKind.UPCAST and not is_reduce:
             sink = _upcast(sink, loop, opt.amount)
         elif opt.kind is OptKind.SPLIT and is_reduce:
-            sink = _split_accumulators(sink, loop, opt.amount)
+            sink = _split_reduce(sink, loop, opt.amount, separate=True)
         elif opt.kind is OptKind.UNROLL and is_reduce:
-            sink = _unroll(sink, loop, opt.amount)
+            sink = _split_reduce(sink, loop, opt.amount, separate=False)
         elif opt.kind is OptKind.PARALLEL and loop.arg[1] is AxisKind.LOOP:
             sink = _mark(sink, loop, AxisKind.PARALLEL)
         elif opt.kind is OptKind.SIMD and is_reduce and _simd_reduces(sink, loop):
