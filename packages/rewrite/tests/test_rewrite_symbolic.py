@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lamina.dtype import dtypes
-from lamina.rewrite import evaluate_int, simplify
+from lamina.rewrite import evaluate_int, loop_bounds_under, simplify, simplify_under
 from lamina.uop import AxisKind, Ops, UOp
 
 X = UOp.variable("x", -10, 10)
@@ -172,3 +172,22 @@ def test_evaluate_int_follows_c_semantics() -> None:
     assert evaluate_int(X % 4, {X: -7}) == -3
     assert evaluate_int(X.lt(0).where(X, -X), {X: -7}) == -7
     assert evaluate_int(UOp.const(dtypes.int8, 127) + 1, {}) == -128
+
+
+def test_an_address_simplifies_under_the_bounds_its_validity_puts_on_the_loops() -> None:
+    # A shifted view read where h > 0: over all h the flat address can be negative (no split), not where valid.
+    h, w = UOp.range(28, 0, AxisKind.LOOP), UOp.range(28, 1, AxisKind.LOOP)
+    address = (h * 28 + w - 28) // 784 * 784 + (h * 28 + w - 28) % 784
+    validity = _c(0).lt(h)
+    assert loop_bounds_under(validity) == {h: (1, 27)}
+    assert simplify_under(address, validity) is simplify(h * 28 + w - 28)
+    for row in range(1, 28):
+        for column in (0, 13, 27):
+            value = {h: row, w: column}
+            assert evaluate_int(simplify_under(address, validity), value) == evaluate_int(address, value)
+
+
+def test_bounds_come_only_from_single_loop_comparisons() -> None:
+    h = UOp.range(28, 0, AxisKind.LOOP)
+    assert loop_bounds_under((h + 2).lt(30) & _c(3).lt(h + 1)) == {h: (3, 27)}
+    assert loop_bounds_under((h * 2).lt(30)) == {}

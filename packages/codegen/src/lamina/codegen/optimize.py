@@ -36,6 +36,7 @@ VECTOR_LANES: Final = 16
 # registers, so each loaded vector of B feeds eight accumulators (measured best at 1024^3 here).
 WIDE_UPCAST: Final = 32
 REUSE_UPCAST: Final = 8
+TILE_ACCUMULATORS: Final = 256
 # Loops up to this long that a validity depends on are written out whole (see hand_coded_opts).
 MASKED_UNROLL: Final = 16
 # Rows of a contiguous reduction computed together when they share a load (x @ W.T shares x's row).
@@ -265,16 +266,19 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
     if not reduces:
         pass
     elif vector_output is not None:
-        # Matmul-like: a tile of REUSE_UPCAST rows by WIDE_UPCAST contiguous columns of accumulators.
+        # Matmul-like: a tile of REUSE_UPCAST rows by WIDE_UPCAST contiguous columns of accumulators, for
+        # each group of REDUCEs (a convolution's input gradient has one per tap), within TILE_ACCUMULATORS.
         reduce = reduces[-1]
+        groups = len({node.src[1:] for node in nodes if node.op is Ops.REDUCE})
         width = _largest_divisor(size(vector_output), WIDE_UPCAST)
         opts.append(Opt(OptKind.UPCAST, vector_output.arg[0], width))
         rows = [loop for loop in outputs if loop is not vector_output]
         # The rows that share the vector loads: a matmul's rows of A share B's; a convolution's output
         # channels share the input's.
         row = next((loop for loop in reversed(rows) if shares_loads(loop, reduce, vector_output)), None)
-        if row is not None and shares_loads(vector_output, reduce):
-            opts.append(Opt(OptKind.UPCAST, row.arg[0], _largest_divisor(size(row), REUSE_UPCAST)))
+        row_limit = min(REUSE_UPCAST, TILE_ACCUMULATORS // (width * groups))
+        if row is not None and row_limit > 1 and shares_loads(vector_output, reduce):
+            opts.append(Opt(OptKind.UPCAST, row.arg[0], _largest_divisor(size(row), row_limit)))
     elif contiguous(reduces[-1], loads):
         # A reduction along contiguous memory (row sums, a dot product): adjacent elements, adjacent accumulators.
         reduce = reduces[-1]

@@ -11,6 +11,7 @@ from lamina.rewrite.int_semantics import evaluate_int
 from lamina.rewrite.matcher import PatternMatcher
 from lamina.rewrite.symbolic import pm_symbolic, simplify
 from lamina.rewrite.upat import UPat
+from lamina.rewrite.validity import loop_bounds_under, simplify_under
 
 __all__ = [
     "PatternMatcher",
@@ -19,8 +20,10 @@ __all__ = [
     "evaluate_int",
     "graph_rewrite",
     "graph_rewrite_many",
+    "loop_bounds_under",
     "pm_symbolic",
     "simplify",
+    "simplify_under",
     "vmax",
     "vmin",
 ]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from lamina.dtype import dtypes
 from lamina.rewrite import simplify as _simplify
+from lamina.rewrite import simplify_under
 from lamina.shape import contiguous_strides
 from lamina.uop import AxisKind, GroupOp, Ops, UOp
 
@@ -37,6 +38,22 @@ def simplify(expression: UOp) -> UOp:
             _simplified_cache.clear()
         known = _simplify(expression)
         _simplified_cache[expression] = known
+    return known
+
+
+_address_cache: dict[tuple[UOp, UOp], UOp] = {}
+
+
+def _address_under(address: UOp, validity: UOp | None) -> UOp:
+    """The simplified address of a load, using the bounds its validity puts on the loop indices (memoized)."""
+    if validity is None:
+        return simplify(address)
+    key = (address, validity)
+    known = _address_cache.get(key)
+    if known is None:
+        if len(_address_cache) >= _SIMPLIFIED_CACHE_LIMIT:
+            _address_cache.clear()
+        known = _address_cache[key] = simplify_under(address, validity)
     return known
 
 
@@ -166,7 +183,7 @@ class KernelBuilder:
         if node in self.buffer_of or node.op is Ops.BUFFER:
             buffer = self.buffer_of.get(node, node)
             address = index[0] if node.op is Ops.BUFFER else flat_index(index, node.shape)
-            return self._load(buffer, simplify(address), validity)
+            return self._load(buffer, _address_under(address, validity), validity)
         if node.op is Ops.CONST:
             return node
         if node.op is Ops.PAD:
