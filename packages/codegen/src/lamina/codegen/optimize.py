@@ -36,6 +36,7 @@ VECTOR_LANES: Final = 16
 # registers, so each loaded vector of B feeds eight accumulators (measured best at 1024^3 here).
 WIDE_UPCAST: Final = 32
 REUSE_UPCAST: Final = 8
+# The accumulators of a full register tile (the renderer marks such kernels for gcc, see c_prelude).
 TILE_ACCUMULATORS: Final = 256
 # Loops up to this long that a validity depends on are written out whole (see hand_coded_opts).
 MASKED_UNROLL: Final = 16

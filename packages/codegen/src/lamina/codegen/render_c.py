@@ -29,13 +29,12 @@ from lamina.codegen.c_prelude import (
     max_helper,
 )
 from lamina.codegen.linearize import LinearProgram
+from lamina.codegen.optimize import TILE_ACCUMULATORS
 from lamina.dtype import DType, PtrDType, dtypes
 from lamina.uop import AxisKind, ConstValue, GroupOp, Ops, UOp
 
 # How deep an inlined expression may nest before it is given a variable: compilers limit bracket depth.
 MAX_INLINE_DEPTH: Final = 16
-# Accumulators from which a kernel counts as a large register tile (see TILE_KERNEL_ATTRIBUTE).
-TILE_ACCUMULATORS: Final = 256
 _SIXTEEN_BIT_FLOATS: Final = (dtypes.float16, dtypes.bfloat16)
 # Per 16-bit float: ((float -> bits helper, its C), (bits -> float helper, its C)).
 _SIXTEEN_BIT_HELPERS: Final[dict[DType, tuple[tuple[str, str], tuple[str, str]]]] = {

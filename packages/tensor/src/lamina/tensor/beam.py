@@ -17,8 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from lamina.codegen import Opt, OptimizeOptions, OptKind, generate_c, hand_coded_opts, possible_opts
-from lamina.codegen.optimize import apply_opts
+from lamina.codegen import Opt, OptimizeOptions, OptKind, apply_opts, generate_c, hand_coded_opts, possible_opts
 from lamina.device import Buffer, CompileError, Compiler, Device, KernelCache
 from lamina.schedule import ScheduleItem
 from lamina.uop import UOp, format_graph
