@@ -233,10 +233,10 @@ def _train_case(name: str, model_name: str, batch: int, lr: float, forward_flops
     initial = [param.numpy().copy() for param in model.parameters()]
     jitted = jit(train_step(model, SGD(model.parameters(), lr=lr)))
     # The batch is on the device before timing, as torch's tensors are made outside its timed steps.
-    batch = (Tensor(images), Tensor(labels))
+    inputs = (Tensor(images), Tensor(labels))
 
     def lamina_run() -> Any:
-        return jitted(*batch)
+        return jitted(*inputs)
 
     def one_step_from_start() -> npt.NDArray[np.float32]:
         for param, values in zip(model.parameters(), initial, strict=True):
