@@ -207,7 +207,6 @@ class _Strides:
             result = {loop: None if s is None else s * int(constant.arg) for loop, s in self.of(other).items()}
         else:
             result = dict.fromkeys(node for node in toposort(expression) if node.op is Ops.RANGE)
-            result = dict.fromkeys(result)
         self.memo[expression] = result
         return result
 
@@ -262,11 +261,9 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
             for access in loads
         )
 
-    # An elementwise kernel's innermost loop is already contiguous, which the C compiler vectorizes by itself.
+    # An elementwise kernel gets no tile: its innermost loop is contiguous, which the C compiler vectorizes.
     vector_output = next((loop for loop in reversed(outputs) if contiguous(loop, loads + stores)), None)
-    if not reduces:
-        pass
-    elif vector_output is not None:
+    if reduces and vector_output is not None:
         # Matmul-like: a tile of REUSE_UPCAST rows by WIDE_UPCAST contiguous columns of accumulators, for
         # each group of REDUCEs (a convolution's input gradient has one per tap), within TILE_ACCUMULATORS.
         reduce = reduces[-1]
@@ -280,7 +277,7 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
         row_limit = min(REUSE_UPCAST, TILE_ACCUMULATORS // (width * groups))
         if row is not None and row_limit > 1 and shares_loads(vector_output, reduce):
             opts.append(Opt(OptKind.UPCAST, row.arg[0], _largest_divisor(size(row), row_limit)))
-    elif contiguous(reduces[-1], loads):
+    elif reduces and contiguous(reduces[-1], loads):
         # A reduction along contiguous memory (row sums, a dot product): adjacent elements, adjacent accumulators.
         reduce = reduces[-1]
         simd = options.openmp and bool(_simd_reduces(sink, reduce))
