@@ -6,7 +6,7 @@ rewrite layer) and orders them; each `ScheduleItem` is a kernel AST and the buff
 graph whose structure was scheduled before reuses that schedule (`schedule_cache`).
 """
 
-from lamina.schedule.boundaries import find_realize_points, is_buffer_view
+from lamina.schedule.boundaries import find_realize_points, is_buffer_view, view_base
 from lamina.schedule.cache import GraphStructure, ScheduleCache, ScheduleTemplate, graph_structure
 from lamina.schedule.rangeify import KernelBuilder, build_kernel, flat_index
 from lamina.schedule.scheduler import Schedule, ScheduleItem, create_schedule, schedule_cache
@@ -25,4 +25,5 @@ __all__ = [
     "graph_structure",
     "is_buffer_view",
     "schedule_cache",
+    "view_base",
 ]

@@ -16,11 +16,16 @@ from collections.abc import Sequence
 from lamina.uop import Ops, UOp, toposort
 
 
-def is_buffer_view(node: UOp) -> bool:
-    """True for a BUFFER, or RESHAPEs of one: data already laid out contiguously in memory."""
+def view_base(node: UOp) -> UOp:
+    """`node` under any RESHAPEs: the BUFFER of a buffer view."""
     while node.op is Ops.RESHAPE:
         node = node.src[0]
-    return node.op is Ops.BUFFER
+    return node
+
+
+def is_buffer_view(node: UOp) -> bool:
+    """True for a BUFFER, or RESHAPEs of one: data already laid out contiguously in memory."""
+    return view_base(node).op is Ops.BUFFER
 
 
 def _grows(expand: UOp) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lamina.dtype import DType
-from lamina.schedule.boundaries import find_realize_points, is_buffer_view
+from lamina.schedule.boundaries import find_realize_points, is_buffer_view, view_base
 from lamina.schedule.cache import GraphStructure, ScheduleCache, ScheduleTemplate, graph_structure
 from lamina.schedule.rangeify import build_kernel
 from lamina.shape import prod
@@ -100,15 +100,9 @@ def _template(schedule: Schedule, structure: GraphStructure, targets: Sequence[U
     results: list[tuple[int, tuple[int, ...]] | None] = []
     for target in targets:
         view = schedule.results[target]
-        results.append(None if view is target else (slot(_buffer_under(view)), view.shape))
+        results.append(None if view is target else (slot(view_base(view)), view.shape))
     frees = tuple(tuple(slot_of[buffer] for buffer in each) for each in schedule.frees)
     return ScheduleTemplate(kernels, tuple(made), tuple(results), frees)
-
-
-def _buffer_under(view: UOp) -> UOp:
-    while view.op is Ops.RESHAPE:
-        view = view.src[0]
-    return view
 
 
 def _instantiate(

@@ -22,7 +22,7 @@ import numpy.typing as npt
 from lamina.device import Buffer, Device
 from lamina.dtype import DType, bfloat16_bits_to_float32, dtypes, float32_to_bfloat16_bits, from_numpy_dtype
 from lamina.gradient import compute_gradient
-from lamina.schedule import create_schedule, is_buffer_view
+from lamina.schedule import create_schedule, is_buffer_view, view_base
 from lamina.tensor.capture import refuse_host_transfer
 from lamina.tensor.context import current_context
 from lamina.tensor.runtime import attach_buffer, buffer_of, run_schedule
@@ -197,10 +197,7 @@ class TensorCore:
         """The values as a numpy array (bfloat16 comes back as float32, which numpy can hold)."""
         refuse_host_transfer("reading a tensor's values (numpy, item, tolist)")
         self.realize()
-        node = self.uop
-        while node.op is Ops.RESHAPE:
-            node = node.src[0]
-        flat = buffer_of(node).numpy()
+        flat = buffer_of(view_base(self.uop)).numpy()
         if self.dtype == dtypes.bfloat16:
             flat = bfloat16_bits_to_float32(flat.view(np.uint16))
         return flat.reshape(self.shape)

@@ -23,23 +23,17 @@ from typing import Generic, ParamSpec, TypeVar
 
 from lamina.device import Buffer
 from lamina.dtype import DType
-from lamina.schedule import is_buffer_view
+from lamina.schedule import is_buffer_view, view_base
 from lamina.tensor.capture import Capture, JitError, capturing
 from lamina.tensor.context import current_context
 from lamina.tensor.core import TensorCore, realize
 from lamina.tensor.runtime import attach_buffer, buffer_of, stats
 from lamina.tensor.tensor import Tensor
-from lamina.uop import Ops, UOp
+from lamina.uop import UOp
 
 P = ParamSpec("P")
 R = TypeVar("R")
 JitResult = Tensor | tuple[Tensor, ...] | None
-
-
-def _base(view: UOp) -> UOp:
-    while view.op is Ops.RESHAPE:
-        view = view.src[0]
-    return view
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +132,8 @@ class Jit(Generic[P, R]):
         plan = self.plan
         assert plan is not None
         fresh = [Buffer(each.device, each.size, each.dtype) for each in plan.fresh]
-        state_buffers = [buffer_of(_base(tensor.uop)) for tensor, _, _ in plan.states]
-        input_buffers = [buffer_of(_base(tensor.uop)) for tensor in inputs]
+        state_buffers = [buffer_of(view_base(tensor.uop)) for tensor, _, _ in plan.states]
+        input_buffers = [buffer_of(view_base(tensor.uop)) for tensor in inputs]
         pools = {"input": input_buffers, "state": state_buffers, "fresh": fresh, "fixed": plan.fixed}
         for launcher, slots in plan.launches:
             launcher(*(pools[kind][index] for kind, index in slots))
@@ -172,7 +166,7 @@ def _make_plan(
 ) -> _Plan:
     roles: dict[UOp, Slot] = {}
     for position, tensor in enumerate(inputs):
-        roles.setdefault(_base(tensor.uop), ("input", position))
+        roles.setdefault(view_base(tensor.uop), ("input", position))
     written = {launch.nodes[0] for launch in capture.launches}
     fresh: list[_Fresh] = []
 
@@ -193,9 +187,9 @@ def _make_plan(
                 f"a jitted function assigned a tensor of shape {tensor.shape} whose value was not computed "
                 "before the call; realize it before the first call"
             )
-        roles.setdefault(_base(before), ("state", position))
-        states.append((tensor, fresh_slot(_base(tensor.uop)), tensor.shape))
-    outputs = [(fresh_slot(_base(tensor.uop)), tensor.shape) for tensor in returned]
+        roles.setdefault(view_base(before), ("state", position))
+        states.append((tensor, fresh_slot(view_base(tensor.uop)), tensor.shape))
+    outputs = [(fresh_slot(view_base(tensor.uop)), tensor.shape) for tensor in returned]
     fixed: list[Buffer] = []
     launches: list[tuple[Callable[..., None], tuple[Slot, ...]]] = []
     for launch in capture.launches:
