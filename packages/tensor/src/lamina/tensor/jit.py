@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Generic, ParamSpec, TypeVar
+from typing import Generic, Literal, ParamSpec, TypeVar
 
 from lamina.device import Buffer
 from lamina.dtype import DType
@@ -34,6 +34,7 @@ from lamina.uop import UOp
 P = ParamSpec("P")
 R = TypeVar("R")
 JitResult = Tensor | tuple[Tensor, ...] | None
+Returned = Literal["none", "tensor", "tuple"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,7 @@ class _Plan:
     fresh: tuple[_Fresh, ...]
     states: tuple[tuple[TensorCore, int, tuple[int, ...]], ...]  # tensor, its fresh slot, its shape
     outputs: tuple[tuple[int, tuple[int, ...]], ...]  # per returned tensor: its fresh slot and shape
-    single: bool  # the function returned one Tensor, not a tuple
+    returns: Returned  # what the function returned: None, one Tensor, or a tuple of them
     cleared_grads: tuple[TensorCore, ...]
 
 
@@ -79,13 +80,13 @@ def _tensor_arguments(args: tuple[object, ...], kwargs: dict[str, object]) -> li
     return [value for value in (*args, *kwargs.values()) if isinstance(value, TensorCore)]
 
 
-def _returned(result: object) -> tuple[list[Tensor], bool]:
+def _returned(result: object) -> tuple[list[Tensor], Returned]:
     if result is None:
-        return [], False
+        return [], "none"
     if isinstance(result, Tensor):
-        return [result], True
+        return [result], "tensor"
     if isinstance(result, tuple) and all(isinstance(item, Tensor) for item in result):
-        return list(result), False
+        return list(result), "tuple"
     raise JitError(f"a jitted function must return a Tensor, a tuple of Tensors or None, not {type(result).__name__}")
 
 
@@ -120,12 +121,12 @@ class Jit(Generic[P, R]):
         leaves_before = {id(leaf): leaf.grad for leaf in TensorCore._grad_leaves.values()}
         with capturing() as capture:
             result = self.function(*args, **kwargs)
-            returned, single = _returned(result)
+            returned, returns = _returned(result)
             realize(*returned, *(tensor for tensor, _ in capture.assigned.values()))
         cleared = tuple(
             leaf for leaf in TensorCore._grad_leaves.values() if leaf.grad is not leaves_before.get(id(leaf))
         )
-        self.plan = _make_plan(signature, capture, inputs, returned, single, cleared)
+        self.plan = _make_plan(signature, capture, inputs, returned, returns, cleared)
         return result
 
     def _replay(self, inputs: list[TensorCore]) -> JitResult:
@@ -145,9 +146,9 @@ class Jit(Generic[P, R]):
         if current_context().debug >= 1:
             print(f"jit: replayed {len(plan.launches)} kernels")
         outputs = [Tensor(_view_of(fresh[slot], shape)) for slot, shape in plan.outputs]
-        if plan.single:
-            return outputs[0]
-        return tuple(outputs) if outputs or plan.outputs else None
+        if plan.returns == "none":
+            return None
+        return outputs[0] if plan.returns == "tensor" else tuple(outputs)
 
 
 def _view_of(buffer: Buffer, shape: tuple[int, ...]) -> UOp:
@@ -161,7 +162,7 @@ def _make_plan(
     capture: Capture,
     inputs: list[TensorCore],
     returned: list[Tensor],
-    single: bool,
+    returns: Returned,
     cleared: tuple[TensorCore, ...],
 ) -> _Plan:
     roles: dict[UOp, Slot] = {}
@@ -201,7 +202,9 @@ def _make_plan(
                 fixed.append(buffer)
             slots.append(role)
         launches.append((launch.launcher, tuple(slots)))
-    return _Plan(signature, tuple(launches), tuple(fixed), tuple(fresh), tuple(states), tuple(outputs), single, cleared)
+    return _Plan(
+        signature, tuple(launches), tuple(fixed), tuple(fresh), tuple(states), tuple(outputs), returns, cleared
+    )
 
 
 def jit(function: Callable[P, R]) -> Jit[P, R]:
