@@ -4,6 +4,7 @@ compiled C), the heuristic picks the opts the access pattern calls for, and bad 
 from __future__ import annotations
 
 import ctypes
+import math
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,14 @@ def _matmul(kit: KernelKit, n: int, k: int, m: int, dtype: DType = dtypes.float3
 def _matmul_transposed(kit: KernelKit, n: int, k: int, m: int) -> UOp:
     rows, columns, inner = kit.loop(n, 0), kit.loop(m, 1), kit.reduce_range(k, 2)
     product = kit.load(1, dtypes.float32, rows * k + inner) * kit.load(2, dtypes.float32, columns * k + inner)
+    return kit.kernel(rows * m + columns, kit.reduce(Ops.ADD, product, inner))
+
+
+def _panel_matmul(kit: KernelKit, n: int, k: int, m: int, panel: int) -> UOp:
+    # B stored as (m / panel, k, panel): each panel of columns contiguous over all k rows.
+    rows, columns, inner = kit.loop(n, 0), kit.loop(m, 1), kit.reduce_range(k, 2)
+    b_address = (columns // panel) * (k * panel) + inner * panel + columns % panel
+    product = kit.load(1, dtypes.float32, rows * k + inner) * kit.load(2, dtypes.float32, b_address)
     return kit.kernel(rows * m + columns, kit.reduce(Ops.ADD, product, inner))
 
 
@@ -106,6 +115,7 @@ KERNELS = {
     "matmul int32": lambda kit: _matmul(kit, 8, 5, 48, dtypes.int32),
     "matmul odd": lambda kit: _matmul(kit, 7, 3, 20),
     "matmul transposed": lambda kit: _matmul_transposed(kit, 12, 64, 8),
+    "matmul in panels": lambda kit: _panel_matmul(kit, 16, 8, 96, 32),
     "row sum of exp": lambda kit: _row_reduce(kit, Ops.ADD, 6, 48),
     "row max": lambda kit: _row_reduce(kit, Ops.MAX, 5, 64),
     "row max int8": lambda kit: _row_reduce(kit, Ops.MAX, 5, 40, dtypes.int8),
@@ -167,6 +177,45 @@ def test_matmul_gets_a_register_tile_of_rows_by_contiguous_columns(kit: KernelKi
     assert sum(1 for uop in program.uops if uop.op is Ops.DEFINE_ACC) == 32 * 8
     # One loop over the reduction carries every accumulator of the tile.
     assert sum(1 for uop in program.uops if uop.op is Ops.RANGE and uop.arg[1] is AxisKind.REDUCE) == 1
+
+
+def test_a_matmul_reading_b_in_panels_tiles_one_panel_of_columns(kit: KernelKit) -> None:
+    # The column index reaches B's address through `// 32` and `% 32`: within a panel it is contiguous.
+    assert hand_coded_opts(_panel_matmul(kit, 64, 64, 128, 32), OptimizeOptions()) == (
+        Opt(OptKind.UPCAST, 1, 32),
+        Opt(OptKind.UPCAST, 0, 8),
+    )
+    # A tile wider than the panels would straddle two of them: it narrows to the panel.
+    assert hand_coded_opts(_panel_matmul(kit, 64, 64, 128, 16), OptimizeOptions())[0] == Opt(OptKind.UPCAST, 1, 16)
+
+
+def test_a_matmul_too_big_for_cache_blocks_its_rows_around_each_panel_of_b(kit: KernelKit) -> None:
+    # 1024^3: B is 4 MB. Rows of A are blocked 16 tiles at a time (8 x 16 x 1024 floats, half a MB),
+    # the blocks spread over the cores; at 64^3 B fits in cache and nothing is blocked.
+    assert hand_coded_opts(_matmul(kit, 1024, 1024, 1024), PARALLEL) == (
+        Opt(OptKind.UPCAST, 1, 32),
+        Opt(OptKind.UPCAST, 0, 8),
+        Opt(OptKind.BLOCK, 0, 16),
+        Opt(OptKind.PARALLEL, 0),
+    )
+    assert not any(opt.kind is OptKind.BLOCK for opt in hand_coded_opts(_matmul(kit, 64, 64, 64), PARALLEL))
+
+
+def test_block_moves_the_inner_part_of_a_loop_innermost(kit: KernelKit) -> None:
+    ast = _matmul(kit, 64, 8, 32)
+    source = generate_c(ast, OptimizeOptions(), [Opt(OptKind.BLOCK, 0, 4)]).source
+    loops = [line.strip() for line in source.splitlines() if line.strip().startswith("for (")]
+    assert loops == [
+        "for (int gidx0 = 0; gidx0 < 16; gidx0++) {",
+        "for (int gidx1 = 0; gidx1 < 32; gidx1++) {",
+        "for (int gidx3 = 0; gidx3 < 4; gidx3++) {",
+        "for (int ridx2 = 0; ridx2 < 8; ridx2++) {",
+    ]
+    blocked = apply_opts(ast, [Opt(OptKind.BLOCK, 0, 4)])
+    np.testing.assert_allclose(_interpret(blocked), _interpret(ast), rtol=1e-6)
+    # A block as long as the loop leaves no outer loop: the loop just moves inside.
+    whole = apply_opts(ast, [Opt(OptKind.BLOCK, 0, 64)])
+    np.testing.assert_allclose(_interpret(whole), _interpret(ast), rtol=1e-6)
 
 
 def test_convolution_tiles_columns_by_the_output_channels_that_share_each_input_vector(kit: KernelKit) -> None:
@@ -252,6 +301,8 @@ def test_large_kernels_use_every_core_and_small_ones_stay_serial(kit: KernelKit)
         (Opt(OptKind.UPCAST, 2, 2), "UPCAST does not apply to the REDUCE loop of axis 2"),
         (Opt(OptKind.SPLIT, 0, 2), "SPLIT does not apply to the LOOP loop of axis 0"),
         (Opt(OptKind.PARALLEL, 2), "PARALLEL does not apply to the REDUCE loop of axis 2"),
+        (Opt(OptKind.BLOCK, 0, 5), "cannot block loop axis 0 of size 16 by 5"),
+        (Opt(OptKind.BLOCK, 2, 2), "BLOCK does not apply to the REDUCE loop of axis 2"),
     ],
 )
 def test_an_opt_that_does_not_fit_is_refused(kit: KernelKit, opt: Opt, message: str) -> None:
@@ -280,4 +331,9 @@ def test_any_valid_opts_keep_a_matmul_exact(kit: KernelKit, data: st.DataObject)
         Opt(OptKind.UPCAST, 0, data.draw(st.sampled_from(_divisors(n)))),
     ]
     opts = data.draw(st.permutations(opts))
+    # A block of what is left of the rows loop, in any position after the opts on it.
+    rows_left = n // math.prod(opt.amount for opt in opts if opt.axis == 0)
+    blocks = [amount for amount in _divisors(rows_left) if amount > 1]
+    if blocks:
+        opts.append(Opt(OptKind.BLOCK, 0, data.draw(st.sampled_from(blocks))))
     np.testing.assert_array_equal(_interpret(apply_opts(ast, opts)), _interpret(ast))

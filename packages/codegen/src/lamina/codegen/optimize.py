@@ -38,6 +38,10 @@ WIDE_UPCAST: Final = 32
 REUSE_UPCAST: Final = 8
 # The accumulators of a full register tile (the renderer marks such kernels for gcc, see c_prelude).
 TILE_ACCUMULATORS: Final = 256
+# A block of a matmul's rows of A stays in the (per-core, typically 1-2 MB) L2 cache while the panels of B
+# pass by: half a megabyte of them, counting 4-byte elements.
+BLOCK_BYTES: Final = 1 << 19
+ELEMENT_BYTES: Final = 4
 # Loops up to this long that a validity depends on are written out whole (see hand_coded_opts).
 MASKED_UNROLL: Final = 16
 # Rows of a contiguous reduction computed together when they share a load (x @ W.T shares x's row).
@@ -54,6 +58,7 @@ class OptKind(Enum):
     UNROLL = auto()  # write `amount` iterations of a reduce loop out in its body, into the same accumulator
     PARALLEL = auto()  # spread an output loop's iterations over cores
     SIMD = auto()  # let the C compiler vectorize a reduce loop, reordering its sums (an OpenMP simd loop)
+    BLOCK = auto()  # split an output loop; its inner part becomes the innermost output loop (cache tiling)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +141,24 @@ def _split_reduce(sink: UOp, loop: UOp, amount: int, separate: bool) -> UOp:
     return rebuilt
 
 
+def _block(sink: UOp, loop: UOp, amount: int) -> UOp:
+    """`loop` split by `amount`, the inner part with a new axis id above all others: the linearizer orders
+    output loops by axis id, so it opens innermost, and each pass of the loops in between is reused by
+    `amount` iterations of it (a matmul's panel of B stays in cache for that many tiles of rows)."""
+    size = _size(loop)
+    if size is None or amount < 2 or size % amount != 0:
+        raise ValueError(f"cannot block loop axis {loop.arg[0]} of size {size} by {amount}")
+    next_axis = 1 + max(node.arg[0] for node in toposort(sink) if node.op is Ops.RANGE)
+    inner = UOp.range(UOp.const(loop.scalar_dtype, amount), next_axis, AxisKind.LOOP, loop.scalar_dtype)
+    if amount == size:
+        index = inner
+    else:
+        outer = UOp.range(UOp.const(loop.scalar_dtype, size // amount), loop.arg[0], loop.arg[1], loop.scalar_dtype)
+        index = outer * amount + inner
+    (rebuilt,) = substitute([sink], {loop: index})
+    return rebuilt
+
+
 def _mark(sink: UOp, loop: UOp, kind: AxisKind) -> UOp:
     marked = UOp.range(loop.src[0], loop.arg[0], kind, loop.scalar_dtype)
     (rebuilt,) = substitute([sink], {loop: marked})
@@ -169,6 +192,8 @@ def apply_opts(sink: UOp, opts: Sequence[Opt]) -> UOp:
             sink = _split_reduce(sink, loop, opt.amount, separate=False)
         elif opt.kind is OptKind.PARALLEL and loop.arg[1] is AxisKind.LOOP:
             sink = _mark(sink, loop, AxisKind.PARALLEL)
+        elif opt.kind is OptKind.BLOCK and loop.arg[1] is AxisKind.LOOP:
+            sink = _block(sink, loop, opt.amount)
         elif opt.kind is OptKind.SIMD and is_reduce and _simd_reduces(sink, loop):
             sink = _mark(sink, loop, AxisKind.SIMD)
         else:
@@ -180,10 +205,16 @@ def apply_opts(sink: UOp, opts: Sequence[Opt]) -> UOp:
 
 
 class _Strides:
-    """How far each address moves when one loop index steps by one (None: not a constant stride)."""
+    """How far each address moves when one loop index steps by one (None: not a constant stride).
+
+    `x // d` and `x % d` (a buffer read in panels, a reshape) count as not moving and as moving with
+    `x`: true inside aligned blocks of `d`, so a tile whose width divides every such `d` (`divisors`
+    records them) sees the strides its copies will have once their addresses are simplified.
+    """
 
     def __init__(self) -> None:
         self.memo: dict[UOp, dict[UOp, int | None]] = {}
+        self.divisors: set[int] = set()
 
     def of(self, expression: UOp) -> dict[UOp, int | None]:
         known = self.memo.get(expression)
@@ -205,6 +236,10 @@ class _Strides:
         elif op is Ops.MUL and (src[0].op is Ops.CONST or src[1].op is Ops.CONST):
             constant, other = (src[0], src[1]) if src[0].op is Ops.CONST else (src[1], src[0])
             result = {loop: None if s is None else s * int(constant.arg) for loop, s in self.of(other).items()}
+        elif op in (Ops.IDIV, Ops.MOD) and src[1].op is Ops.CONST and int(src[1].arg) > 0:
+            self.divisors.add(int(src[1].arg))
+            inner = self.of(src[0])
+            result = dict.fromkeys(inner, 0) if op is Ops.IDIV else dict(inner)
         else:
             result = dict.fromkeys(node for node in toposort(expression) if node.op is Ops.RANGE)
         self.memo[expression] = result
@@ -219,6 +254,20 @@ def _largest_divisor(size: int, limit: int) -> int:
     while amount > 1 and size % amount:
         amount //= 2
     return amount
+
+
+def _row_block(row: UOp, tile_rows: int, depth: int, threads: int) -> list[Opt]:
+    """A BLOCK of a matmul's row tiles, so one panel of B (the columns of one tile, all `depth` rows of
+    it) is read from cache by as many tiles as fit their rows of A in BLOCK_BYTES, with a block per core."""
+    tiles = (_size(row) or 1) // tile_rows
+    amount = 1
+    while (
+        tiles % (amount * 2) == 0
+        and tiles // (amount * 2) >= threads
+        and amount * 2 * tile_rows * depth * ELEMENT_BYTES <= BLOCK_BYTES
+    ):
+        amount *= 2
+    return [Opt(OptKind.BLOCK, row.arg[0], amount)] if amount > 1 else []
 
 
 def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
@@ -269,6 +318,8 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
         reduce = reduces[-1]
         groups = len({node.src[1:] for node in nodes if node.op is Ops.REDUCE})
         width = _largest_divisor(size(vector_output), WIDE_UPCAST)
+        while width > 1 and any(divisor % width for divisor in strides.divisors):
+            width //= 2
         opts.append(Opt(OptKind.UPCAST, vector_output.arg[0], width))
         rows = [loop for loop in outputs if loop is not vector_output]
         # The rows that share the vector loads: a matmul's rows of A share B's; a convolution's output
@@ -276,7 +327,13 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
         row = next((loop for loop in reversed(rows) if shares_loads(loop, reduce, vector_output)), None)
         row_limit = min(REUSE_UPCAST, TILE_ACCUMULATORS // (width * groups))
         if row is not None and row_limit > 1 and shares_loads(vector_output, reduce):
-            opts.append(Opt(OptKind.UPCAST, row.arg[0], _largest_divisor(size(row), row_limit)))
+            tile_rows = _largest_divisor(size(row), row_limit)
+            opts.append(Opt(OptKind.UPCAST, row.arg[0], tile_rows))
+            # Blocks matter once B no longer fits in cache whole: then each pass over it comes from memory.
+            depth = math.prod(size(loop) for loop in reduces)
+            panels_bytes = depth * size(vector_output) * ELEMENT_BYTES
+            if row.arg[0] < vector_output.arg[0] and size(vector_output) > width and panels_bytes > BLOCK_BYTES:
+                opts.extend(_row_block(row, tile_rows, depth, options.threads))
     elif reduces and contiguous(reduces[-1], loads):
         # A reduction along contiguous memory (row sums, a dot product): adjacent elements, adjacent accumulators.
         reduce = reduces[-1]
@@ -320,6 +377,9 @@ def possible_opts(sink: UOp, options: OptimizeOptions) -> list[Opt]:
         candidates.extend(Opt(OptKind.SPLIT, loop.arg[0], amount) for amount in SEARCH_AMOUNTS if size % amount == 0)
         if options.openmp and _simd_reduces(sink, loop):
             candidates.append(Opt(OptKind.SIMD, loop.arg[0]))
+    for loop in outputs[:1]:
+        size = _size(loop) or 1
+        candidates.extend(Opt(OptKind.BLOCK, loop.arg[0], amount) for amount in SEARCH_AMOUNTS if size % amount == 0)
     if options.threads > 1 and outputs and not any(loop.arg[1] is AxisKind.PARALLEL for loop in loops):
         candidates.append(Opt(OptKind.PARALLEL, outputs[0].arg[0]))
     return candidates
