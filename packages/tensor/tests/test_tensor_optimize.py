@@ -60,6 +60,43 @@ def test_large_matmul_matches_numpy(operands: tuple[np.ndarray, np.ndarray]) -> 
     np.testing.assert_allclose((Tensor(a) @ Tensor(b)).numpy(), a @ b, rtol=1e-4, atol=1e-4)
 
 
+def _kernel_count(result: Tensor) -> int:
+    return len(create_schedule([result.uop], "CPU").items)
+
+
+def test_a_matmul_with_a_large_right_operand_reads_it_in_panels() -> None:
+    # 600 x 448 floats (over a megabyte) is copied into panels of 32 columns first: one kernel more.
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((2, 64, 600)).astype(np.float32)
+    b = rng.standard_normal((448, 600)).astype(np.float32).T
+    left, right = Tensor(a, requires_grad=True), Tensor(np.ascontiguousarray(b.T), requires_grad=True)
+    product = left @ right.T
+    assert _kernel_count(product) == 2
+    assert _kernel_count(Tensor(a[0, :32]) @ Tensor(b)) == 1  # too few rows to pay for the copy
+    assert _kernel_count(Tensor(a) @ Tensor(b[:, :440])) == 1  # columns not a whole number of panels
+    np.testing.assert_allclose(product.numpy(), a @ b, rtol=1e-4, atol=1e-3)
+    upstream = rng.standard_normal(product.shape).astype(np.float32)
+    (product * Tensor(upstream)).sum().backward()
+    assert left.grad is not None
+    assert right.grad is not None
+    np.testing.assert_allclose(left.grad.numpy(), upstream @ b.T, rtol=1e-4, atol=1e-3)
+    want = np.einsum("bnk,bnm->km", a, upstream).T
+    np.testing.assert_allclose(right.grad.numpy(), want, rtol=1e-4, atol=1e-3)
+    with options(noopt=True):
+        plain = (Tensor(a) @ Tensor(b)).numpy()
+    np.testing.assert_allclose(plain, a @ b, rtol=1e-4, atol=1e-3)
+
+
+def test_a_transposed_right_operand_is_read_in_panels_from_a_smaller_size() -> None:
+    # x @ W.T with W 128 x 784 (a linear layer's weight, 100k elements) is packed; W.T copied is not.
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((256, 784)).astype(np.float32)
+    weight = rng.standard_normal((128, 784)).astype(np.float32)
+    assert _kernel_count(Tensor(x) @ Tensor(weight).T) == 2
+    assert _kernel_count(Tensor(x) @ Tensor(np.ascontiguousarray(weight.T))) == 1
+    np.testing.assert_allclose((Tensor(x) @ Tensor(weight).T).numpy(), x @ weight.T, rtol=1e-4, atol=1e-3)
+
+
 def test_exp_is_accurate_across_the_float_range() -> None:
     values = np.concatenate([np.linspace(-110, 90, 20001), [-np.inf, np.inf, 0.0, -0.0]]).astype(np.float32)
     got = Tensor(values).exp().numpy()

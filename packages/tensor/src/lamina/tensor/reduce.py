@@ -7,15 +7,27 @@ sum over the shared axis: the scheduler fuses it into one kernel with a reductio
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from typing import Self
+from typing import Final, Self
 
+from lamina.codegen.optimize import WIDE_UPCAST
 from lamina.dtype import dtypes
 from lamina.shape import matmul_shape, normalize_axes, normalize_axis
 from lamina.tensor.elementwise import ElementwiseMixin
 from lamina.uop import Ops
 
 Axis = int | Sequence[int] | None
+
+
+# A matmul's right operand is read in panels of this many columns (the width of the kernel optimizer's
+# register tile) when it is too big to sit in a core's L2 cache beside the rows of A in use, or when it
+# is a transposed view (x @ W.T: its columns would be reduced by dot products along W's rows, slower than
+# a tile) of some size, and the left operand has enough rows to pay for the copy.
+PANEL_COLUMNS: Final = WIDE_UPCAST
+PANEL_MIN_ELEMENTS: Final = 1 << 18
+PANEL_MIN_TRANSPOSED_ELEMENTS: Final = 1 << 14
+PANEL_MIN_ROWS: Final = 64
 
 
 class ReduceMixin(ElementwiseMixin):
@@ -151,6 +163,8 @@ class ReduceMixin(ElementwiseMixin):
             raise ValueError(f"matmul needs at least 1-D operands, got {self.shape} and {other.shape}")
         left = self.unsqueeze(0) if self.ndim == 1 else self
         right = other.unsqueeze(-1) if other.ndim == 1 else other
+        if left._reads_in_panels(right):
+            return left._panel_matmul(right)
         # (..., n, k) x (..., k, m): multiply as (..., n, 1, k) * (..., 1, m, k) and sum the k axis.
         product = left.unsqueeze(-2) * right.transpose(-1, -2).unsqueeze(-3)
         result = product.sum(-1)
@@ -159,6 +173,29 @@ class ReduceMixin(ElementwiseMixin):
         if other.ndim == 1:
             result = result.squeeze(-1)
         return result
+
+    def _reads_in_panels(self, right: Self) -> bool:
+        if right.ndim != 2 or self.device != "CPU":
+            return False
+        depth, columns = right.shape
+        transposed = right.uop.op is Ops.PERMUTE and right.uop.arg == (1, 0)
+        return (
+            columns % PANEL_COLUMNS == 0
+            and columns > PANEL_COLUMNS
+            and depth * columns > (PANEL_MIN_TRANSPOSED_ELEMENTS if transposed else PANEL_MIN_ELEMENTS)
+            and math.prod(self.shape[:-1]) >= PANEL_MIN_ROWS
+        )
+
+    def _panel_matmul(self, right: Self) -> Self:
+        # `right` copied once into panels of PANEL_COLUMNS columns, each contiguous over all its rows:
+        # the kernel's tile reads one panel, row after row, instead of a short run per 4 KB page of
+        # a wide matrix (which misses the TLB and fights over a few cache sets on every step).
+        depth, columns = right.shape
+        by_panel = right.reshape(depth, columns // PANEL_COLUMNS, PANEL_COLUMNS).permute(1, 0, 2)
+        panels = by_panel._derive(by_panel.uop.contiguous())
+        rows = self.shape[:-1]
+        product = self.reshape((*rows, 1, depth, 1)) * panels.reshape((1,) * (len(rows) - 1) + panels.shape)
+        return product.sum(-2).reshape((*rows, columns))
 
     def __matmul__(self, other: Self) -> Self:
         return self.matmul(other)
