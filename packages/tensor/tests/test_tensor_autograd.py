@@ -145,3 +145,24 @@ def test_setting_requires_grad_twice_is_harmless() -> None:
     (weight * weight).sum().backward()
     assert weight.grad is not None
     np.testing.assert_allclose(weight.grad.numpy(), [2.0, 4.0])
+
+
+def test_the_loss_is_computed_with_the_next_realize_sharing_its_forward_pass() -> None:
+    # After backward(), realizing the gradients computes the loss too, in the same schedule: reading
+    # the loss afterwards runs no kernel, so the forward pass is not run a second time.
+    from lamina.schedule import is_buffer_view
+    from lamina.tensor import realize, stats
+
+    rng = np.random.default_rng(3)
+    x = Tensor(rng.standard_normal((8, 5)).astype(np.float32))
+    weight = Tensor(rng.standard_normal((5, 3)).astype(np.float32), requires_grad=True)
+    loss = (x @ weight).relu().square().mean()
+    loss.backward()
+    assert weight.grad is not None
+    realize(weight.grad)
+    assert is_buffer_view(loss.uop)
+    before = stats.kernels_run
+    value = loss.item()
+    assert stats.kernels_run == before
+    hidden = np.maximum(x.numpy() @ weight.numpy(), 0)
+    np.testing.assert_allclose(value, np.square(hidden).mean(), rtol=1e-5)

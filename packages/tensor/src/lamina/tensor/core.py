@@ -33,6 +33,9 @@ TensorData = UOp | ConstValue | Sequence[Any] | npt.NDArray[Any]
 _realized: weakref.WeakKeyDictionary[UOp, UOp] = weakref.WeakKeyDictionary()
 _graphs: weakref.WeakKeyDictionary[UOp, UOp] = weakref.WeakKeyDictionary()
 _grad_enabled = [True]
+# Tensors backward() ran on, until the next realize computes them too: a loss is read after the optimizer's
+# step, and computing it in the step's schedule shares the forward pass instead of running it again.
+_awaiting_value: weakref.WeakValueDictionary[int, TensorCore] = weakref.WeakValueDictionary()
 
 
 @contextmanager
@@ -231,6 +234,7 @@ class TensorCore:
             if gradient.shape != self.shape:
                 raise ValueError(f"gradient of shape {gradient.shape} for a tensor of shape {self.shape}")
             seed = gradient.uop
+        _awaiting_value[id(self)] = self
         root = _autograd_graph(self.uop)
         leaves = [leaf for leaf in TensorCore._grad_leaves.values() if leaf._requires_grad and leaf._leaf]
         gradients = compute_gradient(root, seed, [leaf.uop for leaf in leaves])
@@ -259,7 +263,14 @@ def _with_realized(targets: list[UOp]) -> list[UOp]:
 def realize(*tensors: TensorCore) -> None:
     """Compute several tensors together: shared work is scheduled (and fused) once."""
     # By identity: a tensor named twice is realized once (the second look would see its new buffer).
-    pending = list({id(tensor): tensor for tensor in tensors if not is_buffer_view(tensor.uop)}.values())
+    by_id = {id(tensor): tensor for tensor in tensors if not is_buffer_view(tensor.uop)}
+    if by_id:
+        devices = {tensor.device for tensor in by_id.values()}
+        for key, tensor in list(_awaiting_value.items()):
+            del _awaiting_value[key]
+            if tensor.device in devices and not is_buffer_view(tensor.uop):
+                by_id.setdefault(id(tensor), tensor)
+    pending = list(by_id.values())
     context = current_context()
     for device in dict.fromkeys(tensor.device for tensor in pending):
         group = [tensor for tensor in pending if tensor.device == device]
