@@ -72,3 +72,22 @@ def test_reduce_of_an_empty_tensor_over_the_kept_axis_is_empty_and_needs_no_kern
 ) -> None:
     schedule = run_schedule([tensor((0, 4)).reduce_axis(Ops.ADD, (1,))])
     assert schedule.items == ()
+
+
+def test_a_broadcast_stack_of_shifted_views_realizes_the_reduction_under_it(
+    run_schedule: Runner, tensor: Maker
+) -> None:
+    # A convolution's windows: shifted views of a reduced activation, joined (pad + add) and broadcast.
+    # The small activation is stored, not the larger join: the consumer reads the views as index math.
+    from math import prod
+
+    from lamina.schedule import find_realize_points
+
+    activation = tensor((4, 6)).reduce_axis(Ops.ADD, (1,)).reshape((4,))
+    left = activation.pad(((0, 1),)).reshape((5, 1)).pad(((0, 0), (0, 1)))
+    right = activation.pad(((1, 0),)).reshape((5, 1)).pad(((0, 0), (1, 0)))
+    windows = (left + right).reshape((5, 2, 1)).expand((5, 2, 3))
+    result = windows * tensor((5, 2, 3))
+    realized = find_realize_points([result])
+    assert sorted(prod(node.shape) for node in realized) == [4, 30]
+    assert len(run_schedule([result]).items) == 2
