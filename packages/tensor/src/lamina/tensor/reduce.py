@@ -21,12 +21,11 @@ Axis = int | Sequence[int] | None
 
 
 # A matmul's right operand is read in panels of this many columns (the width of the kernel optimizer's
-# register tile) when it is too big to sit in a core's L2 cache beside the rows of A in use, or when it
-# is a transposed view (x @ W.T: its columns would be reduced by dot products along W's rows, slower than
-# a tile) of some size, and the left operand has enough rows to pay for the copy.
+# register tile) when it is too big to sit in a core's L2 cache beside the rows of A in use, and the
+# left operand has enough rows to pay for the copy. (Packing smaller transposed weights, x @ W.T, saved
+# 0.1 ms of the MLP step under clang, but gcc left that tile with its bias epilogue scalar: 5x slower.)
 PANEL_COLUMNS: Final = WIDE_UPCAST
 PANEL_MIN_ELEMENTS: Final = 1 << 18
-PANEL_MIN_TRANSPOSED_ELEMENTS: Final = 1 << 14
 PANEL_MIN_ROWS: Final = 64
 
 
@@ -178,11 +177,10 @@ class ReduceMixin(ElementwiseMixin):
         if right.ndim != 2 or self.device != "CPU":
             return False
         depth, columns = right.shape
-        transposed = right.uop.op is Ops.PERMUTE and right.uop.arg == (1, 0)
         return (
             columns % PANEL_COLUMNS == 0
             and columns > PANEL_COLUMNS
-            and depth * columns > (PANEL_MIN_TRANSPOSED_ELEMENTS if transposed else PANEL_MIN_ELEMENTS)
+            and depth * columns > PANEL_MIN_ELEMENTS
             and math.prod(self.shape[:-1]) >= PANEL_MIN_ROWS
         )
 
