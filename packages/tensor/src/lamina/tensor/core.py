@@ -266,10 +266,12 @@ def realize(*tensors: TensorCore) -> None:
     by_id = {id(tensor): tensor for tensor in tensors if not is_buffer_view(tensor.uop)}
     if by_id:
         devices = {tensor.device for tensor in by_id.values()}
+        # Tensors on other devices keep waiting for a realize on theirs.
         for key, tensor in list(_awaiting_value.items()):
-            del _awaiting_value[key]
-            if tensor.device in devices and not is_buffer_view(tensor.uop):
-                by_id.setdefault(id(tensor), tensor)
+            if tensor.device in devices:
+                del _awaiting_value[key]
+                if not is_buffer_view(tensor.uop):
+                    by_id.setdefault(id(tensor), tensor)
     pending = list(by_id.values())
     context = current_context()
     for device in dict.fromkeys(tensor.device for tensor in pending):
