@@ -2,10 +2,12 @@
 
 `optimize_kernel` rewrites a kernel's loops for speed (upcast, unroll, simd, parallel), `linearize`
 makes loops and accumulators explicit, `render_c` writes the C function, and `generate_c` runs all
-three. The loop structure stays explicit in UOps, so every optimization is a rewrite of it.
+three; `join_kernels` puts several rendered kernels into one translation unit, compiled at once.
+The loop structure stays explicit in UOps, so every optimization is a rewrite of it.
 """
 
 from lamina.codegen.kernel import KernelSource, generate_c
+from lamina.codegen.library import CLibrary, join_kernels, library_symbol
 from lamina.codegen.linearize import LinearProgram, kernel_name, linearize, reduce_identity
 from lamina.codegen.optimize import (
     Opt,
@@ -19,6 +21,7 @@ from lamina.codegen.optimize import (
 from lamina.codegen.render_c import compute_type, render_c, render_const
 
 __all__ = [
+    "CLibrary",
     "KernelSource",
     "LinearProgram",
     "Opt",
@@ -28,7 +31,9 @@ __all__ = [
     "compute_type",
     "generate_c",
     "hand_coded_opts",
+    "join_kernels",
     "kernel_name",
+    "library_symbol",
     "linearize",
     "optimize_kernel",
     "possible_opts",

@@ -357,8 +357,11 @@ class _CKernel:
             if uop.op is Ops.RANGE:
                 self.indent += 1
         includes = ["#include <math.h>", "#include <string.h>"]
-        # In first-use order, which puts a helper after the helpers it calls.
-        helpers = list(self.helpers.values())
+        # In first-use order, which puts a helper after the helpers it calls. Each is guarded so that kernels
+        # joined into one library (see library.py) define it once.
+        helpers = [
+            f"#ifndef LM_HAVE_{name}\n#define LM_HAVE_{name}\n{code}\n#endif" for name, code in self.helpers.items()
+        ]
         return "\n".join([*includes, *helpers, f"{signature} {{", *body, "}", ""])
 
 

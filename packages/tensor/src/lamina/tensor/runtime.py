@@ -16,7 +16,6 @@ import sys
 import time
 import weakref
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -31,6 +30,7 @@ from lamina.schedule import Schedule, ScheduleItem
 from lamina.tensor.beam import searched_opts
 from lamina.tensor.capture import Launch, active_capture
 from lamina.tensor.context import Context
+from lamina.tensor.libraries import build_kernels
 from lamina.uop import Ops, UOp, format_graph, toposort
 
 _device_buffers: weakref.WeakKeyDictionary[UOp, Buffer] = weakref.WeakKeyDictionary()
@@ -106,7 +106,7 @@ def _estimate_flops(ast: UOp) -> int:
 
 
 def compile_kernels(items: Sequence[ScheduleItem], device: str, context: Context) -> list[CompiledKernel]:
-    """The programs for `items`; the ones not built yet are compiled side by side, one compiler per core."""
+    """The programs for `items`; the ones not built yet are compiled together, a library per core."""
     keys = [(device, item.ast, context.noopt, context.threads, context.beam) for item in items]
     missing = {key: item for key, item in zip(keys, items, strict=True) if key not in _programs}
     if missing:
@@ -123,18 +123,11 @@ def compile_kernels(items: Sequence[ScheduleItem], device: str, context: Context
                 print(format_graph(missing[key].ast), file=sys.stderr)
             if context.debug >= 4:
                 print(source, file=sys.stderr)
-        # Each compile is a compiler process: threads wait on them in parallel without holding the GIL.
-        with ThreadPoolExecutor(max_workers=max(1, min(len(sources), os.cpu_count() or 1))) as pool:
-            binaries = dict(
-                zip(
-                    sources,
-                    pool.map(lambda entry: kernel_cache().compile(compiler, entry[1]), sources.values()),
-                    strict=True,
-                )
-            )
-        for key, item in missing.items():
+        kernels = [(name, source) for name, source, _ in sources.values()]
+        built = build_kernels(kernels, compiler, kernel_cache(), workers=max(1, os.cpu_count() or 1))
+        for (key, item), (binary, symbol) in zip(missing.items(), built, strict=True):
             name, source, buffer_count = sources[key]
-            launcher = spec.runtime(name, binaries[key], buffer_count)
+            launcher = spec.runtime(symbol, binary, buffer_count)
             bytes_moved = sum(buffer.buffer.size * buffer.scalar_dtype.itemsize for buffer in item.buffers)
             _programs[key] = CompiledKernel(name, source, launcher, _estimate_flops(item.ast), bytes_moved)
             stats.programs_built += 1
