@@ -91,3 +91,26 @@ def test_a_broadcast_stack_of_shifted_views_realizes_the_reduction_under_it(
     realized = find_realize_points([result])
     assert sorted(prod(node.shape) for node in realized) == [4, 30]
     assert len(run_schedule([result]).items) == 2
+
+
+def test_every_tap_of_a_padded_activation_reads_the_one_realized_activation(
+    run_schedule: Runner, tensor: Maker
+) -> None:
+    # A 3-tap convolution over a zero-padded activation: each tap is a shrink of the padded value, each
+    # smaller than it. Realizing one tap would leave the others computing the reduction, and the stack
+    # would be stored too; the activation itself is the one value stored.
+    from math import prod
+
+    from lamina.schedule import find_realize_points
+
+    activation = tensor((4, 6)).reduce_axis(Ops.ADD, (1,)).reshape((4,)).alu(Ops.MAX, UOp.full((4,), dtypes.float32, 0))
+    padded = activation.pad(((1, 1),))
+    taps = [
+        padded.shrink(((start, start + 4),)).reshape((4, 1)).pad(((0, 0), (start, 2 - start))) for start in range(3)
+    ]
+    windows = (taps[0] + taps[1] + taps[2]).reshape((4, 3, 1)).expand((4, 3, 5))
+    result = windows * tensor((4, 3, 5))
+    realized = find_realize_points([result])
+    assert sorted(prod(node.shape) for node in realized) == [4, 60]
+    assert activation in realized
+    assert len(run_schedule([result]).items) == 2

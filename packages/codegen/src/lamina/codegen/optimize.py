@@ -46,6 +46,8 @@ ELEMENT_BYTES: Final = 4
 MASKED_UNROLL: Final = 16
 # Rows of a contiguous reduction computed together when they share a load (x @ W.T shares x's row).
 SHARED_ROW_UPCAST: Final = 4
+# Vector accumulators a SIMD reduction may carry: AVX-512 has 32 registers, and the loads need some.
+SIMD_ACCUMULATORS: Final = 24
 # Loop iterations below which a kernel stays on one core: the fork and join cost more than they save.
 PARALLEL_MIN_WORK: Final = 1 << 15
 
@@ -346,8 +348,14 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
             opts.append(Opt(OptKind.SPLIT, reduce.arg[0], _largest_divisor(size(reduce), VECTOR_LANES)))
         # x @ W.T: rows of x share W's rows and the other way round, so a tile of both halves the loads
         # per multiply-add; split accumulators already multiply the registers, so they take one.
+        # Under SIMD every accumulator is a vector register: taps written out already multiply them.
         sharing = [loop for loop in reversed(outputs) if shares_loads(loop, reduce)][: 2 if simd else 1]
-        opts.extend(Opt(OptKind.UPCAST, row.arg[0], _largest_divisor(size(row), SHARED_ROW_UPCAST)) for row in sharing)
+        copies = math.prod(opt.amount for opt in opts if opt.kind is OptKind.UPCAST)
+        for row in sharing:
+            limit = min(SHARED_ROW_UPCAST, SIMD_ACCUMULATORS // copies) if simd else SHARED_ROW_UPCAST
+            amount = _largest_divisor(size(row), max(limit, 1))
+            opts.append(Opt(OptKind.UPCAST, row.arg[0], amount))
+            copies *= amount
     opts = [opt for opt in opts if opt.amount > 1 or opt.kind is OptKind.SIMD]
     if options.threads > 1 and math.prod(size(loop) for loop in loops) >= PARALLEL_MIN_WORK:
         for loop in outputs:
@@ -390,21 +398,55 @@ def simplify_indices(sink: UOp) -> UOp:
 
     After an upcast the copies' addresses differ by constants only once they are written `base + c`:
     that is what shows the C compiler that adjacent copies load adjacent elements (gcc vectorizes
-    nothing else), and a validity that became constant folds away.
+    nothing else), and a validity that became constant folds away. A load that can never be valid
+    reads zero, and the sums it enters drop it (see `_without_zero_terms`).
     """
-    replacements: dict[UOp, UOp] = {}
+    simplified_loads: dict[UOp, tuple[UOp, ...]] = {}
     for node in toposort(sink):
-        if node.op is not Ops.LOAD:
+        if node.op is Ops.LOAD:
+            index = node.src[0]
+            simplified_loads[node] = (index.src[0], *(simplify(source) for source in index.src[1:]))
+
+    def never_valid(sources: tuple[UOp, ...]) -> bool:
+        return len(sources) == 3 and sources[2].op is Ops.CONST and sources[2].arg is False
+
+    # A buffer whose every load is never valid keeps one (a masked-off tap reads `0 ? x : 0`, which the C
+    # compiler folds): dropping them all would leave its parameter unused and change the kernel's signature.
+    read = {sources[0] for sources in simplified_loads.values() if not never_valid(sources)}
+    written = {node.src[0].src[0] for node in toposort(sink) if node.op is Ops.STORE}
+    replacements: dict[UOp, UOp] = {}
+    for node, simplified in simplified_loads.items():
+        if never_valid(simplified) and simplified[0] in read | written:
+            replacements[node] = UOp.const(node.scalar_dtype, 0)
             continue
-        index = node.src[0]
-        simplified = (index.src[0], *(simplify(source) for source in index.src[1:]))
-        # A load that is never valid stays (a masked-off tap reads `0 ? x : 0`, which the C compiler folds):
-        # folding it here could leave a buffer parameter unused and change the kernel's signature.
         if len(simplified) == 3 and simplified[2].op is Ops.CONST and simplified[2].arg is True:
             simplified = simplified[:2]
+        index = node.src[0]
         replacements[node] = UOp(Ops.LOAD, node.dtype, (UOp(Ops.INDEX, index.dtype, simplified, index.arg),), node.arg)
     (rebuilt,) = substitute([sink], replacements)
-    return rebuilt
+    return _without_zero_terms(rebuilt)
+
+
+def _without_zero_terms(sink: UOp) -> UOp:
+    """`sink` with `x + 0` written `x`.
+
+    A convolution's stack of shifted windows is a sum of nine padded views, only one of which is valid
+    at each tap once the taps are written out: the other eight read zero. The C compiler may not drop
+    a float `+ 0.0f` (it turns -0.0 into +0.0), so it is dropped here, where that sign is immaterial.
+    Products with zero stay: folding them would give the copies of an upcast loop different shapes
+    (the edge columns of a padded row), which stops the C compiler's SLP vectorizer.
+    """
+    rebuilt: dict[UOp, UOp] = {}
+    for node in toposort(sink):
+        sources = tuple(rebuilt[source] for source in node.src)
+        zero = [position for position, source in enumerate(sources) if source.op is Ops.CONST and source.arg == 0]
+        if node.op is Ops.ADD and zero:
+            rebuilt[node] = sources[1 - zero[0]]
+        elif sources != node.src:
+            rebuilt[node] = UOp(node.op, node.dtype, sources, node.arg)
+        else:
+            rebuilt[node] = node
+    return rebuilt[sink]
 
 
 def optimize_kernel(sink: UOp, options: OptimizeOptions, opts: Sequence[Opt] | None = None) -> UOp:

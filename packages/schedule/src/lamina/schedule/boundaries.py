@@ -3,8 +3,8 @@
 Everything not named here fuses into the kernel that consumes it. The rules: the requested
 targets and every CONTIGUOUS are realized; a value containing an unrealized reduction that is
 then *broadcast* (an EXPAND that grows a dim) is realized, since fusing it would recompute the
-reduction once per broadcast copy (softmax, layernorm, the second layer of an MLP) — at the smallest
-node that movement ops and joins build it from (a convolution's windows: the activation); and a value
+reduction once per broadcast copy (softmax, layernorm, the second layer of an MLP) — at the nodes
+holding it that movement ops and joins build it from (a convolution's windows: the activation); and a value
 containing an unrealized reduction that would be computed inside two or more kernels is
 realized, so it is computed once. Elementwise work is cheap to recompute and always fuses;
 movement ops never cost a kernel.
@@ -56,25 +56,26 @@ def _kernels_containing(graph: Sequence[UOp], realized: set[UOp]) -> dict[UOp, s
     return members
 
 
-def _smallest_holder(start: UOp, holds: dict[UOp, bool], realized: set[UOp]) -> UOp:
-    """The smallest node holding a reduction that `start` is made of by movement ops and ADDs alone.
+def _holder_frontier(start: UOp, holds: dict[UOp, bool], realized: set[UOp]) -> list[UOp]:
+    """The nodes holding a reduction that `start` is built from by movement ops and ADDs alone.
 
-    A broadcast value is realized there: what lies above is views and joins (a convolution's stack of
-    shifted windows is 9 views of one activation, added), which the kernels reading it compute as index
-    math for free, where storing it would write and read 9 copies of the activation.
+    A broadcast value is realized there when they are smaller: what lies above is views and joins (a
+    convolution's stack of shifted windows is 9 views of one activation, added), which the kernels
+    reading it compute as index math for free, where storing it would write and read 9 copies of the
+    activation. All of them are needed: realizing one tap of the stack would leave the others holding it.
     """
-    best = start
+    frontier: list[UOp] = []
     pending, seen = [start], set()
     while pending:
         node = pending.pop()
         if node in seen or node in realized or not holds.get(node, False):
             continue
         seen.add(node)
-        if math.prod(node.shape) < math.prod(best.shape):
-            best = node
         if node.op in GroupOp.MOVEMENT or node.op is Ops.ADD:
             pending.extend(node.src)
-    return best
+        else:
+            frontier.append(node)
+    return frontier
 
 
 def find_realize_points(targets: Sequence[UOp]) -> set[UOp]:
@@ -84,7 +85,11 @@ def find_realize_points(targets: Sequence[UOp]) -> set[UOp]:
     holds = _reduce_holders(graph, realized)
     for node in graph:
         if node.op is Ops.EXPAND and _grows(node) and holds[node.src[0]] and node.src[0] not in realized:
-            realized.add(_smallest_holder(node.src[0], holds, realized))
+            frontier = _holder_frontier(node.src[0], holds, realized)
+            if sum(math.prod(each.shape) for each in frontier) < math.prod(node.src[0].shape):
+                realized.update(frontier)
+            else:
+                realized.add(node.src[0])
             holds = _reduce_holders(graph, realized)
             if holds[node.src[0]] and node.src[0] not in realized:
                 realized.add(node.src[0])
