@@ -88,20 +88,24 @@ def _convolution(kit: KernelKit, channels_out: int, channels: int, width: int, t
     return kit.kernel(out * width + column, kit.reduce(Ops.ADD, pixel * weight, channel, tap))
 
 
-def _weight_gradient(kit: KernelKit, channels_out: int, channels: int, width: int, taps: int) -> UOp:
-    """A convolution's weight gradient as the scheduler writes it: out[o, c, t] = sum over w of g[o, w] times
-    window t of x at w, each window a stack (a sum) of one masked load per tap, valid only at its own tap."""
+def _weight_gradient(kit: KernelKit, channels_out: int, channels: int, width: int, taps: int, rows: int = 1) -> UOp:
+    """A convolution's weight gradient as the scheduler writes it: out[o, c, t] = sum over (row, w) of g[o, row, w]
+    times window t of x at (row, w), each window a stack (a sum) of one masked load per tap, valid only at its
+    own tap. With `rows` > 1 the reduction runs over rows and columns, which are contiguous together."""
     out, channel, tap = kit.loop(channels_out, 0), kit.loop(channels, 1), kit.loop(taps, 2)
-    column = kit.reduce_range(width, 3)
-    grad = kit.load(1, dtypes.float32, out * width + column)
+    column = kit.reduce_range(width, 4)
+    row = kit.reduce_range(rows, 3) if rows > 1 else None
+    pixel = column if row is None else row * width + column
+    grad = kit.load(1, dtypes.float32, out * rows * width + pixel)
     window: UOp | None = None
     for each in range(taps):
         position = column + (each - taps // 2)
         valid = tap.eq(each) & (position.lt(0)).alu(Ops.NOT) & position.lt(width)
-        term = kit.load(2, dtypes.float32, channel * width + position, valid)
+        term = kit.load(2, dtypes.float32, channel * rows * width + pixel + (each - taps // 2), valid)
         window = term if window is None else window + term
     assert window is not None
-    return kit.kernel((out * channels + channel) * taps + tap, kit.reduce(Ops.ADD, grad * window, column))
+    loops = (column,) if row is None else (row, column)
+    return kit.kernel((out * channels + channel) * taps + tap, kit.reduce(Ops.ADD, grad * window, *loops))
 
 
 def _buffers(ast: UOp, rng: np.random.Generator) -> list[Array]:
@@ -141,6 +145,7 @@ KERNELS = {
     "elementwise": lambda kit: _elementwise(kit, 256, 200),
     "convolution": lambda kit: _convolution(kit, 16, 3, 28, 3),
     "convolution weight gradient": lambda kit: _weight_gradient(kit, 8, 4, 28, 3),
+    "convolution weight gradient over rows": lambda kit: _weight_gradient(kit, 4, 2, 12, 3, rows=5),
 }
 
 
@@ -248,7 +253,7 @@ def test_weight_gradient_carries_at_most_a_register_file_of_simd_accumulators(ki
     opts = hand_coded_opts(_weight_gradient(kit, 16, 16, 28, 3), OptimizeOptions(openmp=True))
     assert opts == (
         Opt(OptKind.UPCAST, 2, 3),
-        Opt(OptKind.SIMD, 3),
+        Opt(OptKind.SIMD, 4),
         Opt(OptKind.UPCAST, 1, 4),
         Opt(OptKind.UPCAST, 0, 2),
     )
@@ -387,3 +392,15 @@ def test_any_valid_opts_keep_a_matmul_exact(kit: KernelKit, data: st.DataObject)
     if blocks:
         opts.append(Opt(OptKind.BLOCK, 0, data.draw(st.sampled_from(blocks))))
     np.testing.assert_array_equal(_interpret(apply_opts(ast, opts)), _interpret(ast))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_merged_reductions_keep_a_weight_gradient_exact(kit: KernelKit, data: st.DataObject) -> None:
+    rows, width = data.draw(st.integers(2, 5)), data.draw(st.integers(1, 9))
+    taps = data.draw(st.sampled_from([1, 3]))
+    ast = _weight_gradient(kit, 2, 2, width, taps, rows=rows)
+    opts = [Opt(OptKind.MERGE, 3), Opt(OptKind.SPLIT, 3, data.draw(st.sampled_from(_divisors(rows * width))))]
+    if data.draw(st.booleans()):
+        opts.insert(0, Opt(OptKind.UPCAST, 2, taps))
+    np.testing.assert_allclose(_interpret(apply_opts(ast, opts)), _interpret(ast), rtol=1e-5, atol=1e-5)

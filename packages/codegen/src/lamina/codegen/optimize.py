@@ -46,6 +46,8 @@ ELEMENT_BYTES: Final = 4
 MASKED_UNROLL: Final = 16
 # Rows of a contiguous reduction computed together when they share a load (x @ W.T shares x's row).
 SHARED_ROW_UPCAST: Final = 4
+# A contiguous SIMD reduction shorter than this is merged with the loop around it (see _merge_target).
+MERGE_BELOW: Final = 128
 # Vector accumulators a SIMD reduction may carry: AVX-512 has 32 registers, and the loads need some.
 SIMD_ACCUMULATORS: Final = 24
 # Loop iterations below which a kernel stays on one core: the fork and join cost more than they save.
@@ -61,6 +63,7 @@ class OptKind(Enum):
     PARALLEL = auto()  # spread an output loop's iterations over cores
     SIMD = auto()  # let the C compiler vectorize a reduce loop, reordering its sums (an OpenMP simd loop)
     BLOCK = auto()  # split an output loop; its inner part becomes the innermost output loop (cache tiling)
+    MERGE = auto()  # join a reduce loop with the reduce loop inside it into one loop over both
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +164,31 @@ def _block(sink: UOp, loop: UOp, amount: int) -> UOp:
     return rebuilt
 
 
+def _merge(sink: UOp, loop: UOp) -> UOp:
+    """Every REDUCE over `loop` and the loop right inside it, over one loop of both sizes' product instead:
+    the old indices are its quotient and remainder, which the index simplifier folds back into a
+    single stride where the two loops walked memory contiguously (a convolution's rows and columns)."""
+    reduces = [node for node in toposort(sink) if node.op is Ops.REDUCE and loop in node.src[1:]]
+    inners = {node.src[node.src.index(loop) + 1] for node in reduces if node.src.index(loop) + 1 < len(node.src)}
+    inner = next(iter(inners)) if len(inners) == 1 else None
+    outer_size = _size(loop)
+    inner_size = _size(inner) if inner is not None else None
+    if inner is None or outer_size is None or inner_size is None or len(inners) != 1:
+        raise ValueError(f"cannot merge loop axis {loop.arg[0]}: every REDUCE over it needs the same loop inside it")
+    if any(inner in node.src[1:] and loop not in node.src[1:] for node in toposort(sink) if node.op is Ops.REDUCE):
+        raise ValueError(f"cannot merge loop axis {loop.arg[0]}: a REDUCE runs over the loop inside it alone")
+    size = UOp.const(loop.scalar_dtype, outer_size * inner_size)
+    merged = UOp.range(size, loop.arg[0], AxisKind.REDUCE, loop.scalar_dtype)
+    indices = {loop: merged // inner_size, inner: merged % inner_size}
+    replacements: dict[UOp, UOp] = {}
+    for reduce in reduces:
+        (value,) = substitute([reduce.src[0]], indices)
+        ranges = [merged if source is loop else source for source in reduce.src[1:] if source is not inner]
+        replacements[reduce] = UOp(Ops.REDUCE, reduce.dtype, (value, *ranges), reduce.arg)
+    (rebuilt,) = substitute([sink], replacements)
+    return rebuilt
+
+
 def _mark(sink: UOp, loop: UOp, kind: AxisKind) -> UOp:
     marked = UOp.range(loop.src[0], loop.arg[0], kind, loop.scalar_dtype)
     (rebuilt,) = substitute([sink], {loop: marked})
@@ -196,6 +224,8 @@ def apply_opts(sink: UOp, opts: Sequence[Opt]) -> UOp:
             sink = _mark(sink, loop, AxisKind.PARALLEL)
         elif opt.kind is OptKind.BLOCK and loop.arg[1] is AxisKind.LOOP:
             sink = _block(sink, loop, opt.amount)
+        elif opt.kind is OptKind.MERGE and is_reduce:
+            sink = _merge(sink, loop)
         elif opt.kind is OptKind.SIMD and is_reduce and _simd_reduces(sink, loop):
             sink = _mark(sink, loop, AxisKind.SIMD)
         else:
@@ -272,6 +302,25 @@ def _row_block(row: UOp, tile_rows: int, depth: int, threads: int) -> list[Opt]:
     return [Opt(OptKind.BLOCK, row.arg[0], amount)] if amount > 1 else []
 
 
+def _merge_target(sink: UOp, reduces: list[UOp], loads: list[dict[UOp, int | None]]) -> UOp | None:
+    """The reduce loop around the innermost one that MERGE can join with it: every load walks the two as
+    one contiguous run (each step of the outer is the inner's whole length), so the merged loop is one
+    long SIMD loop rather than many short ones, each ending in a horizontal sum of every accumulator."""
+    if len(reduces) < 2:
+        return None
+    outer, inner = reduces[-2], reduces[-1]
+    length = _size(inner) or 0
+    for access in loads:
+        outer_step, inner_step = access.get(outer, 0), access.get(inner, 0)
+        if outer_step is None or inner_step is None or outer_step != length * inner_step:
+            return None
+    try:
+        _merge(sink, outer)
+    except ValueError:
+        return None
+    return outer
+
+
 def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
     """Opts chosen from the access pattern: vectorize along a contiguous loop, reuse loads, use the cores."""
     nodes = toposort(sink)
@@ -343,7 +392,10 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
         if simd:
             # The compilers' loop vectorizers handle any body (exp included) once allowed to reorder the sum;
             # their SLP vectorizers, which unrolled copies rely on, give up on anything but plain loads.
-            opts.append(Opt(OptKind.SIMD, reduce.arg[0]))
+            merged = _merge_target(sink, reduces, loads) if size(reduce) < MERGE_BELOW else None
+            if merged is not None:
+                opts.append(Opt(OptKind.MERGE, merged.arg[0]))
+            opts.append(Opt(OptKind.SIMD, reduce.arg[0] if merged is None else merged.arg[0]))
         else:
             opts.append(Opt(OptKind.SPLIT, reduce.arg[0], _largest_divisor(size(reduce), VECTOR_LANES)))
         # x @ W.T: rows of x share W's rows and the other way round, so a tile of both halves the loads
@@ -356,7 +408,7 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
             amount = _largest_divisor(size(row), max(limit, 1))
             opts.append(Opt(OptKind.UPCAST, row.arg[0], amount))
             copies *= amount
-    opts = [opt for opt in opts if opt.amount > 1 or opt.kind is OptKind.SIMD]
+    opts = [opt for opt in opts if opt.amount > 1 or opt.kind in (OptKind.SIMD, OptKind.MERGE)]
     if options.threads > 1 and math.prod(size(loop) for loop in loops) >= PARALLEL_MIN_WORK:
         for loop in outputs:
             upcast = math.prod(opt.amount for opt in opts if opt.axis == loop.arg[0])
@@ -385,6 +437,12 @@ def possible_opts(sink: UOp, options: OptimizeOptions) -> list[Opt]:
         candidates.extend(Opt(OptKind.SPLIT, loop.arg[0], amount) for amount in SEARCH_AMOUNTS if size % amount == 0)
         if options.openmp and _simd_reduces(sink, loop):
             candidates.append(Opt(OptKind.SIMD, loop.arg[0]))
+    if len(reduces) > 1 and not any(loop.arg[1] is AxisKind.SIMD for loop in loops):
+        try:
+            _merge(sink, reduces[-2])
+            candidates.append(Opt(OptKind.MERGE, reduces[-2].arg[0]))
+        except ValueError:
+            pass
     for loop in outputs[:1]:
         size = _size(loop) or 1
         candidates.extend(Opt(OptKind.BLOCK, loop.arg[0], amount) for amount in SEARCH_AMOUNTS if size % amount == 0)
