@@ -116,6 +116,45 @@ def test_padded_load_is_guarded_by_its_validity(kit: KernelKit) -> None:
     assert "?data1[(gidx0+(-1))]:0.0f)" in source or "?data1[(gidx0-1)]:0.0f)" in source
 
 
+def _padded_rows(kit: KernelKit, shift: int) -> UOp:
+    """out[r, c] = x[r + shift, c] over 4 rows of 8 (zero outside x): the padded row is read whole, its
+    validity a function of the row only, while the innermost loop walks the columns."""
+    row, column = kit.loop(4, 0), kit.loop(8, 1)
+    source_row = row + shift
+    valid = source_row.lt(0).alu(Ops.NOT) & source_row.lt(4)
+    return kit.kernel(row * 8 + column, kit.load(1, dtypes.float32, source_row * 8 + column, valid))
+
+
+def test_a_padded_row_is_read_through_a_pointer_its_validity_picks(kit: KernelKit) -> None:
+    source = generate_c(_padded_rows(kit, -1), OptimizeOptions(False)).source
+    assert "static const float lm_zeros_float32[" in source
+    assert "?data1+" in source
+    assert ":0.0f)" not in source
+
+
+def test_a_validity_that_changes_along_the_innermost_loop_stays_a_guarded_load(kit: KernelKit) -> None:
+    index = kit.loop(6, 0)
+    valid = UOp.const(dtypes.index, 0).lt(index)
+    source = generate_c(kit.kernel(index, kit.load(1, dtypes.float32, index - 1, valid)), OptimizeOptions(False)).source
+    assert "lm_zeros" not in source
+
+
+@pytest.mark.parametrize("shift", [-3, -1, 0, 2, 5], ids=lambda shift: f"shift{shift}")
+def test_rows_read_through_zeros_never_touch_memory_outside_the_buffer(
+    compiler: str, kit: KernelKit, tmp_path: Path, shift: int
+) -> None:
+    ast = _padded_rows(kit, shift)
+    source_rows = np.arange(32, dtype=np.float32).reshape(4, 8) + 1
+    output = np.full(32, np.nan, np.float32)
+    # An exactly sized input: any read beyond it would be caught by the comparison (or fault).
+    kit.compile_and_run(compiler, ast, [output, source_rows.reshape(-1).copy()], tmp_path)
+    expected = np.zeros((4, 8), np.float32)
+    for row in range(4):
+        if 0 <= row + shift < 4:
+            expected[row] = source_rows[row + shift]
+    np.testing.assert_array_equal(output.reshape(4, 8), expected)
+
+
 @pytest.mark.parametrize(
     ("value", "dtype", "literal"),
     [

@@ -31,7 +31,7 @@ from lamina.codegen.c_prelude import (
 from lamina.codegen.linearize import LinearProgram
 from lamina.codegen.optimize import TILE_ACCUMULATORS
 from lamina.dtype import DType, PtrDType, dtypes
-from lamina.uop import AxisKind, ConstValue, GroupOp, Ops, UOp
+from lamina.uop import AxisKind, ConstValue, GroupOp, Ops, UOp, toposort
 
 # How deep an inlined expression may nest before it is given a variable: compilers limit bracket depth.
 MAX_INLINE_DEPTH: Final = 16
@@ -79,6 +79,9 @@ _INFIX: Final[dict[Ops, str]] = {
     Ops.SHL: "<<",
     Ops.SHR: ">>",
 }
+# A padded read reaches at most this far either side of its row's base through the row of zeros (see
+# _rerouted_address): 4096 elements covers a convolution's taps over rows and channels.
+ZERO_ROW_REACH: Final = 4096
 _PREFIXES: Final[dict[Ops, str]] = {Ops.LOAD: "val", Ops.CAST: "cast", Ops.BITCAST: "cast", Ops.WHERE: "alu"}
 
 
@@ -129,6 +132,7 @@ class _CKernel:
         self.segment: dict[UOp, int] = {}
         self.user_segment: dict[UOp, int] = {}
         self.stored: set[UOp] = set()
+        self.open_loops: list[UOp] = []
         # Per SIMD loop: the accumulators updated in it, and their REDUCE op, for its reduction clause.
         self.simd_accumulators: dict[UOp, list[tuple[str, Ops]]] = {}
         self._table: dict[Ops, Callable[[UOp], str]] = {
@@ -271,13 +275,41 @@ class _CKernel:
     def _load(self, uop: UOp) -> str:
         index = uop.src[0]
         dtype = uop.scalar_dtype
-        element = self._address(index)
+        padded = len(index.src) == 3
+        rerouted = self._rerouted_address(index) if padded else None
+        element = self._address(index) if rerouted is None else rerouted
         if dtype in _SIXTEEN_BIT_FLOATS:
             element = f"{self._to_float(dtype)}({element})"
-        if len(index.src) == 3:
+        if padded and rerouted is None:
             # A padded read: the address may be out of bounds exactly when the validity is false.
             return f"({self.ref(index.src[2])}?{element}:{render_const(0, dtype)})"
         return element
+
+    def _rerouted_address(self, index: UOp) -> str | None:
+        """A padded read `base + c` as a plain read through a pointer the validity picks: the buffer's row
+        at `base`, or a row of zeros (None where `c` lies beyond the zeros' reach).
+
+        The copies of an upcast loop share the validity and base of a padded row and differ only in `c`,
+        so the C compiler sees one pointer and contiguous unconditional loads, which it vectorizes; a
+        conditional load it may not speculate, and leaves scalar.
+        """
+        validity, address = index.src[2], index.src[1]
+        # Where the validity changes along the innermost loop, the lanes of a vector differ in it: a masked
+        # vector load serves them, where one pointer per lane would be a gather.
+        if self.open_loops and self.open_loops[-1] in toposort(validity):
+            return None
+        base, offset = address, 0
+        if address.op is Ops.ADD and address.src[1].op is Ops.CONST:
+            base, offset = address.src[0], int(address.src[1].arg)
+        if abs(offset) >= ZERO_ROW_REACH:
+            return None
+        pointer = index.src[0]
+        assert isinstance(pointer.dtype, PtrDType)
+        storage = pointer.dtype.base.c_name
+        zeros = f"lm_zeros_{pointer.dtype.base.name}"
+        self.helpers[zeros] = f"static const {storage} {zeros}[{2 * ZERO_ROW_REACH}];"
+        row = f"({self.ref(validity)}?{self.ref(pointer)}+{self.ref(base)}:{zeros}+{ZERO_ROW_REACH})"
+        return f"{row}[{offset}]"
 
     # -- statements --
 
@@ -352,10 +384,12 @@ class _CKernel:
             line = rule(uop) if rule is not None else self._value_statement(uop)
             if uop.op is Ops.END:
                 self.indent -= 1
+                self.open_loops.pop()
             if line:
                 body.append("  " * self.indent + line)
             if uop.op is Ops.RANGE:
                 self.indent += 1
+                self.open_loops.append(uop)
         includes = ["#include <math.h>", "#include <string.h>"]
         # In first-use order, which puts a helper after the helpers it calls. Each is guarded so that kernels
         # joined into one library (see library.py) define it once.
