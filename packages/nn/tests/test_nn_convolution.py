@@ -130,6 +130,35 @@ def test_max_pool2d_gradient_flows_to_the_maxima(rng: np.random.Generator, grad_
     grad_check(lambda x: (functional.max_pool2d(x, 3, 2, 1) ** 2).sum(), [rng.standard_normal((2, 4, 7, 6))])
 
 
+@pytest.mark.parametrize("shape", [(2, 4, 8, 6), (2, 3, 7, 5)], ids=["whole", "ragged"])
+def test_tiling_max_pool2d_gradient_flows_to_the_maxima(
+    rng: np.random.Generator, grad_check: GradCheck, shape: tuple[int, ...]
+) -> None:
+    # Stride = kernel: the windows tile the input (a reshape); a ragged last row and column get no gradient.
+    grad_check(lambda x: (functional.max_pool2d(x, 2) ** 2).sum(), [rng.standard_normal(shape)])
+
+
+def test_tiling_avg_pool2d_gradient(rng: np.random.Generator, grad_check: GradCheck) -> None:
+    grad_check(lambda x: (functional.avg_pool2d(x, (2, 3)) ** 2).sum(), [rng.standard_normal((2, 3, 7, 8))])
+
+
+def test_tiling_pool_windows_are_a_reshape_and_a_permute(rng: np.random.Generator) -> None:
+    # No padded views to stack, so neither the pool nor its gradient tests the parity of an index.
+    x = Tensor(rng.standard_normal((2, 3, 8, 6)))
+    pending, ops = [functional.max_pool2d(x, 2).uop], set()
+    while pending:
+        node = pending.pop()
+        ops.add(node.op.name)
+        pending.extend(node.src)
+    assert ops >= {"RESHAPE", "PERMUTE"}
+    assert not ops & {"PAD", "SHRINK"}
+
+
+def test_a_tiling_pool_larger_than_the_input_is_refused() -> None:
+    with pytest.raises(ValueError, match="do not fit"):
+        functional.max_pool2d(Tensor.zeros(1, 1, 1, 4), 2)
+
+
 def test_pool_padding_must_be_at_most_half_the_kernel() -> None:
     with pytest.raises(ValueError, match="at most half"):
         functional.max_pool2d(Tensor.zeros(1, 1, 4, 4), 2, padding=2)

@@ -112,7 +112,28 @@ def _pool_windows(
     pads = as_pair(padding, "padding")
     if pads[0] * 2 > kernel[0] or pads[1] * 2 > kernel[1]:
         raise ValueError(f"pool padding {pads} must be at most half the kernel size {kernel}")
+    if steps == kernel and pads == (0, 0) and x.ndim >= 2:
+        return _tiles(x, kernel)
     return sliding_windows(_pad_spatial(x, pads, fill), kernel, steps, (1, 1))
+
+
+def _tiles(x: Tensor, kernel: tuple[int, int]) -> Tensor:
+    """(..., H, W) as (..., H // k_h, W // k_w, k_h, k_w): windows that tile the input (stride = kernel).
+
+    A reshape and a permute, where the stack of strided views would be masks and divisions: its
+    gradient (max pooling's, into the activation) would test the parity of every index.
+    """
+    lead = x.shape[:-2]
+    outs = (x.shape[-2] // kernel[0], x.shape[-1] // kernel[1])
+    if outs[0] <= 0 or outs[1] <= 0:
+        raise ValueError(
+            f"windows of kernel {kernel}, stride {kernel} do not fit an input of spatial size {x.shape[-2:]}"
+        )
+    # Like torch, rows and columns past the last whole window are dropped.
+    covered = x.shrink([*([None] * len(lead)), (0, outs[0] * kernel[0]), (0, outs[1] * kernel[1])])
+    split = covered.reshape((*lead, outs[0], kernel[0], outs[1], kernel[1]))
+    axes = len(lead)
+    return split.permute((*range(axes), axes, axes + 2, axes + 1, axes + 3))
 
 
 def max_pool2d(x: Tensor, kernel_size: IntOrPair, stride: IntOrPair | None = None, padding: IntOrPair = 0) -> Tensor:
