@@ -114,3 +114,18 @@ def test_every_tap_of_a_padded_activation_reads_the_one_realized_activation(
     assert sorted(prod(node.shape) for node in realized) == [4, 60]
     assert activation in realized
     assert len(run_schedule([result]).items) == 2
+
+
+def test_a_shared_view_of_a_reduction_is_stored_as_its_source(run_schedule: Runner, tensor: Maker) -> None:
+    # Two kernels read a transposed view of a reduced value: the value is stored in its own layout, and
+    # the transpose stays index math for both readers (not a permuted copy).
+    from lamina.schedule import find_realize_points
+
+    value = tensor((4, 6)).reduce_axis(Ops.ADD, (1,)).reshape((2, 2)) * UOp.full((2, 2), dtypes.float32, 2)
+    view = value.permute((1, 0))
+    totals = view.reduce_axis(Ops.ADD, (0,))
+    peaks = view.reduce_axis(Ops.MAX, (1,))
+    realized = find_realize_points([totals, peaks])
+    assert value in realized
+    assert view not in realized
+    assert len(run_schedule([totals, peaks]).items) == 3

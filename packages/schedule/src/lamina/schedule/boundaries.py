@@ -99,7 +99,11 @@ def find_realize_points(targets: Sequence[UOp]) -> set[UOp]:
         shared = [node for node in graph if holds[node] and node not in realized and len(members.get(node, ())) > 1]
         if not shared:
             break
-        # Realize the outermost shared node first: it may make the ones inside it unshared.
-        realized.add(shared[-1])
+        # Realize the outermost shared node first: it may make the ones inside it unshared. A view is stored
+        # as its source: the same values in their own layout, and the view stays free for every reader.
+        outermost = shared[-1]
+        while outermost.op in GroupOp.MOVEMENT and holds[outermost.src[0]] and outermost.src[0] not in realized:
+            outermost = outermost.src[0]
+        realized.add(outermost)
         holds = _reduce_holders(graph, realized)
     return {node for node in realized if not is_buffer_view(node)}
