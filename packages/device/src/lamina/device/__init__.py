@@ -1,4 +1,5 @@
-"""lamina.device: buffers and allocators, the device registry, C compilers, the kernel cache and the kernel runtime."""
+"""lamina.device: buffers and allocators, the device registry, C compilers, the kernel cache, the kernel runtime,
+and native graphs that run many kernels in one call."""
 
 from lamina.device.allocator import ALIGNMENT, DEFAULT_POOL_BYTES, Allocation, Allocator, CPUAllocator
 from lamina.device.buffer import Buffer
@@ -12,12 +13,14 @@ from lamina.device.compiler import (
     find_c_compiler,
     supported_flags,
 )
+from lamina.device.graph import MAX_GRAPH_ARGUMENTS, NativeGraph
 from lamina.device.program import Launcher, Program, Runtime, SupportsAddress
 from lamina.device.registry import Device, DeviceSpec
 
 __all__ = [
     "ALIGNMENT",
     "DEFAULT_POOL_BYTES",
+    "MAX_GRAPH_ARGUMENTS",
     "OPTIONAL_FLAGS",
     "Allocation",
     "Allocator",
@@ -32,6 +35,7 @@ __all__ = [
     "DeviceSpec",
     "KernelCache",
     "Launcher",
+    "NativeGraph",
     "Program",
     "Runtime",
     "SupportsAddress",

@@ -35,6 +35,11 @@ class NativeFunction:
         self.n_pointers: Final = n_pointers
         self.n_ints: Final = n_ints
 
+    @property
+    def address(self) -> int:
+        """Where the function's code starts, for native code that calls it (see graph.py)."""
+        return int(self._ffi.cast("uintptr_t", self._function))
+
     def __call__(self, addresses: Sequence[int], ints: Sequence[int]) -> None:
         """Call the function with `addresses` as its pointer arguments followed by `ints`."""
         pointers = [self._ffi.cast("void*", address) for address in addresses]

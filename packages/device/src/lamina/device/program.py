@@ -53,6 +53,11 @@ class Program:
         self.int_args: Final = int_args
         self._function: Final = NativeFunction(path, name, n_buffers, int_args)
 
+    @property
+    def function_address(self) -> int:
+        """The address of the kernel's code, for a `NativeGraph` that calls it directly."""
+        return self._function.address
+
     @overload
     def __call__(self, *buffers: SupportsAddress, ints: Sequence[int] = (), timed: Literal[False] = False) -> None: ...
     @overload

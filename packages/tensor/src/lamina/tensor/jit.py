@@ -17,17 +17,20 @@ the function leaves on `.grad` are not kept by a replay (they would be stale): t
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Literal, ParamSpec, TypeVar
 
-from lamina.device import Buffer
+import numpy as np
+import numpy.typing as npt
+
+from lamina.device import MAX_GRAPH_ARGUMENTS, Buffer, Launcher, NativeGraph, Program
 from lamina.dtype import DType
 from lamina.schedule import is_buffer_view, view_base
 from lamina.tensor.capture import Capture, JitError, capturing
 from lamina.tensor.context import current_context
 from lamina.tensor.core import TensorCore, realize
-from lamina.tensor.runtime import attach_buffer, buffer_of, stats
+from lamina.tensor.runtime import attach_buffer, buffer_of, compiler_for, kernel_cache, stats
 from lamina.tensor.tensor import Tensor
 from lamina.uop import UOp
 
@@ -54,13 +57,48 @@ class _Plan:
     """A captured call: the launches with their buffers as slots, and where the results go."""
 
     signature: Hashable
-    launches: tuple[tuple[Callable[..., None], tuple[Slot, ...]], ...]
+    launches: tuple[tuple[Launcher, tuple[Slot, ...]], ...]
     fixed: tuple[Buffer, ...]
     fresh: tuple[_Fresh, ...]
     states: tuple[tuple[TensorCore, int, tuple[int, ...]], ...]  # tensor, its fresh slot, its shape
     outputs: tuple[tuple[int, tuple[int, ...]], ...]  # per returned tensor: its fresh slot and shape
     returns: Returned  # what the function returned: None, one Tensor, or a tuple of them
     cleared_grads: tuple[TensorCore, ...]
+    native: _NativeLaunches | None  # every launch as one native call, where the device's kernels allow it
+
+
+@dataclass(frozen=True, slots=True)
+class _NativeLaunches:
+    """The launches as a `NativeGraph`, and which entries of its argument table change from call to call."""
+
+    graph: NativeGraph
+    positions: npt.NDArray[np.intp]  # entries of the table holding a non-fixed buffer
+    slots: tuple[Slot, ...]  # the buffer each such entry holds
+
+
+def _native_launches(
+    launches: Sequence[tuple[Launcher, tuple[Slot, ...]]], fixed: Sequence[Buffer]
+) -> _NativeLaunches | None:
+    """The launches as one native graph with the fixed buffers' addresses filled in; None where a launcher is not
+    a native `Program` taking buffers only (another runtime, or more arguments than a graph passes)."""
+    programs = [launcher for launcher, _ in launches if isinstance(launcher, Program)]
+    if len(programs) != len(launches) or not programs:
+        return None
+    if any(program.int_args or program.n_buffers > MAX_GRAPH_ARGUMENTS for program in programs):
+        return None
+    graph = NativeGraph(programs, compiler_for("CPU"), kernel_cache())
+    positions: list[int] = []
+    slots: list[Slot] = []
+    entry = 0
+    for _, launch_slots in launches:
+        for kind, index in launch_slots:
+            if kind == "fixed":
+                graph.arguments[entry] = fixed[index].address
+            else:
+                positions.append(entry)
+                slots.append((kind, index))
+            entry += 1
+    return _NativeLaunches(graph, np.array(positions, dtype=np.intp), tuple(slots))
 
 
 def _describe(value: object) -> Hashable:
@@ -136,8 +174,13 @@ class Jit(Generic[P, R]):
         state_buffers = [buffer_of(view_base(tensor.uop)) for tensor, _, _ in plan.states]
         input_buffers = [buffer_of(view_base(tensor.uop)) for tensor in inputs]
         pools = {"input": input_buffers, "state": state_buffers, "fresh": fresh, "fixed": plan.fixed}
-        for launcher, slots in plan.launches:
-            launcher(*(pools[kind][index] for kind, index in slots))
+        if plan.native is not None:
+            addresses = [pools[kind][index].address for kind, index in plan.native.slots]
+            plan.native.graph.arguments[plan.native.positions] = addresses
+            plan.native.graph()
+        else:
+            for launcher, slots in plan.launches:
+                launcher(*(pools[kind][index] for kind, index in slots))
         stats.kernels_run += len(plan.launches)
         for tensor, slot, shape in plan.states:
             tensor.uop = _view_of(fresh[slot], shape)
@@ -152,9 +195,9 @@ class Jit(Generic[P, R]):
 
 
 def _view_of(buffer: Buffer, shape: tuple[int, ...]) -> UOp:
-    node = UOp.new_buffer(buffer.device, buffer.size, buffer.dtype)
-    attach_buffer(node, buffer)
-    return node.reshape(shape)
+    node = UOp.new_buffer_view(buffer.device, buffer.size, buffer.dtype, shape)
+    attach_buffer(view_base(node), buffer)
+    return node
 
 
 def _make_plan(
@@ -192,7 +235,7 @@ def _make_plan(
         states.append((tensor, fresh_slot(view_base(tensor.uop)), tensor.shape))
     outputs = [(fresh_slot(view_base(tensor.uop)), tensor.shape) for tensor in returned]
     fixed: list[Buffer] = []
-    launches: list[tuple[Callable[..., None], tuple[Slot, ...]]] = []
+    launches: list[tuple[Launcher, tuple[Slot, ...]]] = []
     for launch in capture.launches:
         slots: list[Slot] = []
         for node, buffer in zip(launch.nodes, launch.buffers, strict=True):
@@ -202,8 +245,9 @@ def _make_plan(
                 fixed.append(buffer)
             slots.append(role)
         launches.append((launch.launcher, tuple(slots)))
+    native = _native_launches(launches, fixed)
     return _Plan(
-        signature, tuple(launches), tuple(fixed), tuple(fresh), tuple(states), tuple(outputs), returns, cleared
+        signature, tuple(launches), tuple(fixed), tuple(fresh), tuple(states), tuple(outputs), returns, cleared, native
     )
 
 

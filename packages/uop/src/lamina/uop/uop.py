@@ -151,6 +151,22 @@ class UOp:
         return UOp(Ops.BUFFER, dtype, (), BufferRef(next(_buffer_uids), device, size))
 
     @staticmethod
+    def new_buffer_view(device: str, size: int, dtype: DType, shape: tuple[int, ...]) -> UOp:
+        """A fresh BUFFER of `size` elements seen as `shape` (a RESHAPE of it unless `shape` is `(size,)`).
+
+        The JIT makes one per result on every replay, so the shapes are set here, not inferred.
+        """
+        if math.prod(shape) != size or any(extent < 0 for extent in shape):
+            raise ValueError(f"a buffer of {size} elements cannot be viewed as shape {shape}")
+        buffer = UOp.new_buffer(device, size, dtype)
+        object.__setattr__(buffer, "_shape", (size,))
+        if shape == (size,):
+            return buffer
+        view = UOp(Ops.RESHAPE, dtype, (buffer,), shape)
+        object.__setattr__(view, "_shape", shape)
+        return view
+
+    @staticmethod
     def variable(name: str, min_value: int, max_value: int, dtype: DType = dtypes.index) -> UOp:
         """An integer symbol known to lie in [min_value, max_value]."""
         if min_value > max_value:

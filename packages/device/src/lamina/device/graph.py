@@ -1,0 +1,82 @@
+"""Graphs: a fixed sequence of kernel launches run by one native call.
+
+A replayed training step is some twenty kernel calls; from Python each costs several
+microseconds (argument checks, pointer casts, the foreign call), about a fifth of a small step.
+A `NativeGraph` holds the kernels' function addresses and a table of their pointer arguments in
+numpy arrays; a small C function (compiled once, cached like a kernel) walks the table and calls
+each kernel in turn. Between runs only the arguments that change are rewritten, with one numpy
+assignment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from lamina.device.cache import KernelCache
+from lamina.device.compiler import Compiler
+from lamina.device.program import Program
+
+MAX_GRAPH_ARGUMENTS: Final = 32
+"""The most pointer arguments a kernel in a graph may take (the runner's switch has a case for each count)."""
+
+RUNNER_NAME: Final = "lm_run_graph"
+
+
+def runner_source() -> str:
+    """The C of the graph runner: call `launches` functions, the i-th with `counts[i]` pointers from `arguments`."""
+    cases = []
+    for count in range(MAX_GRAPH_ARGUMENTS + 1):
+        types = ", ".join(["void*"] * count) or "void"
+        values = ", ".join(f"a[{position}]" for position in range(count))
+        cases.append(f"      case {count}: ((void (*)({types}))f[i])({values}); break;")
+    body = "\n".join(cases)
+    return f"""void {RUNNER_NAME}(void* functions, void* counts, void* arguments, int launches) {{
+  void* const* f = (void* const*)functions;
+  const int* n = (const int*)counts;
+  void* const* a = (void* const*)arguments;
+  for (int i = 0; i < launches; a += n[i], i++) {{
+    switch (n[i]) {{
+{body}
+      default: return;
+    }}
+  }}
+}}
+"""
+
+
+class NativeGraph:
+    """Kernels (each a `Program` taking pointers only) run in order on a table of argument addresses."""
+
+    def __init__(self, programs: Sequence[Program], compiler: Compiler, cache: KernelCache) -> None:
+        for program in programs:
+            if program.int_args or program.n_buffers > MAX_GRAPH_ARGUMENTS:
+                raise ValueError(
+                    f"kernel {program.name!r} ({program.n_buffers} buffers, {program.int_args} ints) cannot join a "
+                    f"graph: at most {MAX_GRAPH_ARGUMENTS} buffers and no int arguments"
+                )
+        self._runner: Final = Program(RUNNER_NAME, cache.compile(compiler, runner_source()), 3, 1, cache=cache)
+        self._programs: Final = tuple(programs)
+        self._functions: Final = np.array([program.function_address for program in programs], dtype=np.uint64)
+        self._counts: Final = np.array([program.n_buffers for program in programs], dtype=np.int32)
+        self.arguments: Final[npt.NDArray[np.uint64]] = np.zeros(max(1, int(self._counts.sum())), dtype=np.uint64)
+        self._tables: Final = (_Address(self._functions), _Address(self._counts), _Address(self.arguments))
+
+    @property
+    def argument_count(self) -> int:
+        """How many pointer arguments the graph's kernels take in all (the length of the table)."""
+        return int(self._counts.sum())
+
+    def __call__(self) -> None:
+        """Run every kernel on the addresses now in `arguments` (which must all point at live memory)."""
+        self._runner(*self._tables, ints=[len(self._counts)])
+
+
+class _Address:
+    """A numpy array seen as a kernel pointer argument."""
+
+    def __init__(self, array: npt.NDArray[np.generic]) -> None:
+        self.address: Final = int(array.ctypes.data)
