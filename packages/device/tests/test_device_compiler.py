@@ -129,3 +129,39 @@ def test_a_compiler_that_rejects_a_flag_does_not_get_it(tmp_path: Path) -> None:
     assert "-fopenmp" not in compiler.flags
     assert not compiler.parallel
     assert compiler.compile(VALID).startswith(b"\x7fELF")
+
+
+def _wrapper(directory: Path, real: str, marker: str) -> Path:
+    """A compiler script that runs `real` and notes each run in `directory / "runs"`."""
+    script = directory / "cc-wrapper"
+    script.write_text(f'#!/bin/sh\n# {marker}\necho run >> "{directory / "runs"}"\nexec {real} "$@"\n')
+    script.chmod(0o755)
+    return script
+
+
+def _runs(directory: Path) -> int:
+    runs = directory / "runs"
+    return len(runs.read_text().splitlines()) if runs.exists() else 0
+
+
+def test_a_compiler_is_probed_once_per_binary_and_cache(
+    compiler: CPUCompiler, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from lamina.device import compiler as compiler_module
+
+    monkeypatch.setenv("LAMINA_CACHE", str(tmp_path / "cache"))
+    script = _wrapper(tmp_path, compiler.command[0], "first")
+    compiler_module._probe.cache_clear()
+    probed = CPUCompiler(str(script))
+    assert _runs(tmp_path) > 0
+    before = _runs(tmp_path)
+    compiler_module._probe.cache_clear()  # as in a new process
+    again = CPUCompiler(str(script))
+    assert _runs(tmp_path) == before
+    assert (again.version, again.flags) == (probed.version, probed.flags)
+    # A changed binary (an upgrade) is probed afresh.
+    _wrapper(tmp_path, compiler.command[0], "second, a little longer")
+    compiler_module._probe.cache_clear()
+    CPUCompiler(str(script))
+    assert _runs(tmp_path) > before
+    compiler_module._probe.cache_clear()

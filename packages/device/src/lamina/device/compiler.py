@@ -115,19 +115,18 @@ class CPUCompiler:
 
     def __init__(self, cc: str | None = None, extra_flags: Sequence[str] = ()) -> None:
         self.command: Final = find_c_compiler(cc)
-        self.flags: Final = (*BASE_FLAGS, *supported_flags(self.command), *extra_flags)
+        self._version, optional = _probe(self.command)
+        self.flags: Final = (*BASE_FLAGS, *optional, *extra_flags)
 
     @property
     def parallel(self) -> bool:
         """Whether -fopenmp is among the flags, so PARALLEL loops run on several cores."""
         return "-fopenmp" in self.flags
 
-    @functools.cached_property
+    @property
     def version(self) -> str:
         """The first line of `<compiler> --version`."""
-        result = self._run([*self.command, "--version"])
-        lines = result.stdout.splitlines()
-        return lines[0].strip() if lines else ""
+        return self._version
 
     @property
     def cache_key(self) -> str:
@@ -153,6 +152,48 @@ class CPUCompiler:
             raise CompilerNotFoundError(
                 f"could not run C compiler {self.command[0]!r} ({error}); {_INSTALL_HINT}"
             ) from error
+
+
+PROBES: Final = "compilers"
+"""The disk cache's kind for what probing a compiler found: its version line and accepted optional flags."""
+
+
+def _identity(command: tuple[str, ...]) -> str | None:
+    """The exact compiler binary `command` runs (resolved path, size, modification time) and its arguments;
+    None when it cannot be examined. An upgrade replaces the binary, so it gets a new identity."""
+    try:
+        binary = Path(command[0]).resolve(strict=True)
+        status = binary.stat()
+    except OSError:
+        return None
+    return "\0".join((str(binary), str(status.st_size), str(status.st_mtime_ns), shlex.join(command)))
+
+
+@functools.cache
+def _probe(command: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    """`command`'s version line and the OPTIONAL_FLAGS it accepts, remembered on disk per compiler binary.
+
+    Probing runs the compiler three times (about 0.15 s with clang), which a process with every
+    kernel in its cache would otherwise spend before its first kernel call.
+    """
+    from lamina.device.cache import KernelCache  # the cache imports this module's Compiler protocol
+
+    identity = _identity(command)
+    cache = KernelCache()
+    cached = cache.get(PROBES, identity) if identity is not None else None
+    if cached is not None:
+        version, remembered = cached.decode().split("\n", 1)
+        return version, tuple(remembered.split())
+    try:
+        result = subprocess.run([*command, "--version"], capture_output=True, text=True, check=False)
+    except OSError as error:
+        raise CompilerNotFoundError(f"could not run C compiler {command[0]!r} ({error}); {_INSTALL_HINT}") from error
+    lines = result.stdout.splitlines()
+    version = lines[0].strip() if lines else ""
+    accepted = supported_flags(command)
+    if identity is not None:
+        cache.put(PROBES, identity, f"{version}\n{' '.join(accepted)}".encode())
+    return version, accepted
 
 
 @functools.cache
