@@ -88,6 +88,17 @@ def _convolution(kit: KernelKit, channels_out: int, channels: int, width: int, t
     return kit.kernel(out * width + column, kit.reduce(Ops.ADD, pixel * weight, channel, tap))
 
 
+def _padded_convolution(kit: KernelKit, channels_out: int, channels: int, width: int, taps: int) -> UOp:
+    """out[o, w] = sum over (c, t) of x[c, w + t - taps // 2] * weight[o, c, t], x zero outside its row."""
+    out, column = kit.loop(channels_out, 0), kit.loop(width, 1)
+    channel, tap = kit.reduce_range(channels, 2), kit.reduce_range(taps, 3)
+    position = column + tap - taps // 2
+    valid = position.lt(0).alu(Ops.NOT) & position.lt(width)
+    pixel = kit.load(1, dtypes.float32, channel * width + position, valid)
+    weight = kit.load(2, dtypes.float32, (out * channels + channel) * taps + tap)
+    return kit.kernel(out * width + column, kit.reduce(Ops.ADD, pixel * weight, channel, tap))
+
+
 def _weight_gradient(kit: KernelKit, channels_out: int, channels: int, width: int, taps: int, rows: int = 1) -> UOp:
     """A convolution's weight gradient as the scheduler writes it: out[o, c, t] = sum over (row, w) of g[o, row, w]
     times window t of x at (row, w), each window a stack (a sum) of one masked load per tap, valid only at its
@@ -144,6 +155,7 @@ KERNELS = {
     "full sum": lambda kit: _full_sum(kit, 12, 32),
     "elementwise": lambda kit: _elementwise(kit, 256, 200),
     "convolution": lambda kit: _convolution(kit, 16, 3, 28, 3),
+    "padded convolution": lambda kit: _padded_convolution(kit, 8, 3, 12, 3),
     "convolution weight gradient": lambda kit: _weight_gradient(kit, 8, 4, 28, 3),
     "convolution weight gradient over rows": lambda kit: _weight_gradient(kit, 4, 2, 12, 3, rows=5),
 }
@@ -246,6 +258,18 @@ def test_block_moves_the_inner_part_of_a_loop_innermost(kit: KernelKit) -> None:
 def test_convolution_tiles_columns_by_the_output_channels_that_share_each_input_vector(kit: KernelKit) -> None:
     opts = hand_coded_opts(_convolution(kit, 16, 16, 28, 3), OptimizeOptions())
     assert opts == (Opt(OptKind.UPCAST, 1, 28), Opt(OptKind.UPCAST, 0, 8))
+
+
+def test_a_padded_convolution_writes_its_taps_out_and_leaves_the_channel_sums_to_reorder(kit: KernelKit) -> None:
+    ast = _padded_convolution(kit, 16, 8, 28, 3)
+    assert hand_coded_opts(ast, OptimizeOptions(openmp=True)) == (
+        Opt(OptKind.UNROLL, 3, 3),
+        Opt(OptKind.UPCAST, 1, 28),
+        Opt(OptKind.UPCAST, 0, 8),
+        Opt(OptKind.SIMD, 2),
+    )
+    # Without OpenMP there is no simd loop to grant the reordering.
+    assert Opt(OptKind.SIMD, 2) not in hand_coded_opts(ast, OptimizeOptions())
 
 
 def test_weight_gradient_carries_at_most_a_register_file_of_simd_accumulators(kit: KernelKit) -> None:

@@ -207,6 +207,19 @@ def _simd_reduces(sink: UOp, loop: UOp) -> list[UOp] | None:
     return reduces
 
 
+def _simd_once_written_out(sink: UOp, loop: UOp, written_out: set[int]) -> bool:
+    """Whether `loop` can be a SIMD loop once the reduce loops in `written_out` (axis ids) are unrolled whole:
+    every REDUCE over it sums (or multiplies), holds no REDUCE, and runs over nothing inside it but those."""
+    reduces = [node for node in toposort(sink) if node.op is Ops.REDUCE and loop in node.src[1:]]
+    for reduce in reduces:
+        inside = reduce.src[reduce.src.index(loop) + 1 :]
+        if reduce.arg not in (Ops.ADD, Ops.MUL) or any(inner.arg[0] not in written_out for inner in inside):
+            return False
+        if any(node.op is Ops.REDUCE for node in toposort(reduce.src[0])):
+            return False
+    return bool(reduces)
+
+
 def apply_opts(sink: UOp, opts: Sequence[Opt]) -> UOp:
     """`sink` with `opts` applied in order; raises ValueError for an opt that does not fit its loop."""
     for opt in opts:
@@ -385,6 +398,10 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
             panels_bytes = depth * size(vector_output) * ELEMENT_BYTES
             if row.arg[0] < vector_output.arg[0] and size(vector_output) > width and panels_bytes > BLOCK_BYTES:
                 opts.extend(_row_block(row, tile_rows, depth, options.threads))
+        # Taps written out make each accumulator's update a sum of products; leave the C compiler free to
+        # reorder it (an OpenMP simd loop over the channels), which its vectorizer needs to take the tile.
+        if written_out and options.openmp and _simd_once_written_out(sink, reduce, written_out):
+            opts.append(Opt(OptKind.SIMD, reduce.arg[0]))
     elif reduces and contiguous(reduces[-1], loads):
         # A reduction along contiguous memory (row sums, a dot product): adjacent elements, adjacent accumulators.
         reduce = reduces[-1]
