@@ -154,6 +154,7 @@ KERNELS = {
     "column sum": lambda kit: _column_sum(kit, 9, 48),
     "full sum": lambda kit: _full_sum(kit, 12, 32),
     "elementwise": lambda kit: _elementwise(kit, 256, 200),
+    "elementwise short rows": lambda kit: _elementwise(kit, 12, 20),
     "convolution": lambda kit: _convolution(kit, 16, 3, 28, 3),
     "padded convolution": lambda kit: _padded_convolution(kit, 8, 3, 12, 3),
     "convolution weight gradient": lambda kit: _weight_gradient(kit, 8, 4, 28, 3),
@@ -363,9 +364,26 @@ def test_elementwise_kernels_are_left_to_the_compilers_vectorizer(kit: KernelKit
     assert hand_coded_opts(_elementwise(kit, 256, 200), OptimizeOptions()) == ()
 
 
+def test_short_contiguous_rows_of_an_elementwise_kernel_merge_into_one_loop(kit: KernelKit) -> None:
+    ast = _elementwise(kit, 64, 28)
+    assert hand_coded_opts(ast, OptimizeOptions()) == (Opt(OptKind.MERGE, 0),)
+    merged = optimize_kernel(ast, OptimizeOptions())
+    assert [loop.src[0].arg for loop in toposort(merged) if loop.op is Ops.RANGE] == [64 * 28]
+    assert "/28" not in generate_c(ast).source.replace(" ", "")
+
+
+def test_a_broadcast_operand_stops_the_merge_where_it_is_not_contiguous(kit: KernelKit) -> None:
+    # out[c, h, w] = x[c, h, w] + bias[c]: h and w merge, the channel (the bias's only stride) does not.
+    channel, row, column = kit.loop(4, 0), kit.loop(5, 1), kit.loop(6, 2)
+    address = (channel * 5 + row) * 6 + column
+    ast = kit.kernel(address, kit.load(1, dtypes.float32, address) + kit.load(2, dtypes.float32, channel))
+    assert hand_coded_opts(ast, OptimizeOptions()) == (Opt(OptKind.MERGE, 1),)
+    np.testing.assert_array_equal(_interpret(optimize_kernel(ast, OptimizeOptions())), _interpret(ast))
+
+
 def test_large_kernels_use_every_core_and_small_ones_stay_serial(kit: KernelKit) -> None:
     assert hand_coded_opts(_elementwise(kit, 256, 200), PARALLEL) == (Opt(OptKind.PARALLEL, 0),)
-    assert hand_coded_opts(_elementwise(kit, 4, 8), PARALLEL) == ()
+    assert hand_coded_opts(_elementwise(kit, 4, 8), PARALLEL) == (Opt(OptKind.MERGE, 0),)
     # The first loop is all upcast away, so the next one is spread over the cores.
     assert hand_coded_opts(_matmul(kit, 8, 512, 256), PARALLEL)[-1] == Opt(OptKind.PARALLEL, 1)
     source = generate_c(_elementwise(kit, 256, 200), PARALLEL).source

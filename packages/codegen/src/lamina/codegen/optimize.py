@@ -48,6 +48,8 @@ MASKED_UNROLL: Final = 16
 SHARED_ROW_UPCAST: Final = 4
 # A contiguous SIMD reduction shorter than this is merged with the loop around it (see _merge_target).
 MERGE_BELOW: Final = 128
+# The largest divisor of an elementwise loop's index that the heuristic upcasts away (see _small_divisors).
+TILE_DIVISOR: Final = 4
 # Vector accumulators a SIMD reduction may carry: AVX-512 has 32 registers, and the loads need some.
 SIMD_ACCUMULATORS: Final = 24
 # Loop iterations below which a kernel stays on one core: the fork and join cost more than they save.
@@ -189,6 +191,22 @@ def _merge(sink: UOp, loop: UOp) -> UOp:
     return rebuilt
 
 
+def _merge_outputs(sink: UOp, loop: UOp) -> UOp:
+    """Output `loop` and the output loop right inside it (the next axis id) as one loop of both sizes' product."""
+    outputs = sorted((node for node in toposort(sink) if node.op is Ops.RANGE and node.arg[1] is AxisKind.LOOP),
+                     key=lambda node: node.arg[0])  # fmt: skip
+    position = outputs.index(loop)
+    inner = outputs[position + 1] if position + 1 < len(outputs) else None
+    outer_size, inner_size = _size(loop), _size(inner) if inner is not None else None
+    if inner is None or outer_size is None or inner_size is None:
+        raise ValueError(f"cannot merge loop axis {loop.arg[0]}: no output loop of known size inside it")
+    merged = UOp.range(
+        UOp.const(loop.scalar_dtype, outer_size * inner_size), loop.arg[0], AxisKind.LOOP, loop.scalar_dtype
+    )
+    (rebuilt,) = substitute([sink], {loop: merged // inner_size, inner: merged % inner_size})
+    return rebuilt
+
+
 def _mark(sink: UOp, loop: UOp, kind: AxisKind) -> UOp:
     marked = UOp.range(loop.src[0], loop.arg[0], kind, loop.scalar_dtype)
     (rebuilt,) = substitute([sink], {loop: marked})
@@ -239,6 +257,8 @@ def apply_opts(sink: UOp, opts: Sequence[Opt]) -> UOp:
             sink = _block(sink, loop, opt.amount)
         elif opt.kind is OptKind.MERGE and is_reduce:
             sink = _merge(sink, loop)
+        elif opt.kind is OptKind.MERGE and loop.arg[1] is AxisKind.LOOP:
+            sink = _merge_outputs(sink, loop)
         elif opt.kind is OptKind.SIMD and is_reduce and _simd_reduces(sink, loop):
             sink = _mark(sink, loop, AxisKind.SIMD)
         else:
@@ -334,6 +354,22 @@ def _merge_target(sink: UOp, reduces: list[UOp], loads: list[dict[UOp, int | Non
     return outer
 
 
+def _small_divisors(nodes: Sequence[UOp], outputs: Sequence[UOp]) -> list[tuple[UOp, int]]:
+    """Output loops divided (or taken modulo) by a constant of at most TILE_DIVISOR that divides them, with it.
+
+    Only a loop that is the dividend alone (`h // 2`, not `(h * 28 + w) // 56`) counts: its copies' quotients
+    are then exactly the loop's outer index plus a constant.
+    """
+    found: dict[UOp, int] = {}
+    for node in nodes:
+        if node.op not in (Ops.IDIV, Ops.MOD) or node.src[1].op is not Ops.CONST:
+            continue
+        dividend, divisor = node.src[0], int(node.src[1].arg)
+        if dividend in outputs and 1 < divisor <= TILE_DIVISOR and (_size(dividend) or 0) % divisor == 0:
+            found[dividend] = max(found.get(dividend, 1), divisor)
+    return [(loop, found[loop]) for loop in outputs if loop in found]
+
+
 def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
     """Opts chosen from the access pattern: vectorize along a contiguous loop, reuse loads, use the cores."""
     nodes = toposort(sink)
@@ -425,11 +461,33 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
             amount = _largest_divisor(size(row), max(limit, 1))
             opts.append(Opt(OptKind.UPCAST, row.arg[0], amount))
             copies *= amount
+    elif not reduces:
+        # Elementwise over a tiling view (max pooling's gradient reads its 2x2 windows at h // 2, w % 2): copies
+        # of a loop by the divisor make every quotient and remainder a constant offset.
+        opts.extend(Opt(OptKind.UPCAST, loop.arg[0], divisor) for loop, divisor in _small_divisors(nodes, outputs))
+        if not opts:
+            # Short contiguous rows (28 wide) joined into long ones: one vector loop, not a remainder per row.
+            inner = outputs[-1] if outputs else None
+            for outer in reversed(outputs[:-1]):
+                assert inner is not None
+                length = size(inner)
+                if length >= MERGE_BELOW or any(
+                    access.get(outer, 0) is None or access.get(outer, 0) != length * (access.get(inner, 0) or 0)
+                    for access in loads + stores
+                ):
+                    break
+                opts.append(Opt(OptKind.MERGE, outer.arg[0]))
+                inner = outer
     opts = [opt for opt in opts if opt.amount > 1 or opt.kind in (OptKind.SIMD, OptKind.MERGE)]
     if options.threads > 1 and math.prod(size(loop) for loop in loops) >= PARALLEL_MIN_WORK:
+        merged_away = {
+            outputs[outputs.index(loop) + 1].arg[0]
+            for loop in outputs
+            if Opt(OptKind.MERGE, loop.arg[0]) in opts and loop is not outputs[-1]
+        }
         for loop in outputs:
-            upcast = math.prod(opt.amount for opt in opts if opt.axis == loop.arg[0])
-            if size(loop) // upcast >= 2:
+            upcast = math.prod(opt.amount for opt in opts if opt.axis == loop.arg[0] and opt.kind is not OptKind.MERGE)
+            if loop.arg[0] not in merged_away and size(loop) // upcast >= 2:
                 opts.append(Opt(OptKind.PARALLEL, loop.arg[0]))
                 break
     return tuple(opts)
@@ -499,6 +557,16 @@ def simplify_indices(sink: UOp) -> UOp:
         index = node.src[0]
         replacements[node] = UOp(Ops.LOAD, node.dtype, (UOp(Ops.INDEX, index.dtype, simplified, index.arg),), node.arg)
     (rebuilt,) = substitute([sink], replacements)
+    # Stores too: merged output loops leave `(i // n) * n + i % n` in their addresses.
+    stores = {}
+    for store in rebuilt.src:
+        index = store.src[0]
+        address = simplify(index.src[1])
+        if address is not index.src[1]:
+            located = UOp(Ops.INDEX, index.dtype, (index.src[0], address, *index.src[2:]), index.arg)
+            stores[store] = UOp(Ops.STORE, store.dtype, (located, *store.src[1:]), store.arg)
+    if stores:
+        rebuilt = UOp(Ops.SINK, rebuilt.dtype, tuple(stores.get(store, store) for store in rebuilt.src), rebuilt.arg)
     return _without_zero_terms(rebuilt)
 
 

@@ -106,4 +106,7 @@ def find_realize_points(targets: Sequence[UOp]) -> set[UOp]:
             outermost = outermost.src[0]
         realized.add(outermost)
         holds = _reduce_holders(graph, realized)
+    # A reshape of a stored value is a view of its buffer: storing it again would be a plain copy.
+    kept = set(targets) | {node for node in graph if node.op is Ops.CONTIGUOUS}
+    realized = {node for node in realized if node in kept or view_base(node) is node or view_base(node) not in realized}
     return {node for node in realized if not is_buffer_view(node)}
