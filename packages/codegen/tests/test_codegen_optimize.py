@@ -294,6 +294,34 @@ def test_loads_of_other_taps_read_zero_and_drop_out_of_the_window_sums(kit: Kern
     assert "0?" not in generate_c(ast, OptimizeOptions(openmp=True)).source
 
 
+def test_a_constant_choice_after_an_upcast_is_the_value_it_picks(kit: KernelKit) -> None:
+    # out[i] = (i < 2 ? x[i] : 0) + x[i] * 2 over 4, upcast whole: every copy's condition is a constant.
+    index = kit.loop(4, 0)
+    value = kit.load(1, dtypes.float32, index)
+    ast = kit.kernel(index, index.lt(2).where(value, value.const_like(0.0)) + value * 2.0)
+    optimized = optimize_kernel(ast, OptimizeOptions(), [Opt(OptKind.UPCAST, 0, 4)])
+    assert not any(node.op is Ops.WHERE for node in toposort(optimized))
+    np.testing.assert_array_equal(_interpret(optimized), _interpret(ast))
+
+
+def test_a_choice_that_drops_a_buffers_only_read_is_kept(kit: KernelKit) -> None:
+    index = kit.loop(4, 0)
+    other = kit.load(2, dtypes.float32, index)
+    ast = kit.kernel(index, index.lt(0).where(other, other.const_like(1.0)) + kit.load(1, dtypes.float32, index))
+    generated = generate_c(ast, OptimizeOptions(), [Opt(OptKind.UPCAST, 0, 4)])
+    assert generated.buffer_count == 3
+
+
+def test_a_tile_summing_several_products_per_update_gets_a_simd_channel_loop(kit: KernelKit) -> None:
+    # out[o, w] = sum over c of x[c, w] * a[o, c] + y[c, w] * b[o, c]: two products per accumulator update.
+    out, column, channel = kit.loop(8, 0), kit.loop(32, 1), kit.reduce_range(6, 2)
+    first = kit.load(1, dtypes.float32, channel * 32 + column) * kit.load(2, dtypes.float32, out * 6 + channel)
+    second = kit.load(3, dtypes.float32, channel * 32 + column) * kit.load(4, dtypes.float32, out * 6 + channel)
+    ast = kit.kernel(out * 32 + column, kit.reduce(Ops.ADD, first + second, channel))
+    assert Opt(OptKind.SIMD, 2) in hand_coded_opts(ast, OptimizeOptions(openmp=True))
+    assert Opt(OptKind.SIMD, 2) not in hand_coded_opts(_matmul(kit, 8, 6, 32), OptimizeOptions(openmp=True))
+
+
 def test_a_buffer_read_only_by_never_valid_loads_stays_a_parameter(kit: KernelKit) -> None:
     index = kit.loop(8, 0)
     never = kit.load(2, dtypes.float32, index, index.lt(0))

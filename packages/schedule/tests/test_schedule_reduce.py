@@ -129,3 +129,32 @@ def test_a_shared_view_of_a_reduction_is_stored_as_its_source(run_schedule: Runn
     assert value in realized
     assert view not in realized
     assert len(run_schedule([totals, peaks]).items) == 3
+
+
+def _reduces(schedule: Schedule) -> list[UOp]:
+    from lamina.uop import toposort
+
+    return [node for item in schedule.items for node in toposort(item.ast) if node.op is Ops.REDUCE]
+
+
+def test_padded_sums_over_equal_loops_join_into_one_reduction(run_schedule: Runner, tensor: Maker) -> None:
+    # A convolution's input gradient in small: each tap's sum over channels, shifted by a padding, then added.
+    grad, weights = tensor((5, 4)), tensor((5, 3))
+    taps = []
+    for tap in range(3):
+        products = grad * weights.shrink(((0, 5), (tap, tap + 1))).expand((5, 4))
+        taps.append(products.reduce_axis(Ops.ADD, (0,)).reshape((4,)).pad(((tap, 2 - tap),)))
+    result = taps[0] + taps[1] + taps[2]
+    schedule = run_schedule([result])
+    assert len(schedule.items) == 1
+    assert len(_reduces(schedule)) == 1
+
+
+def test_sums_over_loops_of_different_lengths_stay_apart(run_schedule: Runner, tensor: Maker) -> None:
+    result = tensor((4, 3)).reduce_axis(Ops.ADD, (1,)) + tensor((4, 5)).reduce_axis(Ops.ADD, (1,))
+    assert len(_reduces(run_schedule([result]))) == 2
+
+
+def test_maxima_are_not_joined(run_schedule: Runner, tensor: Maker) -> None:
+    result = tensor((4, 3)).reduce_axis(Ops.MAX, (1,)) + tensor((4, 3)).reduce_axis(Ops.MAX, (1,))
+    assert len(_reduces(run_schedule([result]))) == 2

@@ -225,6 +225,15 @@ def _simd_reduces(sink: UOp, loop: UOp) -> list[UOp] | None:
     return reduces
 
 
+def _products_per_update(nodes: Sequence[UOp], loop: UOp) -> int:
+    """The most float products in the body of a REDUCE over `loop`: what one update of its accumulator adds."""
+    bodies = [node.src[0] for node in nodes if node.op is Ops.REDUCE and loop in node.src[1:]]
+    counts = [
+        sum(1 for inner in toposort(body) if inner.op is Ops.MUL and inner.scalar_dtype.is_float) for body in bodies
+    ]
+    return max(counts, default=0)
+
+
 def _simd_once_written_out(sink: UOp, loop: UOp, written_out: set[int]) -> bool:
     """Whether `loop` can be a SIMD loop once the reduce loops in `written_out` (axis ids) are unrolled whole:
     every REDUCE over it sums (or multiplies), holds no REDUCE, and runs over nothing inside it but those."""
@@ -436,7 +445,10 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
                 opts.extend(_row_block(row, tile_rows, depth, options.threads))
         # Taps written out make each accumulator's update a sum of products; leave the C compiler free to
         # reorder it (an OpenMP simd loop over the channels), which its vectorizer needs to take the tile.
-        if written_out and options.openmp and _simd_once_written_out(sink, reduce, written_out):
+        # So do several products summed into each update (a convolution's input gradient, its taps joined by
+        # the scheduler into one reduction).
+        summed = bool(written_out) or _products_per_update(nodes, reduce) > 1
+        if summed and options.openmp and _simd_once_written_out(sink, reduce, written_out):
             opts.append(Opt(OptKind.SIMD, reduce.arg[0]))
     elif reduces and contiguous(reduces[-1], loads):
         # A reduction along contiguous memory (row sums, a dot product): adjacent elements, adjacent accumulators.
@@ -567,11 +579,17 @@ def simplify_indices(sink: UOp) -> UOp:
             stores[store] = UOp(Ops.STORE, store.dtype, (located, *store.src[1:]), store.arg)
     if stores:
         rebuilt = UOp(Ops.SINK, rebuilt.dtype, tuple(stores.get(store, store) for store in rebuilt.src), rebuilt.arg)
-    return _without_zero_terms(rebuilt)
+    parameters = {node for node in toposort(rebuilt) if node.op is Ops.DEFINE_GLOBAL}
+    folded = _without_zero_terms(rebuilt, fold_choices=True)
+    if {node for node in toposort(folded) if node.op is Ops.DEFINE_GLOBAL} == parameters:
+        return folded
+    # A choice that never takes a buffer's only read would change the kernel's signature: keep the choices.
+    return _without_zero_terms(rebuilt, fold_choices=False)
 
 
-def _without_zero_terms(sink: UOp) -> UOp:
-    """`sink` with `x + 0` written `x`.
+def _without_zero_terms(sink: UOp, fold_choices: bool) -> UOp:
+    """`sink` with `x + 0` written `x` and, with `fold_choices`, a choice whose index-only condition is constant
+    (a padded reduction's validity in an upcast copy) written as the value it picks.
 
     A convolution's stack of shifted windows is a sum of nine padded views, only one of which is valid
     at each tap once the taps are written out: the other eight read zero. The C compiler may not drop
@@ -585,6 +603,13 @@ def _without_zero_terms(sink: UOp) -> UOp:
         zero = [position for position, source in enumerate(sources) if source.op is Ops.CONST and source.arg == 0]
         if node.op is Ops.ADD and zero:
             rebuilt[node] = sources[1 - zero[0]]
+        elif fold_choices and node.op is Ops.WHERE and not any(inner.op is Ops.LOAD for inner in toposort(sources[0])):
+            # A validity placed on a value (a padded reduction's) is index math too, constant in most copies.
+            condition = simplify(sources[0])
+            if condition.op is Ops.CONST:
+                rebuilt[node] = sources[1] if condition.arg else sources[2]
+            else:
+                rebuilt[node] = UOp(Ops.WHERE, node.dtype, (condition, *sources[1:]), node.arg)
         elif sources != node.src:
             rebuilt[node] = UOp(node.op, node.dtype, sources, node.arg)
         else:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from lamina.dtype import dtypes
 from lamina.rewrite import simplify as _simplify
 from lamina.rewrite import simplify_under
+from lamina.schedule.reduce_sums import merge_summed_reduces
 from lamina.shape import contiguous_strides
 from lamina.uop import AxisKind, GroupOp, Ops, UOp
 
@@ -232,7 +233,7 @@ def build_kernel(node: UOp, output: UOp, buffer_of: Mapping[UOp, UOp]) -> tuple[
     builder.parameter(output)
     computed = node.src[0] if node.op is Ops.CONTIGUOUS else node
     output_index = tuple(builder.new_range(size, AxisKind.LOOP) if size != 1 else _const(0) for size in node.shape)
-    value = builder.value_at(computed, output_index)
+    value = merge_summed_reduces(builder.value_at(computed, output_index))
     address = simplify(flat_index(output_index, node.shape))
     pointer = builder.parameter(output)
     store = UOp(Ops.STORE, dtypes.void, (UOp(Ops.INDEX, pointer.dtype, (pointer, address)), value))
