@@ -155,6 +155,17 @@ def test_rows_read_through_zeros_never_touch_memory_outside_the_buffer(
     np.testing.assert_array_equal(output.reshape(4, 8), expected)
 
 
+def test_the_operands_of_a_choice_are_computed_before_it_not_inside_its_branches(kit: KernelKit) -> None:
+    # out[i] = mask[i] ? (other[i] ? x[i] : 0) : 0: no load may sit in a branch of `?:`, where the C compiler
+    # would keep a data-dependent branch instead of a select.
+    index = kit.loop(8, 0)
+    mask, other = kit.load(1, dtypes.bool, index), kit.load(2, dtypes.bool, index)
+    inner = other.where(kit.load(3, dtypes.float32, index), UOp.const(dtypes.float32, 0.0))
+    source = generate_c(kit.kernel(index, mask.where(inner, UOp.const(dtypes.float32, 0.0)))).source
+    assert "?data" not in source.replace(" ", "")
+    assert "?(" not in source.replace(" ", "")
+
+
 @pytest.mark.parametrize(
     ("value", "dtype", "literal"),
     [

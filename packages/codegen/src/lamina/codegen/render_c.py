@@ -133,6 +133,7 @@ class _CKernel:
         self.user_segment: dict[UOp, int] = {}
         self.stored: set[UOp] = set()
         self.open_loops: list[UOp] = []
+        self.chosen: set[UOp] = set()
         # Per SIMD loop: the accumulators updated in it, and their REDUCE op, for its reduction clause.
         self.simd_accumulators: dict[UOp, list[tuple[str, Ops]]] = {}
         self._table: dict[Ops, Callable[[UOp], str]] = {
@@ -170,9 +171,15 @@ class _CKernel:
                 self.user_segment.setdefault(source, segment)
             if uop.op is Ops.STORE:
                 self.stored.add(uop.src[0].src[0])
+            if uop.op is Ops.WHERE:
+                self.chosen.update(uop.src[1:])
 
     def inlinable(self, uop: UOp, user_segment: int) -> bool:
         if uop.op not in GroupOp.ELEMENTWISE and uop.op is not Ops.LOAD:
+            return False
+        # A choice's operands are computed before it, unconditionally: inlined, a load in them would sit in a
+        # branch of `?:`, which the C compiler may not speculate, and a data-dependent branch mispredicts.
+        if uop in self.chosen:
             return False
         return self.uses[uop] == 1 and self.segment.get(uop) == user_segment
 
