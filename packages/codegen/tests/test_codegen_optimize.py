@@ -318,7 +318,9 @@ def test_a_tile_summing_several_products_per_update_gets_a_simd_channel_loop(kit
     first = kit.load(1, dtypes.float32, channel * 32 + column) * kit.load(2, dtypes.float32, out * 6 + channel)
     second = kit.load(3, dtypes.float32, channel * 32 + column) * kit.load(4, dtypes.float32, out * 6 + channel)
     ast = kit.kernel(out * 32 + column, kit.reduce(Ops.ADD, first + second, channel))
-    assert Opt(OptKind.SIMD, 2) in hand_coded_opts(ast, OptimizeOptions(openmp=True))
+    opts = hand_coded_opts(ast, OptimizeOptions(openmp=True))
+    assert Opt(OptKind.SIMD, 2) in opts
+    assert Opt(OptKind.UPCAST, 0, 2) in opts  # two rows of such a tile, not eight
     assert Opt(OptKind.SIMD, 2) not in hand_coded_opts(_matmul(kit, 8, 6, 32), OptimizeOptions(openmp=True))
 
 

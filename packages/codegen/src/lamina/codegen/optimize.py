@@ -44,6 +44,8 @@ BLOCK_BYTES: Final = 1 << 19
 ELEMENT_BYTES: Final = 4
 # Loops up to this long that a validity depends on are written out whole (see hand_coded_opts).
 MASKED_UNROLL: Final = 16
+# Rows of a tile whose accumulators each add several products per update (see hand_coded_opts).
+SUMMED_ROW_UPCAST: Final = 2
 # Rows of a contiguous reduction computed together when they share a load (x @ W.T shares x's row).
 SHARED_ROW_UPCAST: Final = 4
 # A contiguous SIMD reduction shorter than this is merged with the loop around it (see _merge_target).
@@ -434,7 +436,10 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
         # The rows that share the vector loads: a matmul's rows of A share B's; a convolution's output
         # channels share the input's.
         row = next((loop for loop in reversed(rows) if shares_loads(loop, reduce, vector_output)), None)
-        row_limit = min(REUSE_UPCAST, TILE_ACCUMULATORS // (width * groups))
+        # A body summing several products (taps joined by the scheduler) already holds as many loads per update
+        # as the tile's rows would share: two rows of it measured best (a convolution's input gradient).
+        rows_wanted = REUSE_UPCAST if _products_per_update(nodes, reduce) < 2 else SUMMED_ROW_UPCAST
+        row_limit = min(rows_wanted, TILE_ACCUMULATORS // (width * groups))
         if row is not None and row_limit > 1 and shares_loads(vector_output, reduce):
             tile_rows = _largest_divisor(size(row), row_limit)
             opts.append(Opt(OptKind.UPCAST, row.arg[0], tile_rows))
