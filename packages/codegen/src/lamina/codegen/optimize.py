@@ -20,8 +20,9 @@ in which buffers); `optimize_kernel` applies them.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import Enum, auto
 from typing import Final
@@ -168,20 +169,26 @@ def _block(sink: UOp, loop: UOp, amount: int) -> UOp:
     return rebuilt
 
 
+def _reduce_inside(sink: UOp, loop: UOp) -> tuple[UOp, list[UOp]]:
+    """The reduce loop MERGE would join with `loop` (the same one right inside it in every REDUCE over it, and
+    never reduced over alone), and those REDUCEs; raises ValueError where there is none."""
+    reduces = [node for node in toposort(sink) if node.op is Ops.REDUCE and loop in node.src[1:]]
+    inners = {node.src[node.src.index(loop) + 1] for node in reduces if node.src.index(loop) + 1 < len(node.src)}
+    inner = next(iter(inners)) if len(inners) == 1 else None
+    if inner is None or _size(loop) is None or _size(inner) is None:
+        raise ValueError(f"cannot merge loop axis {loop.arg[0]}: every REDUCE over it needs the same loop inside it")
+    if any(inner in node.src[1:] and loop not in node.src[1:] for node in toposort(sink) if node.op is Ops.REDUCE):
+        raise ValueError(f"cannot merge loop axis {loop.arg[0]}: a REDUCE runs over the loop inside it alone")
+    return inner, reduces
+
+
 def _merge(sink: UOp, loop: UOp) -> UOp:
     """Every REDUCE over `loop` and the loop right inside it, over one loop of both sizes' product instead:
     the old indices are its quotient and remainder, which the index simplifier folds back into a
     single stride where the two loops walked memory contiguously (a convolution's rows and columns)."""
-    reduces = [node for node in toposort(sink) if node.op is Ops.REDUCE and loop in node.src[1:]]
-    inners = {node.src[node.src.index(loop) + 1] for node in reduces if node.src.index(loop) + 1 < len(node.src)}
-    inner = next(iter(inners)) if len(inners) == 1 else None
-    outer_size = _size(loop)
-    inner_size = _size(inner) if inner is not None else None
-    if inner is None or outer_size is None or inner_size is None or len(inners) != 1:
-        raise ValueError(f"cannot merge loop axis {loop.arg[0]}: every REDUCE over it needs the same loop inside it")
-    if any(inner in node.src[1:] and loop not in node.src[1:] for node in toposort(sink) if node.op is Ops.REDUCE):
-        raise ValueError(f"cannot merge loop axis {loop.arg[0]}: a REDUCE runs over the loop inside it alone")
-    size = UOp.const(loop.scalar_dtype, outer_size * inner_size)
+    inner, reduces = _reduce_inside(sink, loop)
+    inner_size = _size(inner) or 1
+    size = UOp.const(loop.scalar_dtype, (_size(loop) or 1) * inner_size)
     merged = UOp.range(size, loop.arg[0], AxisKind.REDUCE, loop.scalar_dtype)
     indices = {loop: merged // inner_size, inner: merged % inner_size}
     replacements: dict[UOp, UOp] = {}
@@ -215,12 +222,14 @@ def _mark(sink: UOp, loop: UOp, kind: AxisKind) -> UOp:
     return rebuilt
 
 
-def _simd_reduces(sink: UOp, loop: UOp) -> list[UOp] | None:
+def _simd_reduces(sink: UOp, loop: UOp, written_out: Collection[int] = ()) -> list[UOp] | None:
     """The REDUCEs a SIMD `loop` would carry, or None where it cannot be one: OpenMP reduces only sums
-    and products, and the loop must be innermost (the last loop of each REDUCE, with no REDUCE inside)."""
+    and products, and the loop must be innermost (the last loop of each REDUCE, with no REDUCE inside)
+    once the reduce loops in `written_out` (axis ids) are unrolled whole."""
     reduces = [node for node in toposort(sink) if node.op is Ops.REDUCE and loop in node.src[1:]]
     for reduce in reduces:
-        if reduce.arg not in (Ops.ADD, Ops.MUL) or reduce.src[-1] is not loop:
+        inside = reduce.src[reduce.src.index(loop) + 1 :]
+        if reduce.arg not in (Ops.ADD, Ops.MUL) or any(inner.arg[0] not in written_out for inner in inside):
             return None
         if any(node.op is Ops.REDUCE for node in toposort(reduce.src[0])):
             return None
@@ -234,19 +243,6 @@ def _products_per_update(nodes: Sequence[UOp], loop: UOp) -> int:
         sum(1 for inner in toposort(body) if inner.op is Ops.MUL and inner.scalar_dtype.is_float) for body in bodies
     ]
     return max(counts, default=0)
-
-
-def _simd_once_written_out(sink: UOp, loop: UOp, written_out: set[int]) -> bool:
-    """Whether `loop` can be a SIMD loop once the reduce loops in `written_out` (axis ids) are unrolled whole:
-    every REDUCE over it sums (or multiplies), holds no REDUCE, and runs over nothing inside it but those."""
-    reduces = [node for node in toposort(sink) if node.op is Ops.REDUCE and loop in node.src[1:]]
-    for reduce in reduces:
-        inside = reduce.src[reduce.src.index(loop) + 1 :]
-        if reduce.arg not in (Ops.ADD, Ops.MUL) or any(inner.arg[0] not in written_out for inner in inside):
-            return False
-        if any(node.op is Ops.REDUCE for node in toposort(reduce.src[0])):
-            return False
-    return bool(reduces)
 
 
 def apply_opts(sink: UOp, opts: Sequence[Opt]) -> UOp:
@@ -346,23 +342,27 @@ def _row_block(row: UOp, tile_rows: int, depth: int, threads: int) -> list[Opt]:
     return [Opt(OptKind.BLOCK, row.arg[0], amount)] if amount > 1 else []
 
 
-def _merge_target(sink: UOp, reduces: list[UOp], loads: list[dict[UOp, int | None]]) -> UOp | None:
-    """The reduce loop around the innermost one that MERGE can join with it: every load walks the two as
-    one contiguous run (each step of the outer is the inner's whole length), so the merged loop is one
-    long SIMD loop rather than many short ones, each ending in a horizontal sum of every accumulator."""
-    if len(reduces) < 2:
-        return None
-    outer, inner = reduces[-2], reduces[-1]
+def _walks_as_one(accesses: Sequence[dict[UOp, int | None]], outer: UOp, inner: UOp) -> bool:
+    """Whether every access walks `outer` and `inner` as one contiguous run: each step of the outer loop is
+    the inner loop's whole length, so MERGE's quotient and remainder fold back into a single stride."""
     length = _size(inner) or 0
-    for access in loads:
+    for access in accesses:
         outer_step, inner_step = access.get(outer, 0), access.get(inner, 0)
         if outer_step is None or inner_step is None or outer_step != length * inner_step:
-            return None
+            return False
+    return True
+
+
+def _merge_target(sink: UOp, reduces: list[UOp], loads: list[dict[UOp, int | None]]) -> UOp | None:
+    """The reduce loop around the innermost one that MERGE can join with it, walking the two as one run: the
+    merged loop is one long SIMD loop rather than many short ones, each ending in a horizontal sum."""
+    if len(reduces) < 2 or not _walks_as_one(loads, reduces[-2], reduces[-1]):
+        return None
     try:
-        _merge(sink, outer)
+        _reduce_inside(sink, reduces[-2])
     except ValueError:
         return None
-    return outer
+    return reduces[-2]
 
 
 def _small_divisors(nodes: Sequence[UOp], outputs: Sequence[UOp]) -> list[tuple[UOp, int]]:
@@ -400,6 +400,7 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
         node for index in nodes if index.op is Ops.INDEX and len(index.src) == 3 for node in toposort(index.src[2])
     }
     opts: list[Opt] = []
+    merged_away: set[int] = set()  # output loops a MERGE folded into the loop around them
     for loop in loops:
         if loop in gated and size(loop) <= MASKED_UNROLL:
             kind = OptKind.UNROLL if loop.arg[1] is AxisKind.REDUCE else OptKind.UPCAST
@@ -438,7 +439,8 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
         row = next((loop for loop in reversed(rows) if shares_loads(loop, reduce, vector_output)), None)
         # A body summing several products (taps joined by the scheduler) already holds as many loads per update
         # as the tile's rows would share: two rows of it measured best (a convolution's input gradient).
-        rows_wanted = REUSE_UPCAST if _products_per_update(nodes, reduce) < 2 else SUMMED_ROW_UPCAST
+        products = _products_per_update(nodes, reduce)
+        rows_wanted = REUSE_UPCAST if products < 2 else SUMMED_ROW_UPCAST
         row_limit = min(rows_wanted, TILE_ACCUMULATORS // (width * groups))
         if row is not None and row_limit > 1 and shares_loads(vector_output, reduce):
             tile_rows = _largest_divisor(size(row), row_limit)
@@ -452,8 +454,8 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
         # reorder it (an OpenMP simd loop over the channels), which its vectorizer needs to take the tile.
         # So do several products summed into each update (a convolution's input gradient, its taps joined by
         # the scheduler into one reduction).
-        summed = bool(written_out) or _products_per_update(nodes, reduce) > 1
-        if summed and options.openmp and _simd_once_written_out(sink, reduce, written_out):
+        summed = bool(written_out) or products > 1
+        if summed and options.openmp and _simd_reduces(sink, reduce, written_out):
             opts.append(Opt(OptKind.SIMD, reduce.arg[0]))
     elif reduces and contiguous(reduces[-1], loads):
         # A reduction along contiguous memory (row sums, a dot product): adjacent elements, adjacent accumulators.
@@ -484,24 +486,13 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
         opts.extend(Opt(OptKind.UPCAST, loop.arg[0], divisor) for loop, divisor in _small_divisors(nodes, outputs))
         if not opts:
             # Short contiguous rows (28 wide) joined into long ones: one vector loop, not a remainder per row.
-            inner = outputs[-1] if outputs else None
-            for outer in reversed(outputs[:-1]):
-                assert inner is not None
-                length = size(inner)
-                if length >= MERGE_BELOW or any(
-                    access.get(outer, 0) is None or access.get(outer, 0) != length * (access.get(inner, 0) or 0)
-                    for access in loads + stores
-                ):
+            for outer, inner in reversed(list(itertools.pairwise(outputs))):
+                if size(inner) >= MERGE_BELOW or not _walks_as_one(loads + stores, outer, inner):
                     break
                 opts.append(Opt(OptKind.MERGE, outer.arg[0]))
-                inner = outer
+                merged_away.add(inner.arg[0])
     opts = [opt for opt in opts if opt.amount > 1 or opt.kind in (OptKind.SIMD, OptKind.MERGE)]
     if options.threads > 1 and math.prod(size(loop) for loop in loops) >= PARALLEL_MIN_WORK:
-        merged_away = {
-            outputs[outputs.index(loop) + 1].arg[0]
-            for loop in outputs
-            if Opt(OptKind.MERGE, loop.arg[0]) in opts and loop is not outputs[-1]
-        }
         for loop in outputs:
             upcast = math.prod(opt.amount for opt in opts if opt.axis == loop.arg[0] and opt.kind is not OptKind.MERGE)
             if loop.arg[0] not in merged_away and size(loop) // upcast >= 2:
@@ -531,7 +522,7 @@ def possible_opts(sink: UOp, options: OptimizeOptions) -> list[Opt]:
             candidates.append(Opt(OptKind.SIMD, loop.arg[0]))
     if len(reduces) > 1 and not any(loop.arg[1] is AxisKind.SIMD for loop in loops):
         try:
-            _merge(sink, reduces[-2])
+            _reduce_inside(sink, reduces[-2])
             candidates.append(Opt(OptKind.MERGE, reduces[-2].arg[0]))
         except ValueError:
             pass
@@ -564,9 +555,10 @@ def simplify_indices(sink: UOp) -> UOp:
     # compiler folds): dropping them all would leave its parameter unused and change the kernel's signature.
     read = {sources[0] for sources in simplified_loads.values() if not never_valid(sources)}
     written = {node.src[0].src[0] for node in toposort(sink) if node.op is Ops.STORE}
+    kept_alive = read | written
     replacements: dict[UOp, UOp] = {}
     for node, simplified in simplified_loads.items():
-        if never_valid(simplified) and simplified[0] in read | written:
+        if never_valid(simplified) and simplified[0] in kept_alive:
             replacements[node] = UOp.const(node.scalar_dtype, 0)
             continue
         if len(simplified) == 3 and simplified[2].op is Ops.CONST and simplified[2].arg is True:
@@ -575,7 +567,7 @@ def simplify_indices(sink: UOp) -> UOp:
         replacements[node] = UOp(Ops.LOAD, node.dtype, (UOp(Ops.INDEX, index.dtype, simplified, index.arg),), node.arg)
     (rebuilt,) = substitute([sink], replacements)
     # Stores too: merged output loops leave `(i // n) * n + i % n` in their addresses.
-    stores = {}
+    stores: dict[UOp, UOp] = {}
     for store in rebuilt.src:
         index = store.src[0]
         address = simplify(index.src[1])
