@@ -140,18 +140,18 @@ class CPUCompiler:
             output_path = Path(scratch) / "kernel.so"
             source_path.write_text(source)
             command = [*self.command, *self.flags, str(source_path), "-o", str(output_path), *LINK_FLAGS]
-            result = self._run(command)
+            result = _run_compiler(command)
             if result.returncode != 0:
                 raise CompileError(source, result.stderr or result.stdout, command)
             return output_path.read_bytes()
 
-    def _run(self, command: list[str]) -> subprocess.CompletedProcess[str]:
-        try:
-            return subprocess.run(command, capture_output=True, text=True, check=False)
-        except OSError as error:
-            raise CompilerNotFoundError(
-                f"could not run C compiler {self.command[0]!r} ({error}); {_INSTALL_HINT}"
-            ) from error
+
+def _run_compiler(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """`command` run with its output captured; a compiler that cannot be started raises CompilerNotFoundError."""
+    try:
+        return subprocess.run(list(command), capture_output=True, text=True, check=False)
+    except OSError as error:
+        raise CompilerNotFoundError(f"could not run C compiler {command[0]!r} ({error}); {_INSTALL_HINT}") from error
 
 
 PROBES: Final = "compilers"
@@ -184,11 +184,7 @@ def _probe(command: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
     if cached is not None:
         version, remembered = cached.decode().split("\n", 1)
         return version, tuple(remembered.split())
-    try:
-        result = subprocess.run([*command, "--version"], capture_output=True, text=True, check=False)
-    except OSError as error:
-        raise CompilerNotFoundError(f"could not run C compiler {command[0]!r} ({error}); {_INSTALL_HINT}") from error
-    lines = result.stdout.splitlines()
+    lines = _run_compiler([*command, "--version"]).stdout.splitlines()
     version = lines[0].strip() if lines else ""
     accepted = supported_flags(command)
     if identity is not None:

@@ -53,7 +53,7 @@ class NativeGraph:
 
     def __init__(self, programs: Sequence[Program], compiler: Compiler, cache: KernelCache) -> None:
         for program in programs:
-            if program.int_args or program.n_buffers > MAX_GRAPH_ARGUMENTS:
+            if not NativeGraph.accepts(program):
                 raise ValueError(
                     f"kernel {program.name!r} ({program.n_buffers} buffers, {program.int_args} ints) cannot join a "
                     f"graph: at most {MAX_GRAPH_ARGUMENTS} buffers and no int arguments"
@@ -62,13 +62,15 @@ class NativeGraph:
         self._programs: Final = tuple(programs)
         self._functions: Final = np.array([program.function_address for program in programs], dtype=np.uint64)
         self._counts: Final = np.array([program.n_buffers for program in programs], dtype=np.int32)
-        self.arguments: Final[npt.NDArray[np.uint64]] = np.zeros(max(1, int(self._counts.sum())), dtype=np.uint64)
+        # How many pointer arguments the graph's kernels take in all: the length of the table.
+        self.argument_count: Final = int(self._counts.sum())
+        self.arguments: Final[npt.NDArray[np.uint64]] = np.zeros(max(1, self.argument_count), dtype=np.uint64)
         self._tables: Final = (_Address(self._functions), _Address(self._counts), _Address(self.arguments))
 
-    @property
-    def argument_count(self) -> int:
-        """How many pointer arguments the graph's kernels take in all (the length of the table)."""
-        return int(self._counts.sum())
+    @staticmethod
+    def accepts(program: Program) -> bool:
+        """Whether `program` can join a graph: pointer arguments only, at most MAX_GRAPH_ARGUMENTS of them."""
+        return not program.int_args and program.n_buffers <= MAX_GRAPH_ARGUMENTS
 
     def __call__(self) -> None:
         """Run every kernel on the addresses now in `arguments` (which must all point at live memory)."""

@@ -81,16 +81,16 @@ def _holder_frontier(start: UOp, holds: dict[UOp, bool], realized: set[UOp]) -> 
 def find_realize_points(targets: Sequence[UOp]) -> set[UOp]:
     """The nodes under `targets` that need their own buffer (targets included, buffer views excluded)."""
     graph = toposort(targets, stop=is_buffer_view)
-    realized: set[UOp] = set(targets) | {node for node in graph if node.op is Ops.CONTIGUOUS}
+    required = set(targets) | {node for node in graph if node.op is Ops.CONTIGUOUS}
+    realized = set(required)
     holds = _reduce_holders(graph, realized)
     for node in graph:
         if node.op is Ops.EXPAND and _grows(node) and holds[node.src[0]] and node.src[0] not in realized:
             frontier = _holder_frontier(node.src[0], holds, realized)
             if sum(math.prod(each.shape) for each in frontier) < math.prod(node.src[0].shape):
                 realized.update(frontier)
-            else:
-                realized.add(node.src[0])
-            holds = _reduce_holders(graph, realized)
+                holds = _reduce_holders(graph, realized)
+            # Where the frontier is no smaller, or does not hold it all, the broadcast value itself is stored.
             if holds[node.src[0]] and node.src[0] not in realized:
                 realized.add(node.src[0])
                 holds = _reduce_holders(graph, realized)
@@ -107,6 +107,7 @@ def find_realize_points(targets: Sequence[UOp]) -> set[UOp]:
         realized.add(outermost)
         holds = _reduce_holders(graph, realized)
     # A reshape of a stored value is a view of its buffer: storing it again would be a plain copy.
-    kept = set(targets) | {node for node in graph if node.op is Ops.CONTIGUOUS}
-    realized = {node for node in realized if node in kept or view_base(node) is node or view_base(node) not in realized}
+    realized = {
+        node for node in realized if node in required or view_base(node) is node or view_base(node) not in realized
+    }
     return {node for node in realized if not is_buffer_view(node)}

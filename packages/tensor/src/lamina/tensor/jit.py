@@ -24,7 +24,7 @@ from typing import Generic, Literal, ParamSpec, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from lamina.device import MAX_GRAPH_ARGUMENTS, Buffer, Launcher, NativeGraph, Program
+from lamina.device import Buffer, Launcher, NativeGraph, Program
 from lamina.dtype import DType
 from lamina.schedule import is_buffer_view, view_base
 from lamina.tensor.capture import Capture, JitError, capturing
@@ -81,10 +81,8 @@ def _native_launches(
 ) -> _NativeLaunches | None:
     """The launches as one native graph with the fixed buffers' addresses filled in; None where a launcher is not
     a native `Program` taking buffers only (another runtime, or more arguments than a graph passes)."""
-    programs = [launcher for launcher, _ in launches if isinstance(launcher, Program)]
+    programs = [launcher for launcher, _ in launches if isinstance(launcher, Program) and NativeGraph.accepts(launcher)]
     if len(programs) != len(launches) or not programs:
-        return None
-    if any(program.int_args or program.n_buffers > MAX_GRAPH_ARGUMENTS for program in programs):
         return None
     graph = NativeGraph(programs, compiler_for("CPU"), kernel_cache())
     positions: list[int] = []
