@@ -9,12 +9,12 @@ element, combined once after the loop: the additions no longer wait on each othe
 elements go to adjacent accumulators, again one vector. UNROLL writes a reduce loop's iterations
 out in the body, summed into the one accumulator: a loop over a convolution's taps whose every
 iteration reads one tap (the others masked off) becomes a sum of plain loads once the tap is a
-constant and its masks fold. PARALLEL marks an output loop whose
-iterations are spread over the machine's cores; SIMD marks a reduce loop as an OpenMP simd loop, which
-lets the C compiler reorder its sums. BLOCK moves part of an output loop innermost (cache tiling), and
-MERGE joins a loop with the one inside it (a convolution's rows and columns: one long vector loop). Each opt is a substitution of the RANGE by index
-arithmetic over a shorter RANGE, so an optimized kernel is still an ordinary kernel AST: the
-reference interpreter checks it against the unoptimized one.
+constant and its masks fold. PARALLEL marks an output loop whose iterations are spread over the
+machine's cores; SIMD marks a reduce loop as an OpenMP simd loop, which lets the C compiler reorder
+its sums. BLOCK moves part of an output loop innermost (cache tiling), and MERGE joins a loop with
+the one inside it (a convolution's rows and columns: one long vector loop). Each opt is a
+substitution of the RANGE by index arithmetic over a shorter RANGE, so an optimized kernel is still
+an ordinary kernel AST: the reference interpreter checks it against the unoptimized one.
 
 `hand_coded_opts` picks opts from the kernel's memory access pattern (which loops are contiguous
 in which buffers); `optimize_kernel` applies them.
