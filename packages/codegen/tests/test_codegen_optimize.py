@@ -24,6 +24,7 @@ from lamina.codegen import (
     hand_coded_opts,
     linearize,
     optimize_kernel,
+    possible_opts,
 )
 from lamina.dtype import DType, dtypes, to_numpy_dtype
 from lamina.uop import AxisKind, Ops, UOp, run_kernel, toposort
@@ -53,6 +54,13 @@ def _panel_matmul(kit: KernelKit, n: int, k: int, m: int, panel: int) -> UOp:
     b_address = (columns // panel) * (k * panel) + inner * panel + columns % panel
     product = kit.load(1, dtypes.float32, rows * k + inner) * kit.load(2, dtypes.float32, b_address)
     return kit.kernel(rows * m + columns, kit.reduce(Ops.ADD, product, inner))
+
+
+def _panel_copy(kit: KernelKit, depth: int, columns: int, panel: int) -> UOp:
+    # out[p, k, c] = b[k, p * panel + c]: a (depth, columns) matrix copied into panels of `panel` columns.
+    panels, row, column = kit.loop(columns // panel, 0), kit.loop(depth, 1), kit.loop(panel, 2)
+    value = kit.load(1, dtypes.float32, row * columns + panels * panel + column)
+    return kit.kernel((panels * depth + row) * panel + column, value)
 
 
 def _row_reduce(kit: KernelKit, op: Ops, n: int, k: int, dtype: DType = dtypes.float32) -> UOp:
@@ -155,6 +163,7 @@ KERNELS = {
     "full sum": lambda kit: _full_sum(kit, 12, 32),
     "elementwise": lambda kit: _elementwise(kit, 256, 200),
     "elementwise short rows": lambda kit: _elementwise(kit, 12, 20),
+    "copy into panels": lambda kit: _panel_copy(kit, 64, 128, 32),
     "convolution": lambda kit: _convolution(kit, 16, 3, 28, 3),
     "padded convolution": lambda kit: _padded_convolution(kit, 8, 3, 12, 3),
     "convolution weight gradient": lambda kit: _weight_gradient(kit, 8, 4, 28, 3),
@@ -402,6 +411,39 @@ def test_short_contiguous_rows_of_an_elementwise_kernel_merge_into_one_loop(kit:
     assert "/28" not in generate_c(ast).source.replace(" ", "")
 
 
+def test_a_copy_into_panels_reads_several_whole_rows_per_pass(kit: KernelKit) -> None:
+    # Each 128-byte run of a row is written after the previous row's run of the same panel: the k loop is
+    # split by 8 and its outer part moved outermost, so one pass reads 8 rows whole and writes 1 KB runs.
+    ast = _panel_copy(kit, 1024, 1024, 32)
+    assert hand_coded_opts(ast, PARALLEL) == (Opt(OptKind.HOIST, 1, 8), Opt(OptKind.PARALLEL, -1))
+    source = generate_c(ast, PARALLEL).source
+    loops = [line.strip() for line in source.splitlines() if line.strip().startswith("for (")]
+    assert loops == [
+        "for (int gidxm1 = 0; gidxm1 < 128; gidxm1++) {",
+        "for (int gidx0 = 0; gidx0 < 32; gidx0++) {",
+        "for (int gidx1 = 0; gidx1 < 8; gidx1++) {",
+        "for (int gidx2 = 0; gidx2 < 32; gidx2++) {",
+    ]
+    assert "#pragma omp parallel for num_threads(2)\n  for (int gidxm1 = 0;" in source
+    # A search may try it too.
+    assert Opt(OptKind.HOIST, 1, 8) in possible_opts(ast, PARALLEL)
+    # A copy whose rows are contiguous on both sides (no panels) keeps its loop order.
+    assert not any(opt.kind is OptKind.HOIST for opt in hand_coded_opts(_elementwise(kit, 1024, 32), PARALLEL))
+
+
+def test_hoist_moves_the_outer_part_of_a_loop_outermost_and_keeps_the_result(kit: KernelKit) -> None:
+    ast = _panel_copy(kit, 16, 96, 32)
+    hoisted = apply_opts(ast, [Opt(OptKind.HOIST, 1, 4)])
+    assert sorted((loop.arg[0], loop.src[0].arg) for loop in toposort(hoisted) if loop.op is Ops.RANGE) == [
+        (-1, 4), (0, 3), (1, 4), (2, 32),
+    ]  # fmt: skip
+    np.testing.assert_array_equal(_interpret(hoisted), _interpret(ast))
+    # Hoisting twice puts the second outer part outside the first.
+    twice = apply_opts(ast, [Opt(OptKind.HOIST, 1, 4), Opt(OptKind.HOIST, 2, 8)])
+    assert min(loop.arg[0] for loop in toposort(twice) if loop.op is Ops.RANGE) == -2
+    np.testing.assert_array_equal(_interpret(twice), _interpret(ast))
+
+
 def test_a_broadcast_operand_stops_the_merge_where_it_is_not_contiguous(kit: KernelKit) -> None:
     # out[c, h, w] = x[c, h, w] + bias[c]: h and w merge, the channel (the bias's only stride) does not.
     channel, row, column = kit.loop(4, 0), kit.loop(5, 1), kit.loop(6, 2)
@@ -430,6 +472,8 @@ def test_large_kernels_use_every_core_and_small_ones_stay_serial(kit: KernelKit)
         (Opt(OptKind.PARALLEL, 2), "PARALLEL does not apply to the REDUCE loop of axis 2"),
         (Opt(OptKind.BLOCK, 0, 5), "cannot block loop axis 0 of size 16 by 5"),
         (Opt(OptKind.BLOCK, 2, 2), "BLOCK does not apply to the REDUCE loop of axis 2"),
+        (Opt(OptKind.HOIST, 0, 16), "cannot hoist loop axis 0 of size 16 by 16"),
+        (Opt(OptKind.HOIST, 2, 2), "HOIST does not apply to the REDUCE loop of axis 2"),
     ],
 )
 def test_an_opt_that_does_not_fit_is_refused(kit: KernelKit, opt: Opt, message: str) -> None:

@@ -65,23 +65,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def time_runner(run: Callable[[], Any], budget: float, self_timed: bool = False) -> float:
-    """Median seconds of `run` after one warm-up, repeating until `budget` seconds (3 to 50 times).
+BLOCKS = 3
+"""Each library is timed in this many blocks, taking turns: a stretch of machine noise (another tenant's
+work) then lands in every library's samples, not in one library's alone."""
 
-    A self-timed runner returns its own seconds (a fresh process's first step, say) instead of being timed.
+SETTLE_SECONDS = 0.25
+"""Pause before a block: the previous library's worker threads spin for a while after its last call (LLVM's
+OpenMP for 200 ms, OpenBLAS's and GNU's for less) and would take the cores from the next one."""
+
+
+def time_runners(runners: dict[str, Callable[[], Any]], budget: float, self_timed: bool = False) -> dict[str, float]:
+    """Median seconds of each runner: `BLOCKS` blocks per library in turn, each after a pause and one untimed
+    call, repeating the runner for its share of `budget` seconds per library (3 to 50 samples in all).
+
+    A self-timed runner returns its own seconds (a fresh process's first step, say) instead of being timed,
+    and runs without the pause and the untimed call.
     """
-    run()
-    samples: list[float] = []
-    deadline = time.perf_counter() + budget
-    while len(samples) < 3 or (time.perf_counter() < deadline and len(samples) < 50):
-        started = time.perf_counter()
-        reported = run()
-        samples.append(float(reported) if self_timed else time.perf_counter() - started)
-    return statistics.median(samples)
+    samples: dict[str, list[float]] = {name: [] for name in runners}
+    per_block = max(50 // BLOCKS, 1)
+    for _ in range(BLOCKS):
+        for name, run in runners.items():
+            if not self_timed:  # a fresh process per sample needs neither
+                time.sleep(SETTLE_SECONDS)
+                run()
+            deadline = time.perf_counter() + budget / BLOCKS
+            taken = 0
+            while taken < 1 or (time.perf_counter() < deadline and taken < per_block):
+                started = time.perf_counter()
+                reported = run()
+                samples[name].append(float(reported) if self_timed else time.perf_counter() - started)
+                taken += 1
+    return {name: statistics.median(times) for name, times in samples.items()}
 
 
 def run_case(name: str, case: Case, budget: float) -> dict[str, Any]:
-    lamina_seconds = time_runner(case.lamina, budget, case.self_timed)
+    runners = {"lamina": case.lamina} | {
+        library: runner for library, runner in (("numpy", case.numpy), ("torch", case.torch)) if runner is not None
+    }
+    seconds = time_runners(runners, budget, case.self_timed)
+    lamina_seconds = seconds["lamina"]
     entry: dict[str, Any] = {
         "case": name,
         "title": case.name,
@@ -89,14 +111,13 @@ def run_case(name: str, case: Case, budget: float) -> dict[str, Any]:
         "lamina_ms": lamina_seconds * 1e3,
         "lamina_throughput": case.work / lamina_seconds / _scale(case.unit),
     }
-    for library, runner in (("numpy", case.numpy), ("torch", case.torch)):
-        if runner is None:
+    for library in ("numpy", "torch"):
+        if library not in seconds:
             continue
-        seconds = time_runner(runner, budget, case.self_timed)
         entry |= {
-            f"{library}_ms": seconds * 1e3,
-            f"{library}_throughput": case.work / seconds / _scale(case.unit),
-            f"ratio_to_{library}": seconds / lamina_seconds,
+            f"{library}_ms": seconds[library] * 1e3,
+            f"{library}_throughput": case.work / seconds[library] / _scale(case.unit),
+            f"ratio_to_{library}": seconds[library] / lamina_seconds,
         }
     if case.reference is not None:
         difference = case.result().astype(np.float64) - case.reference().astype(np.float64)

@@ -11,8 +11,9 @@ out in the body, summed into the one accumulator: a loop over a convolution's ta
 iteration reads one tap (the others masked off) becomes a sum of plain loads once the tap is a
 constant and its masks fold. PARALLEL marks an output loop whose iterations are spread over the
 machine's cores; SIMD marks a reduce loop as an OpenMP simd loop, which lets the C compiler reorder
-its sums. BLOCK moves part of an output loop innermost (cache tiling), and MERGE joins a loop with
-the one inside it (a convolution's rows and columns: one long vector loop). Each opt is a
+its sums. BLOCK moves part of an output loop innermost (cache tiling), HOIST moves part of one
+outermost (a copy into panels then reads whole rows), and MERGE joins a loop with the one inside it
+(a convolution's rows and columns: one long vector loop). Each opt is a
 substitution of the RANGE by index arithmetic over a shorter RANGE, so an optimized kernel is still
 an ordinary kernel AST: the reference interpreter checks it against the unoptimized one.
 
@@ -57,6 +58,8 @@ MERGE_BELOW: Final = 128
 TILE_DIVISOR: Final = 4
 # Vector accumulators a SIMD reduction may carry: AVX-512 has 32 registers, and the loads need some.
 SIMD_ACCUMULATORS: Final = 24
+# A copy whose contiguous runs are shorter than this many bytes on one side is reordered (see _transposing_copy).
+COPY_RUN_BYTES: Final = 1024
 # Loop iterations below which a kernel stays on one core: the fork and join cost more than they save.
 PARALLEL_MIN_WORK: Final = 1 << 15
 
@@ -71,6 +74,7 @@ class OptKind(Enum):
     SIMD = auto()  # let the C compiler vectorize a reduce loop, reordering its sums (an OpenMP simd loop)
     BLOCK = auto()  # split an output loop; its inner part becomes the innermost output loop (cache tiling)
     MERGE = auto()  # join a reduce loop with the reduce loop inside it into one loop over both
+    HOIST = auto()  # split an output loop; its outer part becomes the outermost loop (loop reordering)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +175,26 @@ def _block(sink: UOp, loop: UOp, amount: int) -> UOp:
     return rebuilt
 
 
+def hoisted_axis(sink: UOp) -> int:
+    """The axis id a HOIST gives the outer part of its loop: below every loop's, so it opens outermost."""
+    return min(int(node.arg[0]) for node in toposort(sink) if node.op is Ops.RANGE) - 1
+
+
+def _hoist(sink: UOp, loop: UOp, amount: int) -> UOp:
+    """`loop` split by `amount`, the outer part with an axis id below all others (the linearizer opens it
+    outermost) and the inner part where `loop` was: each pass of the loops in between walks `amount`
+    iterations of `loop`, so a copy that reads along one loop and writes along another reads and writes
+    runs of `amount` rows instead of a short run per row (a matmul's panels of B: 8 rows of 4 KB at a time)."""
+    size = _size(loop)
+    if size is None or amount < 1 or amount >= size or size % amount != 0:
+        raise ValueError(f"cannot hoist loop axis {loop.arg[0]} of size {size} by {amount}")
+    outer_size = UOp.const(loop.scalar_dtype, size // amount)
+    outer = UOp.range(outer_size, hoisted_axis(sink), AxisKind.LOOP, loop.scalar_dtype)
+    inner = UOp.range(UOp.const(loop.scalar_dtype, amount), loop.arg[0], loop.arg[1], loop.scalar_dtype)
+    (rebuilt,) = substitute([sink], {loop: outer * amount + inner})
+    return rebuilt
+
+
 def _reduce_inside(sink: UOp, loop: UOp) -> tuple[UOp, list[UOp]]:
     """The reduce loop MERGE would join with `loop` (the same one right inside it in every REDUCE over it, and
     never reduced over alone), and those REDUCEs; raises ValueError where there is none."""
@@ -264,6 +288,8 @@ def apply_opts(sink: UOp, opts: Sequence[Opt]) -> UOp:
             sink = _mark(sink, loop, AxisKind.PARALLEL)
         elif opt.kind is OptKind.BLOCK and loop.arg[1] is AxisKind.LOOP:
             sink = _block(sink, loop, opt.amount)
+        elif opt.kind is OptKind.HOIST and loop.arg[1] is AxisKind.LOOP:
+            sink = _hoist(sink, loop, opt.amount)
         elif opt.kind is OptKind.MERGE and is_reduce:
             sink = _merge(sink, loop)
         elif opt.kind is OptKind.MERGE and loop.arg[1] is AxisKind.LOOP:
@@ -383,6 +409,33 @@ def _small_divisors(nodes: Sequence[UOp], outputs: Sequence[UOp]) -> list[tuple[
     return [(loop, found[loop]) for loop in outputs if loop in found]
 
 
+def _transposing_copy(
+    outputs: Sequence[UOp], loads: Sequence[dict[UOp, int | None]], stores: Sequence[dict[UOp, int | None]]
+) -> Opt | None:
+    """A HOIST for an elementwise kernel that reads short runs of rows far apart and writes them one after
+    another (a matrix copied into panels: each 128-byte piece of a row comes from another 4 KB page).
+
+    With the loop outside the innermost one (`step`) split and its outer part outermost, one pass of the loops
+    in between reads `amount` rows of every load whose runs continue along some outer loop, and the stores
+    still write runs of `amount` rows: long runs on both sides, which the prefetchers follow.
+    """
+    if len(outputs) < 3 or not stores:
+        return None
+    inner, step = outputs[-1], outputs[-2]
+    run = _size(inner) or 0
+    if any(access.get(inner, 0) not in (0, 1) for access in (*loads, *stores)) or run * ELEMENT_BYTES >= COPY_RUN_BYTES:
+        return None
+    if any(access.get(step, 0) != run or access.get(inner, 0) != 1 for access in stores):
+        return None
+    for access in loads:
+        jump = access.get(step, 0)
+        continues = any(access.get(across, 0) == run for across in outputs[:-2])
+        if access.get(inner, 0) == 1 and jump is not None and jump > run and continues:
+            amount = _largest_divisor(_size(step) or 1, max(COPY_RUN_BYTES // (run * ELEMENT_BYTES), 2))
+            return Opt(OptKind.HOIST, step.arg[0], amount) if 1 < amount < (_size(step) or 1) else None
+    return None
+
+
 def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
     """Opts chosen from the access pattern: vectorize along a contiguous loop, reuse loads, use the cores."""
     nodes = toposort(sink)
@@ -486,7 +539,10 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
         # Elementwise over a tiling view (max pooling's gradient reads its 2x2 windows at h // 2, w % 2): copies
         # of a loop by the divisor make every quotient and remainder a constant offset.
         opts.extend(Opt(OptKind.UPCAST, loop.arg[0], divisor) for loop, divisor in _small_divisors(nodes, outputs))
-        if not opts:
+        hoist = None if opts else _transposing_copy(outputs, loads, stores)
+        if hoist is not None:
+            opts.append(hoist)
+        elif not opts:
             # Short contiguous rows (28 wide) joined into long ones: one vector loop, not a remainder per row.
             for outer, inner in reversed(list(itertools.pairwise(outputs))):
                 if size(inner) >= MERGE_BELOW or not _walks_as_one(loads + stores, outer, inner):
@@ -494,7 +550,10 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
                 opts.append(Opt(OptKind.MERGE, outer.arg[0]))
                 merged_away.add(inner.arg[0])
     opts = [opt for opt in opts if opt.amount > 1 or opt.kind in (OptKind.SIMD, OptKind.MERGE)]
-    if options.threads > 1 and math.prod(size(loop) for loop in loops) >= PARALLEL_MIN_WORK:
+    parallel_work = options.threads > 1 and math.prod(size(loop) for loop in loops) >= PARALLEL_MIN_WORK
+    if parallel_work and any(opt.kind is OptKind.HOIST for opt in opts):
+        opts.append(Opt(OptKind.PARALLEL, hoisted_axis(sink)))
+    elif parallel_work:
         for loop in outputs:
             upcast = math.prod(opt.amount for opt in opts if opt.axis == loop.arg[0] and opt.kind is not OptKind.MERGE)
             if loop.arg[0] not in merged_away and size(loop) // upcast >= 2:
@@ -531,6 +590,11 @@ def possible_opts(sink: UOp, options: OptimizeOptions) -> list[Opt]:
     for loop in outputs[:1]:
         size = _size(loop) or 1
         candidates.extend(Opt(OptKind.BLOCK, loop.arg[0], amount) for amount in SEARCH_AMOUNTS if size % amount == 0)
+    for loop in outputs[-2:-1] if len(outputs) > 2 else ():
+        size = _size(loop) or 1
+        candidates.extend(
+            Opt(OptKind.HOIST, loop.arg[0], amount) for amount in SEARCH_AMOUNTS if amount < size and size % amount == 0
+        )
     if options.threads > 1 and outputs and not any(loop.arg[1] is AxisKind.PARALLEL for loop in loops):
         candidates.append(Opt(OptKind.PARALLEL, outputs[0].arg[0]))
     return candidates

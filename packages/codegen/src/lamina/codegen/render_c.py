@@ -330,7 +330,9 @@ class _CKernel:
 
     def _range(self, uop: UOp) -> str:
         axis, kind = uop.arg
-        name = f"{'ridx' if kind in (AxisKind.REDUCE, AxisKind.SIMD) else 'gidx'}{axis}"
+        # A hoisted loop's axis id is below zero (see optimize.hoisted_axis): `gidxm1` for -1.
+        number = str(axis) if axis >= 0 else f"m{-axis}"
+        name = f"{'ridx' if kind in (AxisKind.REDUCE, AxisKind.SIMD) else 'gidx'}{number}"
         self.names[uop] = name
         loop = f"for (int {name} = 0; {name} < {self.ref(uop.src[0])}; {name}++) {{"
         pragma = ""
