@@ -90,6 +90,16 @@ def compute_type(dtype: DType) -> str:
     return "float" if dtype in _SIXTEEN_BIT_FLOATS else dtype.c_name
 
 
+def storage_type(dtype: DType) -> str:
+    """The C type a buffer of `dtype` holds its elements as.
+
+    Booleans are stored as `unsigned char` (one byte, 0 or 1, like `_Bool`): gcc vectorizes no loop that
+    loads `_Bool` (it has no vector type for a 1-bit precision), which left a ReLU's gradient mask scalar.
+    Every value stored is already 0 or 1, so reading one back as a byte gives the same truth.
+    """
+    return "unsigned char" if dtype.is_bool else dtype.c_name
+
+
 def render_const(value: ConstValue, dtype: DType) -> str:
     """`value` as a C literal of `dtype`'s compute type."""
     if dtype.is_bool:
@@ -312,7 +322,7 @@ class _CKernel:
             return None
         pointer = index.src[0]
         assert isinstance(pointer.dtype, PtrDType)
-        storage = pointer.dtype.base.c_name
+        storage = storage_type(pointer.dtype.base)
         zeros = f"lm_zeros_{pointer.dtype.base.name}"
         self.helpers[zeros] = f"static const {storage} {zeros}[{2 * ZERO_ROW_REACH}];"
         row = f"({self.ref(validity)}?{self.ref(pointer)}+{self.ref(base)}:{zeros}+{ZERO_ROW_REACH})"
@@ -373,7 +383,7 @@ class _CKernel:
             qualifier = "" if parameter in self.stored else "const "
             name = f"data{parameter.arg}"
             self.names[parameter] = name
-            parameters.append(f"{qualifier}{parameter.dtype.base.c_name}* restrict {name}")
+            parameters.append(f"{qualifier}{storage_type(parameter.dtype.base)}* restrict {name}")
         accumulators = sum(1 for uop in self.program.uops if uop.op is Ops.DEFINE_ACC)
         simd = any(uop.op is Ops.RANGE and uop.arg[1] is AxisKind.SIMD for uop in self.program.uops)
         # gcc's loop vectorizer spends seconds on a loop carrying a large tile of accumulators and gains
