@@ -7,7 +7,7 @@ other layer keeps its own table. `PtrDType` is the type of a kernel's buffer par
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Literal
 
 DTypeKind = Literal["void", "bool", "int", "uint", "float"]
@@ -26,6 +26,16 @@ class DType:
     cuda_name: str
     # numpy's name for the storage: bfloat16 has no numpy type, so it is stored as its raw uint16 bits.
     np_name: str
+    # Every IR node's intern key holds its dtype: hashing the seven fields on each lookup was a visible
+    # part of building a graph, so the hash is computed once.
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fields = (self.name, self.itemsize, self.kind, self.rank, self.c_name, self.cuda_name, self.np_name)
+        object.__setattr__(self, "_hash", hash(fields))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def is_float(self) -> bool:
@@ -61,6 +71,9 @@ class PtrDType:
     """A pointer to global memory holding `base` scalars: the dtype of a kernel's buffer parameter."""
 
     base: DType
+
+    def __hash__(self) -> int:
+        return hash(("ptr", self.base._hash))
 
     @property
     def name(self) -> str:

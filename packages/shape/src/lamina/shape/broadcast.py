@@ -16,6 +16,8 @@ from lamina.shape.shape import Shape, check_shape
 def broadcast_shapes(*shapes: Shape) -> Shape:
     """The shape `shapes` broadcast to (numpy.broadcast_shapes); ValueError naming all of them if they clash."""
     checked = [check_shape(shape) for shape in shapes]
+    if checked and all(shape == checked[0] for shape in checked):
+        return checked[0]  # the usual case: operands already of one shape
     ndim = max((len(shape) for shape in checked), default=0)
     result: list[int] = []
     # Walk from the last dimension; shorter shapes are padded with 1s on the left.

@@ -23,6 +23,8 @@ def prod(values: Iterable[int]) -> int:
 
 def check_shape(shape: Sequence[SupportsIndex], what: str = "shape") -> Shape:
     """`shape` as a tuple of Python ints (numpy ints too); TypeError for non-integers, ValueError for negatives."""
+    if type(shape) is tuple and all(type(size) is int and size >= 0 for size in shape):
+        return shape  # already what is asked for: the check every graph-building op makes, kept cheap
     try:
         sizes = tuple(operator.index(size) for size in shape)
     except TypeError:

@@ -15,6 +15,10 @@ from typing import Final
 class Ops(Enum):
     """Every operation a `UOp` can be."""
 
+    # Members are singletons, so identity is equality: object's C-level hash replaces Enum's hash of the
+    # name, a Python call on every intern-table lookup of every node.
+    __hash__ = object.__hash__
+
     # -- tensor graph: storage and markers --
     BUFFER = auto()  # device memory; arg=BufferRef(uid, device, size); shape (size,)
     CONTIGUOUS = auto()  # src[0] must be materialised in its own buffer (a realize boundary)
@@ -93,6 +97,8 @@ class Ops(Enum):
 
 class AxisKind(Enum):
     """What a kernel's loop range is for; the optimizer changes kinds, the renderer reads them."""
+
+    __hash__ = object.__hash__  # as for Ops
 
     LOOP = auto()  # an output axis, a plain serial loop
     PARALLEL = auto()  # an output axis split across cores

@@ -34,9 +34,17 @@ class BufferRef:
 _buffer_uids = itertools.count()
 
 
+_PLAIN_ARGS: frozenset[type] = frozenset((type(None), int, str))
+
+
 def _arg_key(arg: Any) -> Any:
     # Python equates 0.0 with -0.0 and 1 with True, and NaN with nothing: key floats by their bits
     # and tag bools so constants that differ in value never merge.
+    kind = type(arg)
+    if kind in _PLAIN_ARGS:  # the common arguments, keyed as they are (bool is not `int` here)
+        return arg
+    if kind is tuple and all(type(item) is int for item in arg):  # shapes, axes, permutations
+        return arg
     if isinstance(arg, float):
         return ("float", struct.pack("<d", arg))
     if isinstance(arg, bool):
