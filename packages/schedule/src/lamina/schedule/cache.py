@@ -45,8 +45,15 @@ def graph_structure(targets: Sequence[UOp], device: str) -> GraphStructure:
     return GraphStructure((device, tuple(rows), tuple(position[target] for target in targets)), tuple(buffers))
 
 
+_PLAIN_ARGS: Final[frozenset[type]] = frozenset((type(None), int, str))
+
+
 def _hashable(arg: object) -> object:
     # Python equates 0.0 with -0.0 and 1 with True: constants that differ must give different keys.
+    if type(arg) in _PLAIN_ARGS:
+        return arg  # most arguments, keyed as they are: this walk runs on every realize
+    if type(arg) is tuple and isinstance(arg, tuple) and all(type(item) is int for item in arg):
+        return arg  # shapes, axes, permutations
     if isinstance(arg, float):
         return ("float", arg.hex())
     if isinstance(arg, bool):
