@@ -30,6 +30,10 @@ class BufferRef:
     device: str
     size: int
 
+    def __hash__(self) -> int:
+        # uids are unique, so they alone tell buffers apart: a cheap hash for the intern table's keys.
+        return hash(self.uid)
+
 
 _buffer_uids = itertools.count()
 
