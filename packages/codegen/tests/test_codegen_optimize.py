@@ -243,9 +243,22 @@ def test_a_matmul_too_big_for_cache_blocks_its_rows_around_each_panel_of_b(kit: 
         Opt(OptKind.UPCAST, 1, 32),
         Opt(OptKind.UPCAST, 0, 8),
         Opt(OptKind.BLOCK, 0, 16),
-        Opt(OptKind.PARALLEL, 0),
+        Opt(OptKind.DYNAMIC, 0),
     )
     assert not any(opt.kind is OptKind.BLOCK for opt in hand_coded_opts(_matmul(kit, 64, 64, 64), PARALLEL))
+
+
+def test_few_long_parallel_iterations_go_to_whichever_core_is_free(kit: KernelKit) -> None:
+    # 1024^3 in blocks of 128 rows: 8 iterations of 2^27 multiply-adds each, handed out as cores come free.
+    source = generate_c(_matmul(kit, 1024, 1024, 1024), PARALLEL).source
+    assert "#pragma omp parallel for num_threads(2) schedule(dynamic)\n" in source
+    np.testing.assert_array_equal(
+        _interpret(apply_opts(_matmul(kit, 16, 8, 32, dtypes.int32), [Opt(OptKind.DYNAMIC, 0)])),
+        _interpret(_matmul(kit, 16, 8, 32, dtypes.int32)),
+    )
+    # Many short iterations keep equal shares (each core's data stays in its cache from kernel to kernel).
+    assert "schedule(dynamic)" not in generate_c(_elementwise(kit, 256, 200), PARALLEL).source
+    assert "schedule(dynamic)" not in generate_c(_matmul(kit, 256, 784, 128), PARALLEL).source
 
 
 def test_block_moves_the_inner_part_of_a_loop_innermost(kit: KernelKit) -> None:
@@ -470,6 +483,7 @@ def test_large_kernels_use_every_core_and_small_ones_stay_serial(kit: KernelKit)
         (Opt(OptKind.UPCAST, 2, 2), "UPCAST does not apply to the REDUCE loop of axis 2"),
         (Opt(OptKind.SPLIT, 0, 2), "SPLIT does not apply to the LOOP loop of axis 0"),
         (Opt(OptKind.PARALLEL, 2), "PARALLEL does not apply to the REDUCE loop of axis 2"),
+        (Opt(OptKind.DYNAMIC, 2), "DYNAMIC does not apply to the REDUCE loop of axis 2"),
         (Opt(OptKind.BLOCK, 0, 5), "cannot block loop axis 0 of size 16 by 5"),
         (Opt(OptKind.BLOCK, 2, 2), "BLOCK does not apply to the REDUCE loop of axis 2"),
         (Opt(OptKind.HOIST, 0, 16), "cannot hoist loop axis 0 of size 16 by 16"),

@@ -60,7 +60,7 @@ def _ranges_of(sink: UOp) -> dict[UOp, frozenset[UOp]]:
 
 
 def _is_output_axis(node: UOp) -> bool:
-    return node.op is Ops.RANGE and node.arg[1] in (AxisKind.LOOP, AxisKind.PARALLEL)
+    return node.op is Ops.RANGE and node.arg[1] in (AxisKind.LOOP, AxisKind.PARALLEL, AxisKind.DYNAMIC)
 
 
 class _Linearizer:

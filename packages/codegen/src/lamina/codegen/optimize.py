@@ -10,10 +10,11 @@ elements go to adjacent accumulators, again one vector. UNROLL writes a reduce l
 out in the body, summed into the one accumulator: a loop over a convolution's taps whose every
 iteration reads one tap (the others masked off) becomes a sum of plain loads once the tap is a
 constant and its masks fold. PARALLEL marks an output loop whose iterations are spread over the
-machine's cores; SIMD marks a reduce loop as an OpenMP simd loop, which lets the C compiler reorder
-its sums. BLOCK moves part of an output loop innermost (cache tiling), HOIST moves part of one
-outermost (a copy into panels then reads whole rows), and MERGE joins a loop with the one inside it
-(a convolution's rows and columns: one long vector loop). Each opt is a
+machine's cores (DYNAMIC too, each iteration taken by whichever core is free); SIMD marks a reduce
+loop as an OpenMP simd loop, which lets the C compiler reorder its sums. BLOCK moves part of an
+output loop innermost (cache tiling), HOIST moves part of one outermost (a copy into panels then
+reads whole rows), and MERGE joins a loop with the one inside it (a convolution's rows and
+columns: one long vector loop). Each opt is a
 substitution of the RANGE by index arithmetic over a shorter RANGE, so an optimized kernel is still
 an ordinary kernel AST: the reference interpreter checks it against the unoptimized one.
 
@@ -62,6 +63,11 @@ SIMD_ACCUMULATORS: Final = 24
 COPY_RUN_BYTES: Final = 1024
 # Loop iterations below which a kernel stays on one core: the fork and join cost more than they save.
 PARALLEL_MIN_WORK: Final = 1 << 15
+# Innermost iterations per iteration of the parallel loop from which the cores take its iterations as they
+# come free (DYNAMIC): a matmul's few blocks of rows, each long enough that a core slowed by other work
+# would otherwise hold up the whole kernel. Shorter iterations keep equal shares, which keep each core's
+# data in its own cache from one kernel to the next (a train step's small kernels measured slower dynamic).
+DYNAMIC_MIN_WORK: Final = 1 << 22
 
 
 class OptKind(Enum):
@@ -70,7 +76,8 @@ class OptKind(Enum):
     UPCAST = auto()  # split an output loop; unroll the inner part into copies of the stores
     SPLIT = auto()  # split a reduce loop into `amount` independent accumulators
     UNROLL = auto()  # write `amount` iterations of a reduce loop out in its body, into the same accumulator
-    PARALLEL = auto()  # spread an output loop's iterations over cores
+    PARALLEL = auto()  # spread an output loop's iterations over cores, an equal share each
+    DYNAMIC = auto()  # spread an output loop's iterations over cores, each taken by whichever core is free
     SIMD = auto()  # let the C compiler vectorize a reduce loop, reordering its sums (an OpenMP simd loop)
     BLOCK = auto()  # split an output loop; its inner part becomes the innermost output loop (cache tiling)
     MERGE = auto()  # join a reduce loop with the reduce loop inside it into one loop over both
@@ -286,6 +293,8 @@ def apply_opts(sink: UOp, opts: Sequence[Opt]) -> UOp:
             sink = _split_reduce(sink, loop, opt.amount, separate=False)
         elif opt.kind is OptKind.PARALLEL and loop.arg[1] is AxisKind.LOOP:
             sink = _mark(sink, loop, AxisKind.PARALLEL)
+        elif opt.kind is OptKind.DYNAMIC and loop.arg[1] is AxisKind.LOOP:
+            sink = _mark(sink, loop, AxisKind.DYNAMIC)
         elif opt.kind is OptKind.BLOCK and loop.arg[1] is AxisKind.LOOP:
             sink = _block(sink, loop, opt.amount)
         elif opt.kind is OptKind.HOIST and loop.arg[1] is AxisKind.LOOP:
@@ -550,14 +559,17 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
                 opts.append(Opt(OptKind.MERGE, outer.arg[0]))
                 merged_away.add(inner.arg[0])
     opts = [opt for opt in opts if opt.amount > 1 or opt.kind in (OptKind.SIMD, OptKind.MERGE)]
-    parallel_work = options.threads > 1 and math.prod(size(loop) for loop in loops) >= PARALLEL_MIN_WORK
+    work = math.prod(size(loop) for loop in loops)
+    parallel_work = options.threads > 1 and work >= PARALLEL_MIN_WORK
     if parallel_work and any(opt.kind is OptKind.HOIST for opt in opts):
         opts.append(Opt(OptKind.PARALLEL, hoisted_axis(sink)))
     elif parallel_work:
         for loop in outputs:
             upcast = math.prod(opt.amount for opt in opts if opt.axis == loop.arg[0] and opt.kind is not OptKind.MERGE)
-            if loop.arg[0] not in merged_away and size(loop) // upcast >= 2:
-                opts.append(Opt(OptKind.PARALLEL, loop.arg[0]))
+            iterations = size(loop) // upcast
+            if loop.arg[0] not in merged_away and iterations >= 2:
+                kind = OptKind.DYNAMIC if work // iterations >= DYNAMIC_MIN_WORK else OptKind.PARALLEL
+                opts.append(Opt(kind, loop.arg[0]))
                 break
     return tuple(opts)
 
@@ -595,8 +607,9 @@ def possible_opts(sink: UOp, options: OptimizeOptions) -> list[Opt]:
         candidates.extend(
             Opt(OptKind.HOIST, loop.arg[0], amount) for amount in SEARCH_AMOUNTS if amount < size and size % amount == 0
         )
-    if options.threads > 1 and outputs and not any(loop.arg[1] is AxisKind.PARALLEL for loop in loops):
-        candidates.append(Opt(OptKind.PARALLEL, outputs[0].arg[0]))
+    spread = any(loop.arg[1] in (AxisKind.PARALLEL, AxisKind.DYNAMIC) for loop in loops)
+    if options.threads > 1 and outputs and not spread:
+        candidates.extend(Opt(kind, outputs[0].arg[0]) for kind in (OptKind.PARALLEL, OptKind.DYNAMIC))
     return candidates
 
 

@@ -346,9 +346,12 @@ class _CKernel:
         self.names[uop] = name
         loop = f"for (int {name} = 0; {name} < {self.ref(uop.src[0])}; {name}++) {{"
         pragma = ""
-        if kind is AxisKind.PARALLEL:
-            # Everything the loop body declares is private to its iteration, so no clauses are needed.
-            pragma = f"#pragma omp parallel for num_threads({self.threads})"
+        if kind in (AxisKind.PARALLEL, AxisKind.DYNAMIC):
+            # Everything the loop body declares is private to its iteration, so no clauses are needed. A
+            # DYNAMIC loop's few long iterations go to whichever core is free, so a core slowed by other
+            # work (or a slower core of a hybrid CPU) takes fewer of them instead of holding up the rest.
+            schedule = " schedule(dynamic)" if kind is AxisKind.DYNAMIC else ""
+            pragma = f"#pragma omp parallel for num_threads({self.threads}){schedule}"
         elif kind is AxisKind.SIMD:
             clauses = " ".join(f"reduction({_SIMD_REDUCTIONS[op]}:{acc})" for acc, op in self.simd_accumulators[uop])
             pragma = f"#pragma omp simd {clauses}"
@@ -421,7 +424,7 @@ class _CKernel:
 def render_c(program: LinearProgram, threads: int = 1) -> str:
     """The C source of `program`: one function named after it, one pointer argument per buffer.
 
-    A PARALLEL loop becomes an OpenMP `parallel for` over `threads` threads; the source then needs
-    -fopenmp, without which the pragma is ignored and the loop runs serially.
+    A PARALLEL (or DYNAMIC) loop becomes an OpenMP `parallel for` over `threads` threads; the source then
+    needs -fopenmp, without which the pragma is ignored and the loop runs serially.
     """
     return _CKernel(program, threads).render()
