@@ -67,8 +67,10 @@ def test_bool_comparisons_and_not(kit: KernelKit) -> None:
     index = kit.loop(4, 0)
     less = kit.load(1, dtypes.int64, index).lt(kit.load(2, dtypes.int64, index))
     source = generate_c(kit.kernel(index, less.alu(Ops.NOT))).source
-    # Booleans are stored as bytes (see storage_type: gcc vectorizes no loop over `_Bool` loads).
-    assert "unsigned char* restrict data0" in source
+    # Booleans are stored as `lm_bool`: a byte under gcc, which vectorizes no loop over `_Bool` loads.
+    assert "lm_bool* restrict data0" in source
+    assert "typedef unsigned char lm_bool;" in source
+    assert "typedef _Bool lm_bool;" in source
     assert "const long long* restrict data1" in source
     assert "(!(data1[gidx0]<data2[gidx0]))" in source
 

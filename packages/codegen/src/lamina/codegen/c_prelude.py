@@ -122,6 +122,16 @@ EXP2_FLOAT: Final = """static inline float lm_exp2_float(float x) {
 }"""
 
 
+BOOL_STORAGE: Final = """#if defined(__GNUC__) && !defined(__clang__)
+typedef unsigned char lm_bool;
+#else
+typedef _Bool lm_bool;
+#endif"""
+"""How a boolean buffer stores its elements: gcc vectorizes no loop that loads `_Bool` (it has no vector type
+for a 1-bit precision), so there it is a byte holding 0 or 1; clang vectorizes `_Bool` loads and, knowing
+them 0 or 1, selects with them at half the cost of testing a byte."""
+
+
 TILE_KERNEL_ATTRIBUTE: Final = """#if defined(__GNUC__) && !defined(__clang__)
 #define LM_TILE_KERNEL __attribute__((optimize("no-tree-loop-vectorize")))
 #else

@@ -16,6 +16,7 @@ from typing import Final
 
 from lamina.codegen.c_prelude import (
     BF16_TO_FLOAT,
+    BOOL_STORAGE,
     EXP2_FLOAT,
     EXP_FLOAT,
     EXP_SCALED,
@@ -88,16 +89,6 @@ _PREFIXES: Final[dict[Ops, str]] = {Ops.LOAD: "val", Ops.CAST: "cast", Ops.BITCA
 def compute_type(dtype: DType) -> str:
     """The C type a value of `dtype` is held in while computing (16-bit floats compute in float)."""
     return "float" if dtype in _SIXTEEN_BIT_FLOATS else dtype.c_name
-
-
-def storage_type(dtype: DType) -> str:
-    """The C type a buffer of `dtype` holds its elements as.
-
-    Booleans are stored as `unsigned char` (one byte, 0 or 1, like `_Bool`): gcc vectorizes no loop that
-    loads `_Bool` (it has no vector type for a 1-bit precision), which left a ReLU's gradient mask scalar.
-    Every value stored is already 0 or 1, so reading one back as a byte gives the same truth.
-    """
-    return "unsigned char" if dtype.is_bool else dtype.c_name
 
 
 def render_const(value: ConstValue, dtype: DType) -> str:
@@ -322,7 +313,7 @@ class _CKernel:
             return None
         pointer = index.src[0]
         assert isinstance(pointer.dtype, PtrDType)
-        storage = storage_type(pointer.dtype.base)
+        storage = self._storage_type(pointer.dtype.base)
         zeros = f"lm_zeros_{pointer.dtype.base.name}"
         self.helpers[zeros] = f"static const {storage} {zeros}[{2 * ZERO_ROW_REACH}];"
         row = f"({self.ref(validity)}?{self.ref(pointer)}+{self.ref(base)}:{zeros}+{ZERO_ROW_REACH})"
@@ -379,6 +370,13 @@ class _CKernel:
         self.depth[uop] = 0
         return f"{compute_type(uop.scalar_dtype)} {name} = {text};"
 
+    def _storage_type(self, dtype: DType) -> str:
+        """The C type a buffer of `dtype` holds its elements as (booleans: see BOOL_STORAGE)."""
+        if not dtype.is_bool:
+            return dtype.c_name
+        self.helpers["lm_bool"] = BOOL_STORAGE
+        return "lm_bool"
+
     def _signature(self) -> str:
         parameters = []
         for parameter in self.program.parameters:
@@ -386,7 +384,7 @@ class _CKernel:
             qualifier = "" if parameter in self.stored else "const "
             name = f"data{parameter.arg}"
             self.names[parameter] = name
-            parameters.append(f"{qualifier}{storage_type(parameter.dtype.base)}* restrict {name}")
+            parameters.append(f"{qualifier}{self._storage_type(parameter.dtype.base)}* restrict {name}")
         accumulators = sum(1 for uop in self.program.uops if uop.op is Ops.DEFINE_ACC)
         simd = any(uop.op is Ops.RANGE and uop.arg[1] is AxisKind.SIMD for uop in self.program.uops)
         # gcc's loop vectorizer spends seconds on a loop carrying a large tile of accumulators and gains
