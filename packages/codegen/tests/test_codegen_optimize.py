@@ -326,6 +326,21 @@ def test_a_constant_choice_after_an_upcast_is_the_value_it_picks(kit: KernelKit)
     np.testing.assert_array_equal(_interpret(optimized), _interpret(ast))
 
 
+def test_a_choice_of_a_product_already_zero_where_invalid_is_the_product(kit: KernelKit) -> None:
+    # out[i] = valid ? x[i - 1] * w[i - 1] : 0, both loads masked by the same validity (a padded gradient).
+    index = kit.loop(8, 0)
+    valid = index.ne(0)
+    product = kit.load(1, dtypes.float32, index - 1, valid) * kit.load(2, dtypes.float32, index - 1, valid)
+    ast = kit.kernel(index, valid.where(product, product.const_like(0.0)))
+    optimized = optimize_kernel(ast, OptimizeOptions(), [])
+    assert not any(node.op is Ops.WHERE for node in toposort(optimized))
+    np.testing.assert_array_equal(_interpret(optimized), _interpret(ast))
+    # With one factor unmasked the choice stays: 0 * inf is not 0.
+    unmasked = kit.load(1, dtypes.float32, index - 1, valid) * kit.load(2, dtypes.float32, index)
+    kept = optimize_kernel(kit.kernel(index, valid.where(unmasked, unmasked.const_like(0.0))), OptimizeOptions(), [])
+    assert any(node.op is Ops.WHERE for node in toposort(kept))
+
+
 def test_a_choice_that_drops_a_buffers_only_read_is_kept(kit: KernelKit) -> None:
     index = kit.loop(4, 0)
     other = kit.load(2, dtypes.float32, index)

@@ -684,6 +684,10 @@ def _without_zero_terms(sink: UOp, fold_choices: bool) -> UOp:
             condition = simplify(sources[0])
             if condition.op is Ops.CONST:
                 rebuilt[node] = sources[1] if condition.arg else sources[2]
+            elif _is_zero(sources[2]) and _zero_unless(sources[1], condition):
+                # `c ? x : 0` where x is already exactly 0 wherever c is false: a padded product whose every
+                # load carries the same validity (a convolution's input gradient), a select per tap less.
+                rebuilt[node] = sources[1]
             else:
                 rebuilt[node] = UOp(Ops.WHERE, node.dtype, (condition, *sources[1:]), node.arg)
         elif sources != node.src:
@@ -691,6 +695,21 @@ def _without_zero_terms(sink: UOp, fold_choices: bool) -> UOp:
         else:
             rebuilt[node] = node
     return rebuilt[sink]
+
+
+def _is_zero(node: UOp) -> bool:
+    return node.op is Ops.CONST and node.arg == 0
+
+
+def _zero_unless(value: UOp, condition: UOp) -> bool:
+    """Whether `value` is exactly zero wherever `condition` is false: a load valid only under `condition`,
+    or a sum or product of such values (a product of one such load with anything else is not: 0 * inf)."""
+    if value.op is Ops.LOAD:
+        index = value.src[0]
+        return len(index.src) == 3 and index.src[2] is condition
+    if value.op in (Ops.ADD, Ops.MUL):
+        return all(_zero_unless(source, condition) for source in value.src)
+    return False
 
 
 def optimize_kernel(sink: UOp, options: OptimizeOptions, opts: Sequence[Opt] | None = None) -> UOp:
