@@ -40,7 +40,7 @@ def graph_structure(targets: Sequence[UOp], device: str) -> GraphStructure:
             rows.append((Ops.BUFFER, node.dtype, len(buffers), node.buffer.size))
             buffers.append(node)
         else:
-            rows.append((node.op, node.dtype, _hashable(node.arg), tuple(position[source] for source in node.src)))
+            rows.append((node.op, node.dtype, _hashable(node.arg), tuple(map(position.__getitem__, node.src))))
         position[node] = len(position)
     return GraphStructure((device, tuple(rows), tuple(position[target] for target in targets)), tuple(buffers))
 

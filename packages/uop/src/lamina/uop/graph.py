@@ -16,21 +16,23 @@ def toposort(roots: UOp | Iterable[UOp], stop: Callable[[UOp], bool] | None = No
     """Every node reachable from `roots`, each after its sources; `stop(node)` keeps a node but not its sources."""
     root_list = [roots] if isinstance(roots, UOp) else list(roots)
     order: list[UOp] = []
-    visited: set[UOp] = set()
-    # Each stack entry is (node, sources_done): a node is emitted on its second visit, after its sources.
-    stack: list[tuple[UOp, bool]] = [(root, False) for root in reversed(root_list)]
+    # A node stays on the stack while its sources are walked above it and is emitted when it is on top again.
+    # Every compiler pass and every realize walks graphs, so the loop allocates nothing per node.
+    expanded: set[UOp] = set()
+    done: set[UOp] = set()
+    stack = root_list[::-1]
     while stack:
-        node, sources_done = stack.pop()
-        if sources_done:
+        node = stack[-1]
+        if node in done:
+            stack.pop()
+        elif node in expanded:
+            stack.pop()
+            done.add(node)
             order.append(node)
-            continue
-        if node in visited:
-            continue
-        visited.add(node)
-        stack.append((node, True))
-        if stop is not None and stop(node):
-            continue
-        stack.extend((source, False) for source in reversed(node.src) if source not in visited)
+        else:
+            expanded.add(node)
+            if stop is None or not stop(node):
+                stack.extend(source for source in reversed(node.src) if source not in expanded)
     return order
 
 
