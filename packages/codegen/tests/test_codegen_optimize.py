@@ -259,6 +259,8 @@ def test_few_long_parallel_iterations_go_to_whichever_core_is_free(kit: KernelKi
     # Many short iterations keep equal shares (each core's data stays in its cache from kernel to kernel).
     assert "schedule(dynamic)" not in generate_c(_elementwise(kit, 256, 200), PARALLEL).source
     assert "schedule(dynamic)" not in generate_c(_matmul(kit, 64, 64, 64), PARALLEL).source
+    # Two long iterations on two cores stay one each: handed out, a late core could find both taken.
+    assert "schedule(dynamic)" not in generate_c(_matmul(kit, 16, 1024, 1024), PARALLEL).source
 
 
 def test_block_moves_the_inner_part_of_a_loop_innermost(kit: KernelKit) -> None:

@@ -69,6 +69,8 @@ PARALLEL_MIN_WORK: Final = 1 << 15
 # step measured up to 1.4x faster so on a machine with such a core, and no slower without). Shorter ones
 # keep equal shares: a train step's small kernels measured slower handed out one iteration at a time.
 DYNAMIC_MIN_WORK: Final = 1 << 19
+# Iterations per core a DYNAMIC loop needs at least (a matmul's 8 blocks of rows on 2 cores).
+DYNAMIC_SHARES: Final = 4
 
 
 class OptKind(Enum):
@@ -569,7 +571,11 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
             upcast = math.prod(opt.amount for opt in opts if opt.axis == loop.arg[0] and opt.kind is not OptKind.MERGE)
             iterations = size(loop) // upcast
             if loop.arg[0] not in merged_away and iterations >= 2:
-                kind = OptKind.DYNAMIC if work // iterations >= DYNAMIC_MIN_WORK else OptKind.PARALLEL
+                # With fewer than DYNAMIC_SHARES iterations per core there is nothing to balance, and one core
+                # arriving late could find them all taken: the kernel would run on the other alone.
+                long_iterations = work // iterations >= DYNAMIC_MIN_WORK
+                balanced = long_iterations and iterations >= DYNAMIC_SHARES * options.threads
+                kind = OptKind.DYNAMIC if balanced else OptKind.PARALLEL
                 opts.append(Opt(kind, loop.arg[0]))
                 break
     return tuple(opts)
