@@ -246,6 +246,11 @@ def test_a_matmul_too_big_for_cache_blocks_its_rows_around_each_panel_of_b(kit: 
         Opt(OptKind.DYNAMIC, 0),
     )
     assert not any(opt.kind is OptKind.BLOCK for opt in hand_coded_opts(_matmul(kit, 64, 64, 64), PARALLEL))
+    # At 512^3 the blocks stay small enough to leave four per core for the cores to share out.
+    assert hand_coded_opts(_matmul(kit, 512, 512, 512), PARALLEL)[-2:] == (
+        Opt(OptKind.BLOCK, 0, 8),
+        Opt(OptKind.DYNAMIC, 0),
+    )
 
 
 def test_few_long_parallel_iterations_go_to_whichever_core_is_free(kit: KernelKit) -> None:

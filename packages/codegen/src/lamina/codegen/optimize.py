@@ -370,12 +370,13 @@ def _largest_divisor(size: int, limit: int) -> int:
 
 def _row_block(row: UOp, tile_rows: int, depth: int, threads: int) -> list[Opt]:
     """A BLOCK of a matmul's row tiles, so one panel of B (the columns of one tile, all `depth` rows of
-    it) is read from cache by as many tiles as fit their rows of A in BLOCK_BYTES, with a block per core."""
+    it) is read from cache by as many tiles as fit their rows of A in BLOCK_BYTES, leaving DYNAMIC_SHARES
+    blocks per core for the cores to share out (a 512^3 matmul: 8 blocks of 64 rows, not 4 of 128)."""
     tiles = (_size(row) or 1) // tile_rows
     amount = 1
     while (
         tiles % (amount * 2) == 0
-        and tiles // (amount * 2) >= threads
+        and tiles // (amount * 2) >= DYNAMIC_SHARES * threads
         and amount * 2 * tile_rows * depth * ELEMENT_BYTES <= BLOCK_BYTES
     ):
         amount *= 2
