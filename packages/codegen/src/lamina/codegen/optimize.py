@@ -65,9 +65,9 @@ COPY_RUN_BYTES: Final = 1024
 PARALLEL_MIN_WORK: Final = 1 << 15
 # Innermost iterations per iteration of the parallel loop from which the cores take its iterations as they
 # come free (DYNAMIC): a matmul's blocks of rows, a convolution's images, each long enough (a tenth of a
-# millisecond and up) that a core slowed by other work would otherwise hold up the whole kernel (a train
-# step measured up to 1.4x faster so on a machine with such a core, and no slower without). Shorter ones
-# keep equal shares: a train step's small kernels measured slower handed out one iteration at a time.
+# millisecond and up) that a core slowed by other work would otherwise hold up the whole kernel (the CNN
+# step measured faster so in a slow core's stretches here, and no slower in quiet ones). Shorter ones keep
+# equal shares: a train step's small kernels measured slower handed out one iteration at a time.
 DYNAMIC_MIN_WORK: Final = 1 << 19
 # Iterations per core a DYNAMIC loop needs at least (a matmul's 8 blocks of rows on 2 cores).
 DYNAMIC_SHARES: Final = 4
