@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from lamina.cli.bench import SUITE, compare
+from lamina.cli import bench
+from lamina.cli.bench import SUITE, compare, time_runners
 from lamina.cli.main import main
 
 
@@ -38,3 +40,23 @@ def test_the_suite_has_every_case_the_issue_names() -> None:
 def test_an_unknown_case_is_one_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--cases", "nope"]) == 1
     assert "unknown bench cases ['nope']" in capsys.readouterr().err
+
+
+def test_libraries_are_timed_in_alternating_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    # With no time budget each block is one untimed call and one timed one, library after library.
+    monkeypatch.setattr(bench, "SETTLE_SECONDS", 0.0)
+    calls: list[str] = []
+
+    def recorder(name: str) -> Callable[[], None]:
+        return lambda: calls.append(name)
+
+    runners = {name: recorder(name) for name in ("lamina", "numpy", "torch")}
+    medians = time_runners(runners, budget=0.0)
+    assert calls == ["lamina", "lamina", "numpy", "numpy", "torch", "torch"] * bench.BLOCKS
+    assert set(medians) == {"lamina", "numpy", "torch"}
+    assert all(seconds >= 0.0 for seconds in medians.values())
+
+
+def test_a_self_timed_runner_reports_its_own_seconds() -> None:
+    reported = iter([3.0, 1.0, 2.0])
+    assert time_runners({"lamina": lambda: next(reported)}, budget=0.0, self_timed=True) == {"lamina": 2.0}
