@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 
 from lamina.dtype import DType
-from lamina.uop import AxisKind, ConstValue, Ops, UOp, substitute, toposort
+from lamina.uop import SPREAD_AXES, AxisKind, ConstValue, Ops, UOp, substitute, toposort
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,7 @@ def _ranges_of(sink: UOp) -> dict[UOp, frozenset[UOp]]:
 
 
 def _is_output_axis(node: UOp) -> bool:
-    return node.op is Ops.RANGE and node.arg[1] in (AxisKind.LOOP, AxisKind.PARALLEL, AxisKind.DYNAMIC)
+    return node.op is Ops.RANGE and (node.arg[1] is AxisKind.LOOP or node.arg[1] in SPREAD_AXES)
 
 
 class _Linearizer:

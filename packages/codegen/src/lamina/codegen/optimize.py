@@ -32,7 +32,7 @@ from enum import Enum, auto
 from typing import Final
 
 from lamina.rewrite import simplify
-from lamina.uop import AxisKind, Ops, UOp, substitute, toposort
+from lamina.uop import SPREAD_AXES, AxisKind, Ops, UOp, substitute, toposort
 
 # Lanes of one vector register for 4-byte elements on the widest common SIMD (AVX-512); on narrower
 # machines each such group is two or four registers, which costs nothing.
@@ -167,6 +167,20 @@ def _split_reduce(sink: UOp, loop: UOp, amount: int, separate: bool) -> UOp:
     return rebuilt
 
 
+def _split_to(sink: UOp, loop: UOp, amount: int, outer_axis: int, inner_axis: int) -> UOp:
+    """`loop` as `outer * amount + inner` over two RANGEs with the given axis ids, where the linearizer nests
+    output loops by axis id (no outer RANGE where `amount` is the whole loop): BLOCK's and HOIST's split."""
+    size, kind, dtype = _size(loop) or amount, loop.arg[1], loop.scalar_dtype
+    inner = UOp.range(UOp.const(dtype, amount), inner_axis, kind, dtype)
+    index = (
+        inner
+        if amount == size
+        else UOp.range(UOp.const(dtype, size // amount), outer_axis, kind, dtype) * amount + inner
+    )
+    (rebuilt,) = substitute([sink], {loop: index})
+    return rebuilt
+
+
 def _block(sink: UOp, loop: UOp, amount: int) -> UOp:
     """`loop` split by `amount`, the inner part with a new axis id above all others: the linearizer orders
     output loops by axis id, so it opens innermost, and each pass of the loops in between is reused by
@@ -175,14 +189,7 @@ def _block(sink: UOp, loop: UOp, amount: int) -> UOp:
     if size is None or amount < 2 or size % amount != 0:
         raise ValueError(f"cannot block loop axis {loop.arg[0]} of size {size} by {amount}")
     next_axis = 1 + max(node.arg[0] for node in toposort(sink) if node.op is Ops.RANGE)
-    inner = UOp.range(UOp.const(loop.scalar_dtype, amount), next_axis, AxisKind.LOOP, loop.scalar_dtype)
-    if amount == size:
-        index = inner
-    else:
-        outer = UOp.range(UOp.const(loop.scalar_dtype, size // amount), loop.arg[0], loop.arg[1], loop.scalar_dtype)
-        index = outer * amount + inner
-    (rebuilt,) = substitute([sink], {loop: index})
-    return rebuilt
+    return _split_to(sink, loop, amount, loop.arg[0], next_axis)
 
 
 def hoisted_axis(sink: UOp) -> int:
@@ -198,11 +205,7 @@ def _hoist(sink: UOp, loop: UOp, amount: int) -> UOp:
     size = _size(loop)
     if size is None or amount < 1 or amount >= size or size % amount != 0:
         raise ValueError(f"cannot hoist loop axis {loop.arg[0]} of size {size} by {amount}")
-    outer_size = UOp.const(loop.scalar_dtype, size // amount)
-    outer = UOp.range(outer_size, hoisted_axis(sink), AxisKind.LOOP, loop.scalar_dtype)
-    inner = UOp.range(UOp.const(loop.scalar_dtype, amount), loop.arg[0], loop.arg[1], loop.scalar_dtype)
-    (rebuilt,) = substitute([sink], {loop: outer * amount + inner})
-    return rebuilt
+    return _split_to(sink, loop, amount, hoisted_axis(sink), loop.arg[0])
 
 
 def _reduce_inside(sink: UOp, loop: UOp) -> tuple[UOp, list[UOp]]:
@@ -564,21 +567,26 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
                 merged_away.add(inner.arg[0])
     opts = [opt for opt in opts if opt.amount > 1 or opt.kind in (OptKind.SIMD, OptKind.MERGE)]
     work = math.prod(size(loop) for loop in loops)
-    parallel_work = options.threads > 1 and work >= PARALLEL_MIN_WORK
-    if parallel_work and any(opt.kind is OptKind.HOIST for opt in opts):
-        opts.append(Opt(OptKind.PARALLEL, hoisted_axis(sink)))
-    elif parallel_work:
+    if options.threads > 1 and work >= PARALLEL_MIN_WORK:
+        # The loops in the order they will nest, each with the iterations left of it: a HOIST's outer part
+        # opens outermost.
+        by_axis = {loop.arg[0]: loop for loop in loops}
+        hoists = [opt for opt in opts if opt.kind is OptKind.HOIST]
+        nesting = [(hoisted_axis(sink), size(by_axis[opt.axis]) // opt.amount) for opt in hoists]
         for loop in outputs:
-            upcast = math.prod(opt.amount for opt in opts if opt.axis == loop.arg[0] and opt.kind is not OptKind.MERGE)
-            iterations = size(loop) // upcast
-            if loop.arg[0] not in merged_away and iterations >= 2:
-                # With fewer than DYNAMIC_SHARES iterations per core there is nothing to balance, and one core
-                # arriving late could find them all taken: the kernel would run on the other alone.
-                long_iterations = work // iterations >= DYNAMIC_MIN_WORK
-                balanced = long_iterations and iterations >= DYNAMIC_SHARES * options.threads
-                kind = OptKind.DYNAMIC if balanced else OptKind.PARALLEL
-                opts.append(Opt(kind, loop.arg[0]))
-                break
+            if loop.arg[0] not in merged_away:
+                upcast = math.prod(
+                    opt.amount for opt in opts if opt.axis == loop.arg[0] and opt.kind is not OptKind.MERGE
+                )
+                nesting.append((loop.arg[0], size(loop) // upcast))
+        spread = next(((axis, iterations) for axis, iterations in nesting if iterations >= 2), None)
+        if spread is not None:
+            axis, iterations = spread
+            # With fewer than DYNAMIC_SHARES iterations per core there is nothing to balance, and one core
+            # arriving late could find them all taken: the kernel would run on the other alone.
+            long_iterations = work // iterations >= DYNAMIC_MIN_WORK
+            balanced = long_iterations and iterations >= DYNAMIC_SHARES * options.threads
+            opts.append(Opt(OptKind.DYNAMIC if balanced else OptKind.PARALLEL, axis))
     return tuple(opts)
 
 
@@ -615,7 +623,7 @@ def possible_opts(sink: UOp, options: OptimizeOptions) -> list[Opt]:
         candidates.extend(
             Opt(OptKind.HOIST, loop.arg[0], amount) for amount in SEARCH_AMOUNTS if amount < size and size % amount == 0
         )
-    spread = any(loop.arg[1] in (AxisKind.PARALLEL, AxisKind.DYNAMIC) for loop in loops)
+    spread = any(loop.arg[1] in SPREAD_AXES for loop in loops)
     if options.threads > 1 and outputs and not spread:
         candidates.extend(Opt(kind, outputs[0].arg[0]) for kind in (OptKind.PARALLEL, OptKind.DYNAMIC))
     return candidates

@@ -32,7 +32,7 @@ from lamina.codegen.c_prelude import (
 from lamina.codegen.linearize import LinearProgram
 from lamina.codegen.optimize import TILE_ACCUMULATORS
 from lamina.dtype import DType, PtrDType, dtypes
-from lamina.uop import AxisKind, ConstValue, GroupOp, Ops, UOp, toposort
+from lamina.uop import SPREAD_AXES, AxisKind, ConstValue, GroupOp, Ops, UOp, toposort
 
 # How deep an inlined expression may nest before it is given a variable: compilers limit bracket depth.
 MAX_INLINE_DEPTH: Final = 16
@@ -337,7 +337,7 @@ class _CKernel:
         self.names[uop] = name
         loop = f"for (int {name} = 0; {name} < {self.ref(uop.src[0])}; {name}++) {{"
         pragma = ""
-        if kind in (AxisKind.PARALLEL, AxisKind.DYNAMIC):
+        if kind in SPREAD_AXES:
             # Everything the loop body declares is private to its iteration, so no clauses are needed. A
             # DYNAMIC loop's few long iterations go to whichever core is free, so a core slowed by other
             # work (or a slower core of a hybrid CPU) takes fewer of them instead of holding up the rest.

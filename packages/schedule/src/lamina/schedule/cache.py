@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from lamina.dtype import DType
-from lamina.uop import Ops, UOp, toposort
+from lamina.uop import Ops, UOp, arg_key, toposort
 
 # Distinct graph structures kept; a program has a handful (train step, eval step), so this is a leak bound.
 CACHE_LIMIT: Final = 512
@@ -40,27 +40,9 @@ def graph_structure(targets: Sequence[UOp], device: str) -> GraphStructure:
             rows.append((Ops.BUFFER, node.dtype, len(buffers), node.buffer.size))
             buffers.append(node)
         else:
-            rows.append((node.op, node.dtype, _hashable(node.arg), tuple(map(position.__getitem__, node.src))))
+            rows.append((node.op, node.dtype, arg_key(node.arg), tuple(map(position.__getitem__, node.src))))
         position[node] = len(position)
     return GraphStructure((device, tuple(rows), tuple(position[target] for target in targets)), tuple(buffers))
-
-
-_PLAIN_ARGS: Final[frozenset[type]] = frozenset((type(None), int, str))
-
-
-def _hashable(arg: object) -> object:
-    # Python equates 0.0 with -0.0 and 1 with True: constants that differ must give different keys.
-    if type(arg) in _PLAIN_ARGS:
-        return arg  # most arguments, keyed as they are: this walk runs on every realize
-    if type(arg) is tuple and isinstance(arg, tuple) and all(type(item) is int for item in arg):
-        return arg  # shapes, axes, permutations
-    if isinstance(arg, float):
-        return ("float", arg.hex())
-    if isinstance(arg, bool):
-        return ("bool", arg)
-    if isinstance(arg, tuple):
-        return tuple(_hashable(item) for item in arg)
-    return arg
 
 
 @dataclass(frozen=True, slots=True)

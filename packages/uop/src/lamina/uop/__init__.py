@@ -6,13 +6,14 @@ node; `toposort`/`substitute`/`consumers` walk graphs without recursion; `format
 
 from lamina.uop.graph import consumers, substitute, toposort
 from lamina.uop.kernel_reference import run_kernel
-from lamina.uop.ops import AxisKind, GroupOp, Ops
+from lamina.uop.ops import SPREAD_AXES, AxisKind, GroupOp, Ops
 from lamina.uop.printer import format_graph
 from lamina.uop.reference import evaluate
 from lamina.uop.shapes import infer_shape
-from lamina.uop.uop import BufferRef, ConstValue, UOp, UOpDType, normalize_const
+from lamina.uop.uop import BufferRef, ConstValue, UOp, UOpDType, arg_key, normalize_const
 
 __all__ = [
+    "SPREAD_AXES",
     "AxisKind",
     "BufferRef",
     "ConstValue",
@@ -20,6 +21,7 @@ __all__ = [
     "Ops",
     "UOp",
     "UOpDType",
+    "arg_key",
     "consumers",
     "evaluate",
     "format_graph",

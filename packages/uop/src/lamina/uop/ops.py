@@ -107,6 +107,10 @@ class AxisKind(Enum):
     SIMD = auto()  # a reduce axis the C compiler vectorizes, free to reorder its sums (the optimizer's)
 
 
+SPREAD_AXES: Final = frozenset({AxisKind.PARALLEL, AxisKind.DYNAMIC})
+"""The output axes whose iterations run on several cores."""
+
+
 class GroupOp:
     """Named sets of ops, so passes and tables can say 'every binary op'."""
 

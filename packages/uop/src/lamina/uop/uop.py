@@ -41,9 +41,10 @@ _buffer_uids = itertools.count()
 _PLAIN_ARGS: frozenset[type] = frozenset((type(None), int, str))
 
 
-def _arg_key(arg: Any) -> Any:
-    # Python equates 0.0 with -0.0 and 1 with True, and NaN with nothing: key floats by their bits
-    # and tag bools so constants that differ in value never merge.
+def arg_key(arg: Any) -> Any:
+    """`arg` as a dictionary key that tells apart every argument that differs: the intern table's, and the
+    schedule cache's (Python equates 0.0 with -0.0 and 1 with True, and NaN with nothing, so floats are
+    keyed by their bits and bools are tagged)."""
     kind = type(arg)
     if kind in _PLAIN_ARGS:  # the common arguments, keyed as they are (bool is not `int` here)
         return arg
@@ -54,7 +55,7 @@ def _arg_key(arg: Any) -> Any:
     if isinstance(arg, bool):
         return ("bool", arg)
     if isinstance(arg, tuple):
-        return tuple(_arg_key(item) for item in arg)
+        return tuple(arg_key(item) for item in arg)
     return arg
 
 
@@ -89,7 +90,7 @@ class UOp:
     _shape: tuple[int, ...] | None
 
     def __new__(cls, op: Ops, dtype: UOpDType = dtypes.void, src: tuple[UOp, ...] = (), arg: Any = None) -> UOp:
-        key = (op, dtype, src, _arg_key(arg))
+        key = (op, dtype, src, arg_key(arg))
         existing = cls._interned.get(key)
         if existing is not None:
             return existing
