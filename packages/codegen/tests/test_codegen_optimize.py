@@ -143,6 +143,11 @@ def _buffers(ast: UOp, rng: np.random.Generator) -> list[Array]:
     return arrays
 
 
+def _loop_headers(source: str) -> list[str]:
+    """The `for (...) {` lines of a kernel's C, outermost first."""
+    return [line.strip() for line in source.splitlines() if line.strip().startswith("for (")]
+
+
 def _interpret(ast: UOp) -> Array:
     buffers = _buffers(ast, np.random.default_rng(0))
     run_kernel(ast, buffers)
@@ -271,8 +276,7 @@ def test_few_long_parallel_iterations_go_to_whichever_core_is_free(kit: KernelKi
 def test_block_moves_the_inner_part_of_a_loop_innermost(kit: KernelKit) -> None:
     ast = _matmul(kit, 64, 8, 32)
     source = generate_c(ast, OptimizeOptions(), [Opt(OptKind.BLOCK, 0, 4)]).source
-    loops = [line.strip() for line in source.splitlines() if line.strip().startswith("for (")]
-    assert loops == [
+    assert _loop_headers(source) == [
         "for (int gidx0 = 0; gidx0 < 16; gidx0++) {",
         "for (int gidx1 = 0; gidx1 < 32; gidx1++) {",
         "for (int gidx3 = 0; gidx3 < 4; gidx3++) {",
@@ -452,8 +456,7 @@ def test_a_copy_into_panels_reads_several_whole_rows_per_pass(kit: KernelKit) ->
     ast = _panel_copy(kit, 1024, 1024, 32)
     assert hand_coded_opts(ast, PARALLEL) == (Opt(OptKind.HOIST, 1, 8), Opt(OptKind.PARALLEL, -1))
     source = generate_c(ast, PARALLEL).source
-    loops = [line.strip() for line in source.splitlines() if line.strip().startswith("for (")]
-    assert loops == [
+    assert _loop_headers(source) == [
         "for (int gidxm1 = 0; gidxm1 < 128; gidxm1++) {",
         "for (int gidx0 = 0; gidx0 < 32; gidx0++) {",
         "for (int gidx1 = 0; gidx1 < 8; gidx1++) {",
