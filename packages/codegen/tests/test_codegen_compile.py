@@ -25,8 +25,8 @@ Array = npt.NDArray[Any]
 SIZE: Final = 16
 
 FLOAT_UNARY: Final = (
-    Ops.NEG, Ops.RECIPROCAL, Ops.SQRT, Ops.EXP, Ops.LOG, Ops.EXP2, Ops.LOG2, Ops.SIN, Ops.COS, Ops.TRUNC,
-    Ops.FLOOR, Ops.CEIL, Ops.ROUND,
+    Ops.NEG, Ops.RECIPROCAL, Ops.SQRT, Ops.EXP, Ops.LOG, Ops.EXP2, Ops.LOG2, Ops.SIN, Ops.COS, Ops.ERF, Ops.EXPM1,
+    Ops.LOG1P, Ops.TRUNC, Ops.FLOOR, Ops.CEIL, Ops.ROUND,
 )  # fmt: skip
 FLOAT_BINARY: Final = (Ops.ADD, Ops.SUB, Ops.MUL, Ops.DIV, Ops.MOD, Ops.MAX, Ops.POW, Ops.CMPLT, Ops.CMPNE, Ops.CMPEQ)
 INT_UNARY: Final = (Ops.NEG, Ops.TRUNC, Ops.FLOOR, Ops.CEIL, Ops.ROUND)

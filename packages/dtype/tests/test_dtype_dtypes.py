@@ -55,9 +55,9 @@ def test_all_lists_thirteen_distinct_dtypes() -> None:
     assert len({d.name for d in dtypes.all}) == 13
 
 
-def test_defaults_are_float32_and_int32() -> None:
+def test_defaults_are_float32_and_int64() -> None:
     assert dtypes.default_float is dtypes.float32
-    assert dtypes.default_int is dtypes.int32
+    assert dtypes.default_int is dtypes.int64
     assert dtypes.index is dtypes.int32
 
 

@@ -87,7 +87,7 @@ def test_void_takes_no_part_in_promotion() -> None:
         ((dtypes.float16, 2.5), dtypes.float16),
         ((dtypes.bfloat16, 2.5), dtypes.bfloat16),
         ((dtypes.float64, 2.5), dtypes.float64),
-        ((dtypes.bool, 1), dtypes.int32),
+        ((dtypes.bool, 1), dtypes.int64),
         ((dtypes.bool, 2.5), dtypes.float32),
         ((dtypes.bool, True), dtypes.bool),
         ((dtypes.uint8, 1000), dtypes.uint8),
@@ -99,7 +99,7 @@ def test_void_takes_no_part_in_promotion() -> None:
         ((dtypes.bool, True, 1, 2.5), dtypes.float32),
         ((dtypes.float16, dtypes.int64, 3.0), dtypes.float16),
         ((1, 2.5), dtypes.float32),
-        ((True, 1), dtypes.int32),
+        ((True, 1), dtypes.int64),
         ((True,), dtypes.bool),
         ((dtypes.uint16,), dtypes.uint16),
     ],
@@ -118,7 +118,7 @@ def test_result_type_needs_an_operand() -> None:
         result_type()
 
 
-@pytest.mark.parametrize(("value", "expected"), [(True, dtypes.bool), (0, dtypes.int32), (-2.0, dtypes.float32)])
+@pytest.mark.parametrize(("value", "expected"), [(True, dtypes.bool), (0, dtypes.int64), (-2.0, dtypes.float32)])
 def test_scalar_dtype_is_the_default_of_the_category(value: Scalar, expected: DType) -> None:
     assert scalar_dtype(value) is expected
 

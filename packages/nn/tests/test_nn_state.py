@@ -29,9 +29,10 @@ def sample(dtype: DType, shape: tuple[int, ...]) -> Tensor:
         return Tensor(values % 3 == 0)
     if dtype.is_float:
         return Tensor((values - 2.5) * 0.75, dtype=dtype)
+    # Wrapped on purpose (numpy's astype wraps), so every byte pattern of the narrow integer dtypes appears.
     if dtype.is_unsigned:
-        return Tensor(values * 37 + 200, dtype=dtype)
-    return Tensor(values * 37 - 100, dtype=dtype)
+        return Tensor((values * 37 + 200).astype(dtype.np_name), dtype=dtype)
+    return Tensor((values * 37 - 100).astype(dtype.np_name), dtype=dtype)
 
 
 def write_raw(path: Path, header: object, data: bytes = b"", length: int | None = None) -> Path:

@@ -33,7 +33,7 @@ COMPOSITES: list[tuple[str, Callable[..., Tensor], Inputs]] = [
     ("getitem-slices", lambda x: (x[1:, ::-2] * x[:2, 1::2]).sum(), [_normal(3, 4)]),
     ("getitem-tensor", lambda x: (x[Tensor([2, 0, 2])] ** 2).sum(), [_normal(3, 2)]),
     ("cat", lambda a, b: (a.cat(b * 2, dim=1).exp()).sum(), [_normal(2, 2), _normal(2, 3)]),
-    ("where", lambda x, y: (x > 0).where(x * y, y.square()).sum(), [_normal(6), _normal(6)]),
+    ("where", lambda x, y: (x * y).where(x > 0, y.square()).sum(), [_normal(6), _normal(6)]),
     ("broadcast-div", lambda a, b: (a / (b.abs() + 1)).sum(), [_normal(2, 3), _normal(3)]),
     ("mean-var", lambda x: x.mean() + x.var(1).sum(), [_normal(2, 5)]),
     ("logsumexp", lambda x: x.logsumexp(1).sum(), [_normal(3, 4)]),
@@ -61,9 +61,19 @@ def test_max_gradient_is_shared_between_ties() -> None:
     assert x.grad is not None
     np.testing.assert_allclose(x.grad.numpy(), [0.0, 0.5, 0.5, 0.0])
     y = Tensor([[2.0, 2.0], [1.0, 0.0]], requires_grad=True)
-    (y.max(1) * Tensor([1.0, 10.0])).sum().backward()
+    (y.amax(1) * Tensor([1.0, 10.0])).sum().backward()
     assert y.grad is not None
     np.testing.assert_allclose(y.grad.numpy(), [[0.5, 0.5], [10.0, 0.0]])
+
+
+def test_max_along_a_dim_sends_the_gradient_to_the_index_it_returns() -> None:
+    # torch's max(dim) returns (values, indices) and its gradient reaches only the first maximum, unlike amax.
+    y = Tensor([[2.0, 2.0], [1.0, 0.0]], requires_grad=True)
+    values, indices = y.max(1)
+    assert indices.tolist() == [0, 0]
+    (values * Tensor([1.0, 10.0])).sum().backward()
+    assert y.grad is not None
+    np.testing.assert_allclose(y.grad.numpy(), [[1.0, 0.0], [10.0, 0.0]])
 
 
 def test_grad_accumulates_over_backward_calls() -> None:

@@ -21,13 +21,13 @@ Matcher = Callable[..., None]
 
 # data, dtype argument, expected dtype, expected shape
 FROM_DATA: list[tuple[Any, DType | None, DType, tuple[int, ...]]] = [
-    ([1, 2, 3], None, dtypes.int32, (3,)),
+    ([1, 2, 3], None, dtypes.int64, (3,)),
     ([[1.5, 2.0]], None, dtypes.float32, (1, 2)),
     ([True, False], None, dtypes.bool, (2,)),
     ([1, 2.5], None, dtypes.float32, (2,)),
     ([1, 2], dtypes.float64, dtypes.float64, (2,)),
     ([1.7, -2.2], dtypes.int8, dtypes.int8, (2,)),
-    (3, None, dtypes.int32, ()),
+    (3, None, dtypes.int64, ()),
     (2.5, None, dtypes.float32, ()),
     (True, None, dtypes.bool, ()),
     (2.5, dtypes.float16, dtypes.float16, ()),
@@ -88,21 +88,21 @@ CONSTANTS: list[tuple[str, Callable[[], Tensor], Any, DType]] = [
     ("ones", lambda: Tensor.ones(3), np.ones(3), dtypes.float32),
     ("ones-bool", lambda: Tensor.ones(2, dtype=dtypes.bool), np.ones(2, bool), dtypes.bool),
     ("empty", lambda: Tensor.empty(0, 2), np.zeros((0, 2)), dtypes.float32),
-    ("full-int", lambda: Tensor.full((2,), 7), np.full(2, 7), dtypes.int32),
+    ("full-int", lambda: Tensor.full((2,), 7), np.full(2, 7), dtypes.int64),
     ("full-float", lambda: Tensor.full((2, 1), 2.5), np.full((2, 1), 2.5), dtypes.float32),
     ("full-bool", lambda: Tensor.full(2, True), np.ones(2, bool), dtypes.bool),
     ("full-dtype", lambda: Tensor.full((), 3, dtype=dtypes.float64), np.float64(3), dtypes.float64),
-    ("zeros_like", lambda: Tensor([[1, 2]]).zeros_like(), np.zeros((1, 2)), dtypes.int32),
+    ("zeros_like", lambda: Tensor([[1, 2]]).zeros_like(), np.zeros((1, 2)), dtypes.int64),
     ("ones_like", lambda: Tensor([1.0]).ones_like(dtypes.float16), np.ones(1), dtypes.float16),
     ("full_like", lambda: Tensor([1.0, 2.0]).full_like(4), np.full(2, 4.0), dtypes.float32),
     ("empty_like", lambda: Tensor.zeros(2, 0).empty_like(), np.zeros((2, 0)), dtypes.float32),
-    ("arange", lambda: Tensor.arange(5), np.arange(5), dtypes.int32),
-    ("arange-start", lambda: Tensor.arange(2, 9, 3), np.arange(2, 9, 3), dtypes.int32),
-    ("arange-negative", lambda: Tensor.arange(5, -4, -2), np.arange(5, -4, -2), dtypes.int32),
+    ("arange", lambda: Tensor.arange(5), np.arange(5), dtypes.int64),
+    ("arange-start", lambda: Tensor.arange(2, 9, 3), np.arange(2, 9, 3), dtypes.int64),
+    ("arange-negative", lambda: Tensor.arange(5, -4, -2), np.arange(5, -4, -2), dtypes.int64),
     ("arange-float", lambda: Tensor.arange(0.5, 2.0, 0.25), np.arange(0.5, 2.0, 0.25), dtypes.float32),
-    ("arange-empty", lambda: Tensor.arange(3, 1), np.arange(3, 1), dtypes.int32),
+    ("arange-empty", lambda: Tensor.arange(3, 1), np.arange(3, 1), dtypes.int64),
     ("arange-dtype", lambda: Tensor.arange(4, dtype=dtypes.float64), np.arange(4.0), dtypes.float64),
-    ("arange-large", lambda: Tensor.arange(1000)[-3:], np.arange(997, 1000), dtypes.int32),
+    ("arange-large", lambda: Tensor.arange(1000)[-3:], np.arange(997, 1000), dtypes.int64),
     ("linspace", lambda: Tensor.linspace(-1, 2, 7), np.linspace(-1, 2, 7), dtypes.float32),
     ("linspace-one", lambda: Tensor.linspace(3, 5, 1), np.linspace(3, 5, 1), dtypes.float32),
     ("linspace-zero", lambda: Tensor.linspace(3, 5, 0), np.linspace(3, 5, 0), dtypes.float32),
@@ -224,7 +224,7 @@ def test_random_factories_can_require_grad() -> None:
     weights = Tensor.kaiming_uniform(4, 3, requires_grad=True)
     assert weights.requires_grad
     assert Tensor.randn(2, requires_grad=True).requires_grad
-    with pytest.raises(TypeError, match="int32"):
+    with pytest.raises(TypeError, match="int64"):
         Tensor([1, 2], requires_grad=True)
 
 

@@ -16,7 +16,7 @@ import numpy.typing as npt
 import pytest
 
 from lamina.dtype import DType, dtypes, to_numpy_dtype
-from lamina.tensor import Tensor
+from lamina.tensor import Tensor, where
 
 Sampler = Callable[..., npt.NDArray[Any]]
 Matcher = Callable[..., None]
@@ -131,7 +131,7 @@ PROMOTION = [
     (dtypes.int64, 2.5, "mul", dtypes.float32),
     (dtypes.int8, 1, "add", dtypes.int8),
     (dtypes.uint8, 2, "mul", dtypes.uint8),
-    (dtypes.bool, 1, "add", dtypes.int32),
+    (dtypes.bool, 1, "add", dtypes.int64),
     (dtypes.bool, 1.5, "mul", dtypes.float32),
     (dtypes.float16, 2.5, "add", dtypes.float16),
     (dtypes.float16, 3, "mul", dtypes.float16),
@@ -389,21 +389,31 @@ def test_where_broadcasts_condition_and_branches(matches: Matcher) -> None:
     left = np.arange(3, dtype=np.float32)
     right = np.array(-1.0, dtype=np.float32)
     matches(
-        Tensor(condition).where(Tensor(left), Tensor(right)), np.where(condition, left, right), dtype=dtypes.float32
+        where(Tensor(condition), Tensor(left), Tensor(right)), np.where(condition, left, right), dtype=dtypes.float32
     )
-    matches(Tensor(condition).where(Tensor(left), 7), np.where(condition, left, 7), dtype=dtypes.float32)
-    matches(Tensor(condition).where(1, 0), np.where(condition, 1, 0), dtype=dtypes.int32)
-    matches(Tensor(condition).where(1.5, 0), np.where(condition, 1.5, 0), dtype=dtypes.float32)
+    matches(where(Tensor(condition), Tensor(left), 7), np.where(condition, left, 7), dtype=dtypes.float32)
+    matches(where(Tensor(condition), 1, 0), np.where(condition, 1, 0), dtype=dtypes.int64)
+    matches(where(Tensor(condition), 1.5, 0), np.where(condition, 1.5, 0), dtype=dtypes.float32)
+
+
+def test_tensor_where_takes_the_condition_first_like_torch(matches: Matcher) -> None:
+    # torch's Tensor.where(condition, y) is where(condition, self, y): self is the value, not the condition.
+    values = np.array([1.0, -2.0, 3.0], dtype=np.float32)
+    condition = np.array([True, False, True])
+    matches(Tensor(values).where(Tensor(condition), 0.0), np.where(condition, values, 0.0), dtype=dtypes.float32)
+    matches(Tensor(values).where(Tensor(values) > 0, Tensor([9.0])), np.where(values > 0, values, 9.0))
+    with pytest.raises(TypeError, match="condition Tensor"):
+        Tensor(values).where(True, 0.0)  # type: ignore[arg-type]
 
 
 def test_where_with_integer_condition_treats_nonzero_as_true(matches: Matcher) -> None:
     condition = np.array([0, 2, -1], dtype=np.int32)
-    matches(Tensor(condition).where(1.0, 0.0), np.array([0.0, 1.0, 1.0], dtype=np.float32))
+    matches(where(Tensor(condition), 1.0, 0.0), np.array([0.0, 1.0, 1.0], dtype=np.float32))
 
 
 def test_where_rejects_shapes_that_do_not_broadcast() -> None:
     with pytest.raises(ValueError, match=r"\(2,\).*\(3,\)|\(3,\).*\(2,\)"):
-        Tensor([True, False]).where(Tensor([1.0, 2.0, 3.0]), 0.0)
+        where(Tensor([True, False]), Tensor([1.0, 2.0, 3.0]), 0.0)
 
 
 def test_lerp_matches_formula(matches: Matcher) -> None:

@@ -25,7 +25,7 @@ EXPRESSIONS: dict[str, Expression] = {
     "matmul relu sum": lambda a, b: (a @ b).relu().sum(axis=0),
     "softmax": lambda a, b: (a @ b).softmax(-1),
     "log softmax": lambda a, b: a.log_softmax(-1) + b.mean(),
-    "row max": lambda a, b: a.max(axis=1) + b.max(),
+    "row max": lambda a, b: a.amax(dim=1) + b.max(),
     "column sum": lambda a, b: a.sum(axis=0) * b.mean(),
     "full sum": lambda a, b: a.sum() + b.mean(),
     "elementwise": lambda a, b: ((a * 2 + 1).relu() * 3).exp() + b.mean(),

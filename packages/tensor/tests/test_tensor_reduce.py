@@ -37,8 +37,8 @@ def _logsumexp(values: Array, axis: Axis, keepdims: bool) -> Array:
 FLOAT_REDUCTIONS: list[tuple[str, Callable[[Any, Axis, bool], Any], Callable[[Array, Axis, bool], Any]]] = [
     ("sum", lambda t, a, k: t.sum(a, keepdim=k), lambda v, a, k: v.sum(axis=a, keepdims=k)),
     ("mean", lambda t, a, k: t.mean(a, keepdim=k), lambda v, a, k: v.mean(axis=a, keepdims=k)),
-    ("max", lambda t, a, k: t.max(a, keepdim=k), lambda v, a, k: v.max(axis=a, keepdims=k)),
-    ("min", lambda t, a, k: t.min(a, keepdim=k), lambda v, a, k: v.min(axis=a, keepdims=k)),
+    ("max", lambda t, a, k: t.amax(a, keepdim=k), lambda v, a, k: v.max(axis=a, keepdims=k)),
+    ("min", lambda t, a, k: t.amin(a, keepdim=k), lambda v, a, k: v.min(axis=a, keepdims=k)),
     ("prod", lambda t, a, k: t.prod(a, keepdim=k), lambda v, a, k: v.prod(axis=a, keepdims=k)),
     ("var", lambda t, a, k: t.var(a, keepdim=k), lambda v, a, k: v.var(axis=a, keepdims=k, ddof=1)),
     ("std", lambda t, a, k: t.std(a, keepdim=k), lambda v, a, k: v.std(axis=a, keepdims=k, ddof=1)),
@@ -81,8 +81,8 @@ def test_float_reduction_keeps_other_float_dtypes(
 INT_REDUCTIONS: list[tuple[str, Callable[[Any, Axis], Any], Callable[[Array, Axis], Any], DType | None]] = [
     ("sum", lambda t, a: t.sum(a), lambda v, a: v.sum(axis=a), dtypes.int64),
     ("prod", lambda t, a: t.prod(a), lambda v, a: v.prod(axis=a), dtypes.int64),
-    ("max", lambda t, a: t.max(a), lambda v, a: v.max(axis=a), None),
-    ("min", lambda t, a: t.min(a), lambda v, a: v.min(axis=a), None),
+    ("max", lambda t, a: t.amax(a), lambda v, a: v.max(axis=a), None),
+    ("min", lambda t, a: t.amin(a), lambda v, a: v.min(axis=a), None),
     ("mean", lambda t, a: t.mean(a), lambda v, a: v.mean(axis=a), dtypes.float32),
     ("any", lambda t, a: t.any(a), lambda v, a: v.any(axis=a), dtypes.bool),
     ("all", lambda t, a: t.all(a), lambda v, a: v.all(axis=a), dtypes.bool),
@@ -191,7 +191,7 @@ def test_reductions_of_zero_size_tensors(matches: Matcher) -> None:
     matches(empty.sum(0), np.zeros(3, np.float32))
     matches(empty.sum(1), np.zeros(0, np.float32))
     matches(empty.prod(0), np.ones(3, np.float32))
-    matches(empty.max(1), np.zeros(0, np.float32))
+    matches(empty.amax(1), np.zeros(0, np.float32))
     matches(empty.any(0), np.zeros(3, bool))
     matches(empty.all(0), np.ones(3, bool))
     assert np.isnan(empty.mean().item())
@@ -215,7 +215,7 @@ def test_reduction_of_non_contiguous_views(sample: Sampler, matches: Matcher) ->
     values = sample((4, 6), dtypes.float32)
     tensor = Tensor(values)
     matches(tensor.permute(1, 0).sum(1), values.T.sum(1))
-    matches(tensor[::2, ::-3].max(0), values[::2, ::-3].max(0))
+    matches(tensor[::2, ::-3].amax(0), values[::2, ::-3].max(0))
     matches(tensor.flip(1).cumsum(1), np.cumsum(values[:, ::-1], axis=1))
     matches(tensor[:1].expand(3, 4, 6).sum((0, 2)), np.broadcast_to(values[:1], (3, 4, 6)).sum((0, 2)))
 

@@ -28,7 +28,7 @@ FUNCTIONS: list[tuple[str, Callable[[Any, Any], Any], Callable[[Any, Any, Any], 
     ),
     (
         "flip-slice-where",
-        lambda a, b: (a[::-1, 1:] > 0).where(a[::-1, 1:], b[:2, :2]).square().sum(),
+        lambda a, b: a[::-1, 1:].where(a[::-1, 1:] > 0, b[:2, :2]).square().sum(),
         lambda torch, a, b: torch.where(a.flip(0)[:, 1:] > 0, a.flip(0)[:, 1:], b[:2, :2]).square().sum(),
     ),
     (
@@ -38,7 +38,7 @@ FUNCTIONS: list[tuple[str, Callable[[Any, Any], Any], Callable[[Any, Any, Any], 
     ),
     (
         "amax-with-ties",
-        lambda a, b: (a.relu().max(1) + b.abs().max()).sum(),
+        lambda a, b: (a.relu().amax(1) + b.abs().max()).sum(),
         lambda torch, a, b: (a.relu().amax(1) + b.abs().amax()).sum(),
     ),
 ]

@@ -10,7 +10,6 @@ close: whatever is hoisted into a parent meanwhile lands before the loop, where 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from lamina.dtype import DType
@@ -39,11 +38,7 @@ def reduce_identity(op: Ops, dtype: DType) -> ConstValue:
         return 0
     if op is Ops.MUL:
         return 1
-    if dtype.is_float:
-        return -math.inf
-    if dtype.is_bool or dtype.is_unsigned:
-        return 0
-    return -(1 << (dtype.bits - 1))
+    return dtype.min_value
 
 
 def _ranges_of(sink: UOp) -> dict[UOp, frozenset[UOp]]:

@@ -52,6 +52,8 @@ _FLOAT_FUNCTIONS: Final[dict[Ops, str]] = {
     Ops.SIN: "sin",
     Ops.COS: "cos",
     Ops.ERF: "erf",
+    Ops.EXPM1: "expm1",
+    Ops.LOG1P: "log1p",
     Ops.TRUNC: "trunc",
     Ops.FLOOR: "floor",
     Ops.CEIL: "ceil",

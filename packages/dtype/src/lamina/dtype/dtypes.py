@@ -7,6 +7,7 @@ other layer keeps its own table. `PtrDType` is the type of a kernel's buffer par
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -58,6 +59,32 @@ class DType:
     def bits(self) -> int:
         return self.itemsize * 8
 
+    @property
+    def min_value(self) -> int | float:
+        """The smallest value: an int for integers and bool, -inf for floats (torch.iinfo(dtype).min)."""
+        if self.is_float:
+            return -math.inf
+        if self.kind in ("bool", "uint"):
+            return 0
+        return -(1 << (self.bits - 1))
+
+    @property
+    def max_value(self) -> int | float:
+        """The largest value: an int for integers and bool, inf for floats."""
+        if self.is_float:
+            return math.inf
+        if self.is_bool:
+            return 1
+        return (1 << (self.bits - (0 if self.kind == "uint" else 1))) - 1
+
+    def holds(self, value: int) -> bool:
+        """Whether the Python int `value` is exactly representable in this dtype (floats hold every int
+        below their overflow; bool holds 0 and 1)."""
+        if self.is_float:
+            return True
+        low, high = self.min_value, self.max_value
+        return low <= value <= high
+
     def __repr__(self) -> str:
         return f"dtypes.{self.name}"
 
@@ -108,7 +135,7 @@ class dtypes:  # noqa: N801 - a namespace spelled like tinygrad's and torch's `d
     float64: Final = _dtype("float64", 8, "float", 4, "double", "double", "float64")
 
     default_float: Final = float32
-    default_int: Final = int32
+    default_int: Final = int64
     # The type index arithmetic is done in inside kernels.
     index: Final = int32
 

@@ -58,8 +58,10 @@ def _pow(node: UOp, grad: UOp) -> tuple[UOp | None, ...]:
     zero = node.const_like(0.0)
     # d/dx = y * x**(y-1), written with pow so x == 0 works; torch defines it as 0 where y == 0 (0 * 0**-1).
     grad_x = y.eq(zero).where(zero, grad * y * x.alu(Ops.POW, y - node.const_like(1.0)))
-    # d/dy = x**y * log x; at x == 0 that is 0 * -inf, which torch defines as 0 (the limit for y > 0).
-    grad_y = x.eq(zero).where(zero, grad * node * x.alu(Ops.LOG))
+    # d/dy = x**y * log x; at x == 0 and y >= 0 that is 0 * -inf, which torch defines as 0 (the limit for y > 0);
+    # for y < 0 it is inf * -inf = -inf, as in torch.
+    flat = x.eq(zero).alu(Ops.AND, y.lt(zero).alu(Ops.NOT))
+    grad_y = flat.where(zero, grad * node * x.alu(Ops.LOG))
     return grad_x, grad_y
 
 
@@ -178,6 +180,8 @@ gradient_rules: Final[dict[Ops, GradientRule]] = {
     Ops.SIN: lambda node, grad: (grad * node.src[0].alu(Ops.COS),),
     Ops.COS: _cos,
     Ops.ERF: _erf,
+    Ops.EXPM1: lambda node, grad: (grad * node.src[0].alu(Ops.EXP),),  # e**x, not result + 1 (exact near -1)
+    Ops.LOG1P: lambda node, grad: (grad.alu(Ops.DIV, node.src[0] + node.const_like(1.0)),),
     Ops.POW: _pow,
     Ops.MAX: _max,
     Ops.WHERE: _where,

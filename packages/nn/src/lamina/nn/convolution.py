@@ -138,7 +138,7 @@ def _tiles(x: Tensor, kernel: tuple[int, int]) -> Tensor:
 
 def max_pool2d(x: Tensor, kernel_size: IntOrPair, stride: IntOrPair | None = None, padding: IntOrPair = 0) -> Tensor:
     """Max over each window of the last two dims (stride defaults to the kernel size); padding is -inf."""
-    return _pool_windows(x, kernel_size, stride, padding, float("-inf")).max((-2, -1))
+    return _pool_windows(x, kernel_size, stride, padding, float("-inf")).amax((-2, -1))
 
 
 def avg_pool2d(x: Tensor, kernel_size: IntOrPair, stride: IntOrPair | None = None, padding: IntOrPair = 0) -> Tensor:

@@ -146,7 +146,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     if p == 1.0:
         return x * 0.0
     keep = Tensor.rand(x.shape, dtype=x.dtype if x.dtype.is_float else None, device=x.device).ge(p)
-    return keep.where(x * (1.0 / (1.0 - p)), 0.0)
+    return (x * (1.0 / (1.0 - p))).where(keep, 0.0)
 
 
 def scaled_dot_product_attention(
@@ -169,6 +169,6 @@ def scaled_dot_product_attention(
         columns = Tensor.arange(source, device=query.device).reshape((1, source))
         attn_mask = columns.le(rows)
     if attn_mask is not None:
-        scores = attn_mask.where(scores, float("-inf")) if attn_mask.dtype.is_bool else scores + attn_mask
+        scores = scores.where(attn_mask, float("-inf")) if attn_mask.dtype.is_bool else scores + attn_mask
     weights = dropout(scores.softmax(-1), dropout_p, training=dropout_p > 0.0)
     return weights.matmul(value)

@@ -52,7 +52,7 @@ def _index_loss(
     if label_smoothing:
         smooth = -log_probs.sum(-1) / classes
         loss = loss * (1 - label_smoothing) + smooth * label_smoothing
-    loss = keep.where(loss, 0.0)
+    loss = loss.where(keep, 0.0)
     if reduction == "none":
         return loss
     total = loss.sum()

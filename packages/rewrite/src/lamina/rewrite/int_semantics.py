@@ -41,11 +41,7 @@ def is_int_like(dtype: UOpDType) -> bool:
 
 def dtype_range(dtype: DType) -> tuple[int, int]:
     """The smallest and largest value of an integer or bool dtype."""
-    if dtype.is_bool:
-        return 0, 1
-    if dtype.is_unsigned:
-        return 0, (1 << dtype.bits) - 1
-    return -(1 << (dtype.bits - 1)), (1 << (dtype.bits - 1)) - 1
+    return int(dtype.min_value), int(dtype.max_value)
 
 
 # Each takes the operands as Python ints (and the result dtype, for shifts) and returns the exact

@@ -10,7 +10,7 @@ from lamina.tensor.context import Context, context_from_environment, current_con
 from lamina.tensor.core import no_grad, realize
 from lamina.tensor.jit import Jit, jit
 from lamina.tensor.runtime import stats
-from lamina.tensor.tensor import Tensor
+from lamina.tensor.tensor import Tensor, where
 
 __all__ = [
     "Context",
@@ -24,4 +24,5 @@ __all__ = [
     "options",
     "realize",
     "stats",
+    "where",
 ]

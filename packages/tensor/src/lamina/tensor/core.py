@@ -52,6 +52,48 @@ def grad_enabled() -> bool:
     return _grad_enabled[-1]
 
 
+def scalar_uop(dtype: DType, value: ConstValue) -> UOp:
+    """The constant `value` of `dtype`, refusing a number an integer dtype cannot hold (torch raises too).
+
+    The IR's constants wrap like C (see `normalize_const`); a user's number that does not fit would
+    silently become another one, so it is an OverflowError here, at the API's edge.
+    """
+    if dtype.is_int and not isinstance(value, bool):
+        if isinstance(value, float) and not math.isfinite(value):
+            if math.isnan(value):
+                raise ValueError(f"cannot convert NaN to the integer dtype {dtype}")
+            raise OverflowError(f"cannot convert {value} to the integer dtype {dtype}")
+        whole = int(value)
+        if not dtype.holds(whole):
+            raise OverflowError(
+                f"the value {value!r} does not fit in {dtype} (range [{dtype.min_value}, {dtype.max_value}])"
+            )
+    return UOp.const(dtype, value)
+
+
+def scalar_full(shape: tuple[int, ...], dtype: DType, value: ConstValue) -> UOp:
+    """`scalar_uop` broadcast to `shape`."""
+    scalar = scalar_uop(dtype, value)
+    return scalar.reshape((1,) * len(shape)).expand(shape) if shape else scalar
+
+
+def _check_integer_range(values: npt.NDArray[Any], dtype: DType) -> None:
+    """Refuse host data an integer dtype cannot hold (numpy would wrap or truncate it without a word)."""
+    if not dtype.is_int or values.size == 0:
+        return
+    if values.dtype.kind in "iu":
+        low, high = int(values.min()), int(values.max())
+    elif values.dtype.kind == "f":
+        if not np.isfinite(values).all():
+            raise OverflowError(f"cannot convert non-finite values to the integer dtype {dtype}")
+        low, high = int(np.trunc(values.min())), int(np.trunc(values.max()))
+    else:
+        return
+    if not (dtype.holds(low) and dtype.holds(high)):
+        bad = low if not dtype.holds(low) else high
+        raise OverflowError(f"the value {bad} does not fit in {dtype} (range [{dtype.min_value}, {dtype.max_value}])")
+
+
 def _infer_dtype(data: Any) -> DType:
     if isinstance(data, (np.ndarray, np.generic)):
         return from_numpy_dtype(data.dtype)
@@ -62,6 +104,8 @@ def _infer_dtype(data: Any) -> DType:
         return dtypes.default_int
     if np.issubdtype(flat.dtype, np.floating):
         return dtypes.default_float
+    if flat.dtype == object and flat.size and all(type(item) is int for item in flat.reshape(-1)):
+        return dtypes.default_int  # ints too large for numpy: the upload names the one that does not fit
     raise TypeError(f"cannot make a Tensor from {type(data).__name__} holding {flat.dtype}")
 
 
@@ -102,7 +146,7 @@ class TensorCore:
         if isinstance(data, UOp):
             self.uop = data if dtype is None else data.cast(dtype)
         elif isinstance(data, (bool, int, float)):
-            self.uop = UOp.const(dtype or _infer_dtype(data), data)
+            self.uop = scalar_uop(dtype or _infer_dtype(data), data)
         else:
             self.uop = self._upload(data, dtype)
         self.requires_grad = requires_grad
@@ -116,7 +160,11 @@ class TensorCore:
         except ValueError as error:
             raise ValueError(f"cannot make a Tensor from ragged nested sequences: {error}") from None
         if values.dtype == object:
+            if all(isinstance(item, int) for item in values.reshape(-1)):
+                biggest = max(values.reshape(-1), key=abs)
+                raise OverflowError(f"the value {biggest} does not fit in {resolved} (or any integer dtype)")
             raise TypeError(f"cannot make a Tensor from {type(data).__name__}: its elements are not all numbers")
+        _check_integer_range(values, resolved)
         refuse_host_transfer("making a Tensor from host data")
         storage = _storage_array(values, resolved)
         node = UOp.new_buffer(self.device, storage.size, resolved)

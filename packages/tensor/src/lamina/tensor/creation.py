@@ -18,6 +18,11 @@ _UINT32_MASK: Final = 0xFFFFFFFF
 _MANTISSA_BITS: Final = {dtypes.float16: 11, dtypes.bfloat16: 8}
 
 
+def index_dtype_for(length: int) -> DType:
+    """The integer dtype that counts 0 .. length-1: int32, or int64 from 2**31 elements on."""
+    return dtypes.int32 if length <= 1 << 31 else dtypes.int64
+
+
 def arange_uop(length: int, dtype: DType) -> UOp:
     """0, 1, ..., length-1 of `dtype` (an integer dtype wide enough) as a constant-only graph."""
     if length < 0:

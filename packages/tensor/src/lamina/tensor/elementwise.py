@@ -14,7 +14,7 @@ from typing import Self
 
 from lamina.dtype import DType, dtypes, least_upper_float, promote_types, result_type
 from lamina.shape import broadcast_shapes
-from lamina.tensor.core import TensorCore
+from lamina.tensor.core import TensorCore, scalar_full, scalar_uop
 from lamina.tensor.movement import MovementMixin
 from lamina.uop import ConstValue, Ops, UOp
 
@@ -25,6 +25,54 @@ def broadcast_uop(uop: UOp, shape: tuple[int, ...]) -> UOp:
     """`uop` broadcast to `shape` (numpy rules; the shapes were checked already)."""
     aligned = uop.reshape((1,) * (len(shape) - len(uop.shape)) + uop.shape)
     return aligned.expand(shape)
+
+
+def _power_by_squaring(base: UOp, exponent: int) -> UOp:
+    """base ** exponent for a whole exponent >= 0, by repeated squaring (integer products wrap like torch's)."""
+    result: UOp | None = None
+    power = base
+    while exponent:
+        if exponent & 1:
+            result = power if result is None else result * power
+        exponent >>= 1
+        if exponent:
+            power = power * power
+    return base.const_like(1) if result is None else result
+
+
+def _integer_power(base: UOp, exponent: UOp) -> UOp:
+    """base ** exponent elementwise for integer tensors: square-and-multiply over every bit of the exponent.
+
+    A negative exponent gives what torch gives: 1 for a base of 1, +-1 for -1, and 0 for every other base.
+    """
+    dtype = base.scalar_dtype
+    one, zero = base.const_like(1), base.const_like(0)
+    result, power = one, base
+    for bit in range(dtype.bits - (0 if dtype.is_unsigned else 1)):
+        odd = exponent.alu(Ops.SHR, exponent.const_like(bit)).alu(Ops.AND, one).ne(zero)
+        result = odd.where(result * power, result)
+        power = power * power
+    if dtype.is_unsigned:
+        return result
+    odd_exponent = exponent.alu(Ops.AND, one).ne(zero)
+    minus_one = base.eq(-one).where(odd_exponent.where(-one, one), zero)
+    negative = base.eq(one).where(one, minus_one)
+    return exponent.lt(zero).where(negative, result)
+
+
+def _choice(condition: TensorCore, if_true: Operand, if_false: Operand) -> tuple[UOp, list[TensorCore]]:
+    """`condition ? if_true : if_false` broadcast together, the branches promoted like torch.where; and the
+    tensor branches."""
+    operands = [each for each in (if_true, if_false) if isinstance(each, TensorCore)]
+    scalars = [each for each in (if_true, if_false) if not isinstance(each, TensorCore)]
+    dtype = result_type(*(each.dtype for each in operands), *scalars)
+    shape = broadcast_shapes(condition.shape, *(each.shape for each in operands))
+    true_uop = if_true.uop.cast(dtype) if isinstance(if_true, TensorCore) else scalar_uop(dtype, if_true)
+    false_uop = if_false.uop.cast(dtype) if isinstance(if_false, TensorCore) else scalar_uop(dtype, if_false)
+    selected = broadcast_uop(condition.uop.cast(dtypes.bool), shape).where(
+        broadcast_uop(true_uop, shape), broadcast_uop(false_uop, shape)
+    )
+    return selected, operands
 
 
 class ElementwiseMixin(MovementMixin):
@@ -44,7 +92,7 @@ class ElementwiseMixin(MovementMixin):
             other_uop, inputs, other_shape = other.uop, (other,), other.shape
         elif isinstance(other, (builtins.bool, builtins.int, builtins.float)):
             common = dtype or result_type(self.dtype, other)
-            other_uop, inputs, other_shape = UOp.const(common, other), (), ()
+            other_uop, inputs, other_shape = scalar_uop(common, other), (), ()
         else:
             raise TypeError(f"cannot combine a Tensor with {type(other).__name__}")
         try:
@@ -130,29 +178,24 @@ class ElementwiseMixin(MovementMixin):
         return self._derive(wrap.where(remainder + right, remainder), *inputs)
 
     def pow(self, exponent: Operand, reverse: builtins.bool = False) -> Self:
-        if (
-            not reverse
-            and isinstance(exponent, builtins.int)
-            and not isinstance(exponent, builtins.bool)
-            and 0 <= exponent <= 8
-        ):
-            # Small integer powers are exact products, for integer tensors too.
-            result = self.ones_like() if exponent == 0 else self
-            for _ in range(exponent - 1):
-                result = result * self
-            return result
+        """self ** exponent (base ** self when `reverse`); integer powers of integers are exact and wrap, like torch."""
+        dtype = result_type(self.dtype, exponent.dtype if isinstance(exponent, TensorCore) else exponent)
+        whole_exponent = isinstance(exponent, builtins.int) and not isinstance(exponent, builtins.bool)
+        if not reverse and whole_exponent and (dtype.is_int or 1 <= exponent <= 8):  # type: ignore[operator]
+            if exponent < 0:  # type: ignore[operator]
+                raise ValueError(f"integers to negative integer powers are not allowed ({self.dtype} ** {exponent})")
+            # Small powers of floats are exact products too (and differentiate like them).
+            return self._derive(_power_by_squaring(self.uop.cast(dtype), exponent))  # type: ignore[arg-type]
         if not reverse and isinstance(exponent, builtins.float) and exponent == 0.5:
             return self.sqrt()
-        dtype = result_type(self.dtype, exponent.dtype if isinstance(exponent, TensorCore) else exponent)
         if dtype.is_int:
-            # Integers raised to integers stay integers (as in torch); POW is float-only, and float64 holds
-            # every result below 2**53 exactly, so rounding recovers it.
-            return self._binary(Ops.POW, exponent, reverse, dtype=dtypes.float64).round().cast(dtype)
+            left, right, inputs = self._pair(exponent, dtype, reverse)
+            return self._derive(_integer_power(left, right), *inputs)
         return self._binary(Ops.POW, exponent, reverse, dtype=least_upper_float(dtype))
 
     def full_like(self, value: ConstValue, dtype: DType | None = None) -> Self:
         """A constant tensor of self's shape and device, outside the autograd graph (torch.full_like)."""
-        return type(self)(UOp.full(self.shape, dtype or self.dtype, value), device=self.device)
+        return type(self)(scalar_full(self.shape, dtype or self.dtype, value), device=self.device)
 
     def zeros_like(self, dtype: DType | None = None) -> Self:
         return self.full_like(0, dtype)
@@ -177,20 +220,16 @@ class ElementwiseMixin(MovementMixin):
             return self._derive(left.lt(right).where(left, right), *inputs)
         return self._derive(-((-left).alu(Ops.MAX, -right)), *inputs)
 
-    def where(self, if_true: Operand, if_false: Operand) -> Self:
-        """Elementwise `self ? if_true : if_false`; self is the condition."""
-        condition = self.cast(dtypes.bool)
-        operands = [each for each in (if_true, if_false) if isinstance(each, TensorCore)]
-        tensor_dtypes = [each.dtype for each in operands]
-        scalars = [each for each in (if_true, if_false) if not isinstance(each, TensorCore)]
-        dtype = result_type(*tensor_dtypes, *scalars)
-        shapes = [condition.shape, *(each.shape for each in operands)]
-        shape = broadcast_shapes(*shapes)
-        true_uop = if_true.uop.cast(dtype) if isinstance(if_true, TensorCore) else UOp.const(dtype, if_true)
-        false_uop = if_false.uop.cast(dtype) if isinstance(if_false, TensorCore) else UOp.const(dtype, if_false)
-        selected = broadcast_uop(condition.uop, shape).where(
-            broadcast_uop(true_uop, shape), broadcast_uop(false_uop, shape)
-        )
+    def where(self, condition: TensorCore, other: Operand) -> Self:
+        """torch's `Tensor.where`: self where `condition` holds, else `other` (see the free `where`)."""
+        if not isinstance(condition, TensorCore):
+            raise TypeError(f"where needs a condition Tensor, got {type(condition).__name__}")
+        selected, operands = _choice(condition, self, other)
+        return self._derive(selected, condition, *operands)
+
+    def _select(self, if_true: Operand, if_false: Operand) -> Self:
+        """Elementwise `self ? if_true : if_false`: self is the condition (torch.where(self, if_true, if_false))."""
+        selected, operands = _choice(self, if_true, if_false)
         return self._derive(selected, *operands)
 
     def lerp(self, end: Operand, weight: Operand) -> Self:
@@ -199,7 +238,7 @@ class ElementwiseMixin(MovementMixin):
     def _as_tensor(self, value: Operand) -> Self:
         if isinstance(value, TensorCore):
             return value  # type: ignore[return-value]
-        return self._derive(UOp.const(result_type(self.dtype, value), value))
+        return self._derive(scalar_uop(result_type(self.dtype, value), value))
 
     # -- comparisons and logic --
 
@@ -283,6 +322,14 @@ class ElementwiseMixin(MovementMixin):
     def log(self) -> Self:
         return self._floating()._unary(Ops.LOG)
 
+    def log1p(self) -> Self:
+        """log(1 + x), accurate where x is tiny (torch.log1p)."""
+        return self._floating()._unary(Ops.LOG1P)
+
+    def expm1(self) -> Self:
+        """e**x - 1, accurate where x is tiny (torch.expm1)."""
+        return self._floating()._unary(Ops.EXPM1)
+
     def log2(self) -> Self:
         return self._floating()._unary(Ops.LOG2)
 
@@ -325,11 +372,13 @@ class ElementwiseMixin(MovementMixin):
     def clip(self, min_: Operand | None = None, max_: Operand | None = None) -> Self:
         if min_ is None and max_ is None:
             raise ValueError("clip needs at least one of min and max")
+        # Choices, not maximum/minimum: the gradient is 1 at the bounds (torch's), NaN passes through, and a
+        # min above max gives max everywhere.
         result = self
         if min_ is not None:
-            result = result.maximum(min_)
+            result = result.lt(min_)._select(min_, result)
         if max_ is not None:
-            result = result.minimum(max_)
+            result = result.gt(max_)._select(max_, result)
         return result
 
     def clamp(self, min_: Operand | None = None, max_: Operand | None = None) -> Self:
@@ -338,13 +387,21 @@ class ElementwiseMixin(MovementMixin):
     # -- activations --
 
     def relu(self) -> Self:
-        return self.gt(0).where(self, 0)
+        # NaN passes through, as in torch: `x > 0 or x is NaN` is one unordered compare, !(x <= 0).
+        positive = self.gt(0).logical_or(self.isnan()) if self.dtype.is_float else self.gt(0)
+        return positive._select(self, 0)
 
     def leaky_relu(self, negative_slope: builtins.float = 0.01) -> Self:
-        return self.gt(0).where(self, self * negative_slope)
+        return self.gt(0)._select(self, self * negative_slope)
 
     def sigmoid(self) -> Self:
-        return (1 + (-self._floating()).exp()).reciprocal()
+        # 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below: the exponential never overflows, so neither the
+        # value nor its derivative forms inf/inf or 0 * inf at large |x| (the sign split is no |x|, whose tie
+        # at 0 would give the derivative there no share).
+        x = self._floating()
+        nonnegative = x.ge(0)
+        decay = nonnegative._select(-x, x).exp()
+        return nonnegative._select(1.0, decay) / (1 + decay)
 
     def tanh(self) -> Self:
         return 2 * (2 * self._floating()).sigmoid() - 1
@@ -364,14 +421,20 @@ class ElementwiseMixin(MovementMixin):
         return 0.5 * x * (1 + (x * (1 / math.sqrt(2))).erf())
 
     def softplus(self, beta: builtins.float = 1.0, threshold: builtins.float = 20.0) -> Self:
-        scaled = self._floating() * beta
-        # log(1 + e^x) = max(x, 0) + log(1 + e^-|x|): never overflows.
-        stable = (scaled.relu() + (1 + (-scaled.abs()).exp()).log()) / beta
-        return scaled.gt(threshold).where(self._floating(), stable)
+        x = self._floating()
+        scaled = x * beta
+        # log(1 + e^s) = max(s, 0) + log1p(e^-|s|): never overflows. The sign split is written as a choice, as
+        # in sigmoid, so the derivative at 0 is 1/2 (|s| would give its tie no share).
+        nonnegative = scaled.ge(0)
+        tail = nonnegative._select(-scaled, scaled).exp().log1p()
+        stable = (nonnegative._select(scaled, 0.0) + tail) / beta
+        return scaled.gt(threshold)._select(x, stable)
 
     def elu(self, alpha: builtins.float = 1.0) -> Self:
         x = self._floating()
-        return x.gt(0).where(x, alpha * (x.exp() - 1))
+        # The exponential of the positive side is never used, and would overflow into 0 * inf in the derivative.
+        negative_side = x.gt(0)._select(0.0, x)
+        return x.gt(0)._select(x, alpha * negative_side.expm1())
 
     # -- operators --
 

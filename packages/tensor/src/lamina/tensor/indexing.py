@@ -117,7 +117,7 @@ class IndexingMixin(ReduceMixin):
         for (dim, index), stride in zip(tensor_dims, contiguous_strides(tuple(indexed_sizes)), strict=True):
             size = self.shape[dim]
             typed = _index_tensor(index)
-            wrapped = typed.lt(0).where(typed + size, typed).cast(dtypes.int32)
+            wrapped = typed.lt(0)._select(typed + size, typed).cast(dtypes.int32)
             term = wrapped.expand(index_shape) * stride
             flat = term if flat is None else flat + term
         assert flat is not None
@@ -131,7 +131,7 @@ class IndexingMixin(ReduceMixin):
         chosen = flat.reshape((*(1,) * len(pre), *index_shape, *(1,) * len(post), 1))
         shape = (*pre, *index_shape, *post, total)
         mask = positions.expand(shape).eq(chosen.expand(shape))
-        picked = mask.where(values.expand(shape), 0).sum(-1).cast(self.dtype)
+        picked = mask._select(values.expand(shape), 0).sum(-1).cast(self.dtype)
         # Dims indexed by plain ints were kept as size 1 until now; drop them.
         dropped = [
             (position if position < insert_at else position + len(index_shape))
@@ -154,10 +154,10 @@ class IndexingMixin(ReduceMixin):
         order = [other for other in range(self.ndim) if other != axis] + [axis]
         moved = source.permute(order).unsqueeze(axis).expand((*index.shape, length))
         typed = _index_tensor(index)
-        wrapped = typed.lt(0).where(typed + length, typed)
+        wrapped = typed.lt(0)._select(typed + length, typed)
         positions = self._arange_like(length).reshape((1,) * index.ndim + (length,))
         mask = positions.expand((*index.shape, length)).eq(wrapped.unsqueeze(-1).expand((*index.shape, length)))
-        return mask.where(moved, 0).sum(-1).cast(self.dtype)
+        return mask._select(moved, 0).sum(-1).cast(self.dtype)
 
     def one_hot(self, num_classes: int = -1) -> Self:
         if self.dtype.is_float or self.dtype.is_bool:

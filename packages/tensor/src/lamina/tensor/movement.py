@@ -19,7 +19,7 @@ from lamina.shape import (
     transpose_order,
     unsqueeze_shape,
 )
-from lamina.tensor.core import TensorCore
+from lamina.tensor.core import TensorCore, scalar_full
 from lamina.uop import ConstValue, UOp
 
 ShapeArg = int | Sequence[int]
@@ -97,7 +97,7 @@ class MovementMixin(TensorCore):
             return padded
         # Padding a constant one marks the original region; everywhere else takes `value`.
         mask = UOp.full(self.shape, self.dtype, 1).pad(pairs)
-        fill = UOp.full(padded.shape, self.dtype, value)
+        fill = scalar_full(padded.shape, self.dtype, value)
         return padded._derive(mask.ne(mask.const_like(0)).where(padded.uop, fill), padded)
 
     def _padding_pairs(self, padding: Sequence[int] | Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Final, Self
+from typing import Final, Generic, NamedTuple, Self, TypeVar, overload
 
 from lamina.codegen.optimize import WIDE_UPCAST
 from lamina.dtype import dtypes
 from lamina.shape import matmul_shape, normalize_axes, normalize_axis
+from lamina.tensor.core import TensorCore
+from lamina.tensor.creation import arange_uop, index_dtype_for
 from lamina.tensor.elementwise import ElementwiseMixin
 from lamina.uop import Ops
 
@@ -29,8 +31,30 @@ PANEL_MIN_ELEMENTS: Final = 1 << 18
 PANEL_MIN_ROWS: Final = 64
 
 
+def resolve_dim(dim: Axis, axis: Axis) -> Axis:
+    """torch's `dim=`, or numpy's `axis=` (torch accepts both names); giving both is an error."""
+    if axis is None:
+        return dim
+    if dim is not None:
+        raise TypeError(f"give either dim or axis, not both (dim={dim}, axis={axis})")
+    return axis
+
+
+T = TypeVar("T")
+
+
+class ValuesIndices(NamedTuple, Generic[T]):
+    """What `max(dim)` and `min(dim)` return, like torch.return_types.max: the extremes and where they are."""
+
+    values: T
+    indices: T
+
+
 class ReduceMixin(ElementwiseMixin):
-    """Reductions over axes, softmax-family functions, cumsum and matmul."""
+    """Reductions over dims, softmax-family functions, cumsum and matmul.
+
+    Every reduction takes torch's `dim=` and `keepdim=` (and numpy's `axis=` as another name for `dim`).
+    """
 
     __slots__ = ()
 
@@ -41,117 +65,175 @@ class ReduceMixin(ElementwiseMixin):
             return reduced
         return reduced.reshape(tuple(size for dim, size in enumerate(self.shape) if dim not in axes))
 
-    def sum(self, axis: Axis = None, keepdim: bool = False) -> Self:
-        accumulate = dtypes.int64 if (self.dtype.is_int or self.dtype.is_bool) else self.dtype
-        return self.cast(accumulate)._reduce(Ops.ADD, axis, keepdim)
+    def _accumulating(self) -> Self:
+        """self in the dtype sums and products accumulate in: int64 for integers and bool, as in torch."""
+        return self.cast(dtypes.int64) if (self.dtype.is_int or self.dtype.is_bool) else self
 
-    def prod(self, axis: Axis = None, keepdim: bool = False) -> Self:
-        accumulate = dtypes.int64 if (self.dtype.is_int or self.dtype.is_bool) else self.dtype
-        return self.cast(accumulate)._reduce(Ops.MUL, axis, keepdim)
+    def sum(self, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None) -> Self:
+        return self._accumulating()._reduce(Ops.ADD, resolve_dim(dim, axis), keepdim)
+
+    def prod(self, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None) -> Self:
+        return self._accumulating()._reduce(Ops.MUL, resolve_dim(dim, axis), keepdim)
 
     def _check_nonempty(self, name: str, axis: Axis) -> None:
         for dim in normalize_axes(axis, self.ndim):
             if self.shape[dim] == 0:
-                raise ValueError(f"{name} of an empty dim: shape {self.shape}, axis {dim}")
-        if self.ndim == 0:
-            return
+                raise ValueError(f"{name} of an empty dim: shape {self.shape}, dim {dim}")
 
-    def max(self, axis: Axis = None, keepdim: bool = False) -> Self:
-        self._check_nonempty("max", axis)
-        return self._reduce(Ops.MAX, axis, keepdim)
+    def amax(self, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None) -> Self:
+        """The largest values over `dim` (all dims by default); NaN wins, and ties share the gradient."""
+        dims = resolve_dim(dim, axis)
+        self._check_nonempty("amax", dims)
+        return self._reduce(Ops.MAX, dims, keepdim)
 
-    def min(self, axis: Axis = None, keepdim: bool = False) -> Self:
-        self._check_nonempty("min", axis)
+    def amin(self, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None) -> Self:
+        dims = resolve_dim(dim, axis)
+        self._check_nonempty("amin", dims)
         if self.dtype.is_unsigned or self.dtype.is_bool:
-            return self.bitwise_not().max(axis, keepdim).bitwise_not()
-        return -((-self).max(axis, keepdim))
+            return self.bitwise_not().amax(dims, keepdim).bitwise_not()
+        return -((-self).amax(dims, keepdim))
 
-    def mean(self, axis: Axis = None, keepdim: bool = False) -> Self:
-        axes = normalize_axes(axis, self.ndim)
-        count = 1
-        for dim in axes:
-            count *= self.shape[dim]
-        floating = self._floating()
-        total = floating.sum(axis, keepdim)
+    @overload
+    def max(self) -> Self: ...
+    @overload
+    def max(self, dim: TensorCore) -> Self: ...
+    @overload
+    def max(self, dim: int, keepdim: bool = False) -> ValuesIndices[Self]: ...
+    @overload
+    def max(self, *, axis: int, keepdim: bool = False) -> ValuesIndices[Self]: ...
+
+    def max(
+        self, dim: int | TensorCore | None = None, keepdim: bool = False, *, axis: int | None = None
+    ) -> Self | ValuesIndices[Self]:
+        """torch's max: of every element (a tensor); along `dim`, the values and their indices; of two tensors,
+        the elementwise maximum."""
+        if isinstance(dim, TensorCore):
+            return self.maximum(dim)
+        return self._extreme_along(resolve_dim(dim, axis), keepdim, largest=True)
+
+    @overload
+    def min(self) -> Self: ...
+    @overload
+    def min(self, dim: TensorCore) -> Self: ...
+    @overload
+    def min(self, dim: int, keepdim: bool = False) -> ValuesIndices[Self]: ...
+    @overload
+    def min(self, *, axis: int, keepdim: bool = False) -> ValuesIndices[Self]: ...
+
+    def min(
+        self, dim: int | TensorCore | None = None, keepdim: bool = False, *, axis: int | None = None
+    ) -> Self | ValuesIndices[Self]:
+        """torch's min: of every element; along `dim`, the values and their indices; of two tensors, elementwise."""
+        if isinstance(dim, TensorCore):
+            return self.minimum(dim)
+        return self._extreme_along(resolve_dim(dim, axis), keepdim, largest=False)
+
+    def _extreme_along(self, dim: Axis, keepdim: bool, largest: bool) -> Self | ValuesIndices[Self]:
+        if dim is None:
+            return self.amax() if largest else self.amin()
+        if not isinstance(dim, int):
+            raise TypeError(f"{'max' if largest else 'min'}(dim) takes one int dim, got {dim!r}; use amax/amin")
+        if self.ndim == 0:
+            normalize_axis(dim, 1)
+            return ValuesIndices(self, self.zeros_like(dtypes.int64))
+        along = normalize_axis(dim, self.ndim)
+        indices = self._arg_extreme(along, True, largest)
+        # The value at the index, not amax: the gradient goes to that one element, as torch's max(dim) does.
+        chosen = self._index_along(along, self.shape[along]).eq(indices.expand(self.shape))
+        values = chosen._select(self, 0)._reduce(Ops.ADD, along, True).cast(self.dtype)
+        if not keepdim:
+            values, indices = values.squeeze(along), indices.squeeze(along)
+        return ValuesIndices(values, indices)
+
+    def mean(self, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None) -> Self:
+        dims = resolve_dim(dim, axis)
+        count = math.prod(self.shape[each] for each in normalize_axes(dims, self.ndim))
+        total = self._floating().sum(dims, keepdim)
         return total / count if count else total * float("nan")
 
-    def var(self, axis: Axis = None, keepdim: bool = False, correction: int = 1) -> Self:
-        axes = normalize_axes(axis, self.ndim)
-        count = 1
-        for dim in axes:
-            count *= self.shape[dim]
+    def var(self, dim: Axis = None, keepdim: bool = False, correction: int = 1, *, axis: Axis = None) -> Self:
+        axes = normalize_axes(resolve_dim(dim, axis), self.ndim)
+        count = math.prod(self.shape[each] for each in axes)
         centered = self._floating() - self._floating().mean(axes, keepdim=True)
         return (centered * centered).sum(axes, keepdim) / max(count - correction, 0)
 
-    def std(self, axis: Axis = None, keepdim: bool = False, correction: int = 1) -> Self:
-        return self.var(axis, keepdim, correction).sqrt()
+    def std(self, dim: Axis = None, keepdim: bool = False, correction: int = 1, *, axis: Axis = None) -> Self:
+        return self.var(dim, keepdim, correction, axis=axis).sqrt()
 
-    def any(self, axis: Axis = None, keepdim: bool = False) -> Self:
-        return self.ne(0)._reduce(Ops.MAX, axis, keepdim)
+    def any(self, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None) -> Self:
+        return self.ne(0)._reduce(Ops.MAX, resolve_dim(dim, axis), keepdim)
 
-    def all(self, axis: Axis = None, keepdim: bool = False) -> Self:
-        return self.eq(0)._reduce(Ops.MAX, axis, keepdim).logical_not()
+    def all(self, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None) -> Self:
+        return self.eq(0)._reduce(Ops.MAX, resolve_dim(dim, axis), keepdim).logical_not()
 
     def _arg_extreme(self, axis: int | None, keepdim: bool, largest: bool) -> Self:
         if axis is None:
             return self.flatten()._arg_extreme(0, False, largest).reshape(() if not keepdim else (1,) * self.ndim)
+        if self.ndim == 0:
+            normalize_axis(axis, 1)
+            return self.zeros_like(dtypes.int64)
         dim = normalize_axis(axis, self.ndim)
         self._check_nonempty("argmax" if largest else "argmin", dim)
         length = self.shape[dim]
-        target = self.max(dim, keepdim=True) if largest else self.min(dim, keepdim=True)
+        target = self.amax(dim, keepdim=True) if largest else self.amin(dim, keepdim=True)
         hits = self.eq(target.expand(self.shape))
+        if self.dtype.is_float:
+            # max and min propagate NaN, so a NaN is the extreme, and it equals nothing: torch returns its index.
+            hits = hits.logical_or(self.isnan())
         # The first index of the extreme: reverse the indices so MAX picks the smallest one.
         position = self._index_along(dim, length)
-        reversed_index = hits.where(length - position, 0)
-        first = length - reversed_index.max(dim, keepdim=keepdim)
+        reversed_index = hits._select(length - position, 0)
+        first = length - reversed_index.amax(dim, keepdim=keepdim)
         return first.cast(dtypes.int64)
 
     def _index_along(self, dim: int, length: int) -> Self:
-        from lamina.tensor.creation import arange_uop
-
         shape = tuple(length if axis == dim else 1 for axis in range(self.ndim))
-        return self._derive(arange_uop(length, dtypes.int32).reshape(shape).expand(self.shape))
+        return self._derive(arange_uop(length, index_dtype_for(length)).reshape(shape).expand(self.shape))
 
-    def argmax(self, axis: int | None = None, keepdim: bool = False) -> Self:
-        return self._arg_extreme(axis, keepdim, largest=True)
+    def argmax(self, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None) -> Self:
+        return self._arg_extreme(resolve_dim(dim, axis), keepdim, largest=True)  # type: ignore[arg-type]
 
-    def argmin(self, axis: int | None = None, keepdim: bool = False) -> Self:
-        return self._arg_extreme(axis, keepdim, largest=False)
+    def argmin(self, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None) -> Self:
+        return self._arg_extreme(resolve_dim(dim, axis), keepdim, largest=False)  # type: ignore[arg-type]
 
-    def logsumexp(self, axis: Axis = None, keepdim: bool = False) -> Self:
+    def logsumexp(self, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None) -> Self:
+        dims = resolve_dim(dim, axis)
         floating = self._floating()
-        peak = floating.max(axis, keepdim=True).detach()
-        shifted = (floating - peak).exp().sum(axis, keepdim=True).log() + peak
+        # The shift only keeps exp in range; an infinite peak would make inf - inf: shift by 0 there (torch too).
+        peak = floating.amax(dims, keepdim=True).detach()
+        peak = peak.isinf()._select(0.0, peak)
+        shifted = (floating - peak).exp().sum(dims, keepdim=True).log() + peak
         if keepdim:
             return shifted
-        return shifted.reshape(
-            tuple(size for dim, size in enumerate(self.shape) if dim not in normalize_axes(axis, self.ndim))
-        )
+        kept = normalize_axes(dims, self.ndim)
+        return shifted.reshape(tuple(size for each, size in enumerate(self.shape) if each not in kept))
 
-    def softmax(self, axis: int = -1) -> Self:
+    def softmax(self, dim: int = -1, *, axis: int | None = None) -> Self:
+        along = resolve_dim(dim if axis is None else None, axis)
         floating = self._floating()
-        shifted = floating - floating.max(axis, keepdim=True).detach()
+        shifted = floating - floating.amax(along, keepdim=True).detach()
         exponent = shifted.exp()
-        return exponent / exponent.sum(axis, keepdim=True)
+        return exponent / exponent.sum(along, keepdim=True)
 
-    def log_softmax(self, axis: int = -1) -> Self:
+    def log_softmax(self, dim: int = -1, *, axis: int | None = None) -> Self:
+        along = resolve_dim(dim if axis is None else None, axis)
         floating = self._floating()
-        shifted = floating - floating.max(axis, keepdim=True).detach()
-        return shifted - shifted.exp().sum(axis, keepdim=True).log()
+        shifted = floating - floating.amax(along, keepdim=True).detach()
+        return shifted - shifted.exp().sum(along, keepdim=True).log()
 
-    def cumsum(self, axis: int = 0) -> Self:
-        """Running sums along `axis` (a triangular-masked sum: O(n²) work per row, fused in one kernel)."""
+    def cumsum(self, dim: int = 0, *, axis: int | None = None) -> Self:
+        """Running sums along `dim` (a triangular-masked sum: O(n²) work per row, fused in one kernel)."""
         if self.ndim == 0:
             return self
-        dim = normalize_axis(axis, self.ndim)
-        length = self.shape[dim]
-        moved = self.transpose(dim, -1)
+        along = normalize_axis(resolve_dim(dim if axis is None else None, axis), self.ndim)  # type: ignore[arg-type]
+        length = self.shape[along]
+        moved = self.transpose(along, -1)
         expanded = moved.unsqueeze(-2).expand((*moved.shape[:-1], length, length))
         rows = moved._index_along(moved.ndim - 1, length).unsqueeze(-1).expand(expanded.shape)
         columns = moved._index_along(moved.ndim - 1, length).unsqueeze(-2).expand(expanded.shape)
         lower = columns.le(rows)
-        summed = lower.where(expanded, 0).sum(-1)
-        return summed.transpose(dim, -1)
+        summed = lower._select(expanded, 0).sum(-1)
+        return summed.transpose(along, -1)
 
     # -- matrix products --
 

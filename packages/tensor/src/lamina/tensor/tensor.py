@@ -14,7 +14,8 @@ from typing import ClassVar, Self
 from lamina.dtype import DType, dtypes
 from lamina.shape import prod
 from lamina.tensor.capture import active_capture
-from lamina.tensor.creation import arange_uop, random_keys, uniform_bits, uniform_unit
+from lamina.tensor.core import scalar_full
+from lamina.tensor.creation import arange_uop, index_dtype_for, random_keys, uniform_bits, uniform_unit
 from lamina.tensor.indexing import IndexingMixin
 from lamina.uop import ConstValue, UOp
 
@@ -53,7 +54,7 @@ class Tensor(IndexingMixin):
             else dtypes.default_float
         )
         shape_tuple = _shape(shape, ())
-        result = cls(UOp.full(shape_tuple, resolved, value), device=device)
+        result = cls(scalar_full(shape_tuple, resolved, value), device=device)
         return result.requires_grad_(requires_grad)
 
     @classmethod
@@ -93,16 +94,21 @@ class Tensor(IndexingMixin):
             start, stop = 0, start
         if step == 0:
             raise ValueError("arange step must be nonzero")
-        length = max(math.ceil((stop - start) / step), 0)
         integral = all(isinstance(value, int) for value in (start, stop, step))
+        # Whole numbers count exactly (a float quotient of two large ints could be off by one).
+        length = max(-((start - stop) // step) if integral else math.ceil((stop - start) / step), 0)
         resolved = dtype or (dtypes.default_int if integral else dtypes.default_float)
-        counter = cls(arange_uop(length, dtypes.int32), device=device)
-        values = (
-            counter
-            if (start == 0 and step == 1)
-            else counter.cast(resolved if resolved.is_float else dtypes.int32) * step + start
-        )
-        return values.cast(resolved)
+        if resolved.is_int and length:
+            for end in (start, start + (length - 1) * step):
+                if not resolved.holds(math.floor(end)):
+                    raise OverflowError(
+                        f"arange({start}, {stop}, {step}) reaches {end}, which does not fit in {resolved}"
+                    )
+        counter = cls(arange_uop(int(length), index_dtype_for(int(length))), device=device)
+        if start == 0 and step == 1:
+            return counter.cast(resolved)
+        compute = resolved if resolved.is_float else dtypes.int64
+        return (counter.cast(compute) * step + start).cast(resolved)
 
     @classmethod
     def linspace(
@@ -261,6 +267,13 @@ class Tensor(IndexingMixin):
             capture.assigned.setdefault(id(self), (self, self.uop))
         self.uop = value.uop.cast(self.dtype)
         return self
+
+
+def where(condition: Tensor, input: Tensor | ConstValue, other: Tensor | ConstValue) -> Tensor:
+    """torch.where: `input` where `condition` holds, else `other` (broadcast together, types promoted like torch)."""
+    if not isinstance(condition, Tensor):
+        raise TypeError(f"where needs a condition Tensor, got {type(condition).__name__}")
+    return condition._select(input, other)
 
 
 def _flatten_shape(shape: tuple[int | Sequence[int], ...]) -> tuple[int, ...]:

@@ -46,6 +46,8 @@ class Ops(Enum):
     SIN = auto()
     COS = auto()
     ERF = auto()  # the error function, floats only
+    EXPM1 = auto()  # e**x - 1, accurate near 0; floats only
+    LOG1P = auto()  # log(1 + x), accurate near 0; floats only
     TRUNC = auto()
     FLOOR = auto()
     CEIL = auto()
@@ -117,7 +119,7 @@ class GroupOp:
     UNARY: Final = frozenset(
         {
             Ops.NEG, Ops.RECIPROCAL, Ops.SQRT, Ops.EXP, Ops.LOG, Ops.EXP2, Ops.LOG2, Ops.SIN, Ops.COS, Ops.ERF,
-            Ops.TRUNC, Ops.FLOOR, Ops.CEIL, Ops.ROUND, Ops.NOT,
+            Ops.EXPM1, Ops.LOG1P, Ops.TRUNC, Ops.FLOOR, Ops.CEIL, Ops.ROUND, Ops.NOT,
         }
     )  # fmt: skip
     BINARY: Final = frozenset(

@@ -105,6 +105,8 @@ _ALU: Final[dict[Ops, Callable[..., Array]]] = {
     Ops.SIN: np.sin,
     Ops.COS: np.cos,
     Ops.ERF: _erf,
+    Ops.EXPM1: np.expm1,
+    Ops.LOG1P: np.log1p,
     Ops.TRUNC: _rounding(np.trunc),
     Ops.FLOOR: _rounding(np.floor),
     Ops.CEIL: _rounding(np.ceil),
