@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from lamina.dtype import DType, dtypes
 from lamina.nn import Conv2d, functional
 from lamina.tensor import Tensor, stats
 
@@ -114,6 +115,17 @@ def test_max_pool2d_matches_naive_loop(rng: np.random.Generator, kernel: int, st
     out = functional.max_pool2d(Tensor(x), kernel, stride, padding).numpy()
     expected = pool_reference(x, kernel, stride or kernel, padding, -np.inf, "max")
     np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("dtype", [dtypes.int32, dtypes.int8, dtypes.uint8, dtypes.int64], ids=lambda d: d.name)
+def test_max_pool2d_of_integers_pads_with_the_lowest_value(rng: np.random.Generator, dtype: DType) -> None:
+    low, high = int(dtype.min_value), int(dtype.max_value)
+    x = rng.integers(max(low, -1000), min(high, 1000), (2, 3, 7, 6)).astype(dtype.np_name)
+    x[0, 0] = low  # an all-minimum window must still give the minimum, never a padded value
+    out = functional.max_pool2d(Tensor(x, dtype=dtype), 3, 2, 1)
+    assert out.dtype == dtype
+    expected = pool_reference(x.astype(np.float64), 3, 2, 1, -np.inf, "max")
+    np.testing.assert_array_equal(out.numpy(), expected.astype(dtype.np_name))
 
 
 @pytest.mark.parametrize(("kernel", "stride", "padding"), [(2, None, 0), (3, 2, 1)])

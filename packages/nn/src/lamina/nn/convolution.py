@@ -69,7 +69,7 @@ def _strided(x: Tensor, start: tuple[int, int], outs: tuple[int, int], stride: t
     return picked.reshape((*x.shape[:-2], outs[0], outs[1]))
 
 
-def _pad_spatial(x: Tensor, padding: tuple[int, int], value: float) -> Tensor:
+def _pad_spatial(x: Tensor, padding: tuple[int, int], value: int | float) -> Tensor:
     return x.pad((padding[1], padding[1], padding[0], padding[0]), value=value)
 
 
@@ -105,7 +105,7 @@ def conv2d(
 
 
 def _pool_windows(
-    x: Tensor, kernel_size: IntOrPair, stride: IntOrPair | None, padding: IntOrPair, fill: float
+    x: Tensor, kernel_size: IntOrPair, stride: IntOrPair | None, padding: IntOrPair, fill: int | float
 ) -> Tensor:
     kernel = as_pair(kernel_size, "kernel_size")
     steps = kernel if stride is None else as_pair(stride, "stride")
@@ -137,8 +137,9 @@ def _tiles(x: Tensor, kernel: tuple[int, int]) -> Tensor:
 
 
 def max_pool2d(x: Tensor, kernel_size: IntOrPair, stride: IntOrPair | None = None, padding: IntOrPair = 0) -> Tensor:
-    """Max over each window of the last two dims (stride defaults to the kernel size); padding is -inf."""
-    return _pool_windows(x, kernel_size, stride, padding, float("-inf")).amax((-2, -1))
+    """Max over each window of the last two dims (stride defaults to the kernel size); padding is the dtype's
+    lowest value (-inf for floats), so it never wins."""
+    return _pool_windows(x, kernel_size, stride, padding, x.dtype.min_value).amax((-2, -1))
 
 
 def avg_pool2d(x: Tensor, kernel_size: IntOrPair, stride: IntOrPair | None = None, padding: IntOrPair = 0) -> Tensor:

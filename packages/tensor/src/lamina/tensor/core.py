@@ -237,6 +237,29 @@ class TensorCore:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all()")
         return bool(self.item())
 
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if not (self.dtype.is_int or self.dtype.is_bool):
+            raise TypeError(f"only integer tensors of one element can be used as an index, not {self.dtype}")
+        return int(self.item())
+
+    def to_device(self, device: str) -> Self:
+        """The same values on `device` (this tensor itself when it is there already)."""
+        target = _resolve_device(device)
+        if target == self.device:
+            return self
+        if self._requires_grad:
+            raise RuntimeError(
+                f"moving a tensor that requires gradients from {self.device} to {target} is not supported: "
+                "its autograd graph would be cut; detach() it first"
+            )
+        return type(self)(self.numpy(), dtype=self.dtype, device=target)
+
     # -- realization --
 
     def realize(self) -> Self:

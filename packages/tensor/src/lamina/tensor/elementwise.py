@@ -123,6 +123,24 @@ class ElementwiseMixin(MovementMixin):
     def cast(self, dtype: DType) -> Self:
         return self if dtype == self.dtype else self._derive(self.uop.cast(dtype))
 
+    def to(self, *args: DType | str | TensorCore, dtype: DType | None = None, device: str | None = None) -> Self:
+        """torch's `to`: `to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other)` (other's dtype and device)."""
+        for arg in args:
+            if isinstance(arg, DType):
+                dtype = arg
+            elif isinstance(arg, str):
+                device = arg
+            elif isinstance(arg, TensorCore):
+                dtype, device = arg.dtype, arg.device
+            else:
+                raise TypeError(f"to() takes dtypes, device names or a Tensor, got {type(arg).__name__}")
+        moved = self if device is None else self.to_device(device)
+        return moved if dtype is None else moved.cast(dtype)
+
+    def type(self, dtype: DType | None = None) -> Self | str:
+        """The dtype's name without an argument, else a cast (torch's `type`)."""
+        return repr(self.dtype) if dtype is None else self.cast(dtype)
+
     def float(self) -> Self:
         return self.cast(dtypes.float32)
 

@@ -10,7 +10,7 @@ shape as a reduction, with no data-dependent control flow. Indices out of range 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from lamina.dtype import dtypes
 from lamina.shape import broadcast_shapes, contiguous_strides, normalize_axis
@@ -19,6 +19,7 @@ from lamina.tensor.creation import arange_uop
 from lamina.tensor.reduce import ReduceMixin
 
 IndexItem = int | slice | None | TensorCore | type(Ellipsis)
+JoinedT = TypeVar("JoinedT", bound="IndexingMixin")
 
 
 class IndexingMixin(ReduceMixin):
@@ -121,7 +122,9 @@ class IndexingMixin(ReduceMixin):
             term = wrapped.expand(index_shape) * stride
             flat = term if flat is None else flat + term
         assert flat is not None
-        adjacent = dims == list(range(dims[0], dims[0] + len(dims)))
+        # Index tensors side by side keep their place (numpy's and torch's rule); a dim an int selects away does not
+        # separate them (torch treats such an int as a select: x[None, i, 2, i] keeps i's dims in place).
+        adjacent = all(axis in dims or axis in squeezed for axis in range(dims[0], dims[-1] + 1))
         insert_at = sum(1 for axis in others if axis < dims[0]) if adjacent else 0
         pre = [self.shape[axis] for axis in others[:insert_at]]
         post = [self.shape[axis] for axis in others[insert_at:]]
@@ -168,20 +171,24 @@ class IndexingMixin(ReduceMixin):
         shape = (*self.shape, num_classes)
         return self.unsqueeze(-1).expand(shape).eq(classes.expand(shape)).cast(dtypes.int64)
 
-    def cat(self, *others: Self, dim: int = 0) -> Self:
-        """Join along an existing dim: each part is padded into place and the parts are added."""
-        parts = [self, *others]
-        axis = normalize_axis(dim, self.ndim)
-        for part in others:
-            if part.ndim != self.ndim or any(
-                a != b for position, (a, b) in enumerate(zip(part.shape, self.shape, strict=True)) if position != axis
+    def cat(self: JoinedT | Sequence[JoinedT], *others: JoinedT | int, dim: int = 0) -> JoinedT:
+        """Join along an existing dim: `Tensor.cat([a, b], dim)` as torch.cat, or `a.cat(b, dim=dim)`.
+
+        Each part is padded into place and the parts are added (one fused kernel reads them all).
+        """
+        parts, axis_arg = _join_arguments("cat", self, others, dim)
+        first = parts[0]
+        axis = normalize_axis(axis_arg, first.ndim)
+        for part in parts[1:]:
+            if part.ndim != first.ndim or any(
+                a != b for position, (a, b) in enumerate(zip(part.shape, first.shape, strict=True)) if position != axis
             ):
-                raise ValueError(f"cat: shapes {self.shape} and {part.shape} differ outside dim {axis}")
+                raise ValueError(f"cat: shapes {first.shape} and {part.shape} differ outside dim {axis}")
         total = sum(part.shape[axis] for part in parts)
-        result: Self | None = None
+        result: JoinedT | None = None
         offset = 0
         for part in parts:
-            padding = [(0, 0)] * self.ndim
+            padding = [(0, 0)] * first.ndim
             padding[axis] = (offset, total - offset - part.shape[axis])
             placed = part.pad(tuple(padding))
             result = placed if result is None else result + placed
@@ -189,12 +196,15 @@ class IndexingMixin(ReduceMixin):
         assert result is not None
         return result
 
-    def stack(self, *others: Self, dim: int = 0) -> Self:
-        axis = normalize_axis(dim, self.ndim + 1)
-        for other in others:
-            if other.shape != self.shape:
-                raise ValueError(f"stack needs tensors of one shape, got {self.shape} and {other.shape}")
-        return self.unsqueeze(axis).cat(*(other.unsqueeze(axis) for other in others), dim=axis)
+    def stack(self: JoinedT | Sequence[JoinedT], *others: JoinedT | int, dim: int = 0) -> JoinedT:
+        """Join along a new dim: `Tensor.stack([a, b], dim)` as torch.stack, or `a.stack(b, dim=dim)`."""
+        parts, axis_arg = _join_arguments("stack", self, others, dim)
+        axis = normalize_axis(axis_arg, parts[0].ndim + 1)
+        for other in parts[1:]:
+            if other.shape != parts[0].shape:
+                raise ValueError(f"stack needs tensors of one shape, got {parts[0].shape} and {other.shape}")
+        lifted = [part.unsqueeze(axis) for part in parts]
+        return lifted[0].cat(*lifted[1:], dim=axis)
 
     def split(self, sizes: int | Sequence[int], dim: int = 0) -> list[Self]:
         axis = normalize_axis(dim, self.ndim)
@@ -219,6 +229,30 @@ class IndexingMixin(ReduceMixin):
             raise ValueError(f"chunk count must be positive, got {chunks}")
         length = self.shape[normalize_axis(dim, self.ndim)]
         return self.split(max(-(-length // chunks), 1), dim)
+
+
+def _join_arguments(
+    name: str, first: JoinedT | Sequence[JoinedT], others: tuple[JoinedT | int, ...], dim: int
+) -> tuple[list[JoinedT], int]:
+    """The tensors and the dim of a cat or stack, called on a tensor (`a.cat(b, c)`) or on a list or tuple of
+    them (`Tensor.cat([a, b], 1)`, torch's form, whose dim may come positionally)."""
+    if isinstance(first, IndexingMixin):
+        items: list[object] = [first, *others]
+    elif isinstance(first, (list, tuple)):
+        items = list(first)
+        if len(others) == 1 and isinstance(others[0], int) and not isinstance(others[0], bool):
+            dim = others[0]
+        elif others:
+            raise TypeError(f"{name}([tensors], dim): after the list only the dim may follow, got {others!r}")
+    else:
+        raise TypeError(f"{name} takes tensors or a list or tuple of them, got {type(first).__name__}")
+    if not items:
+        raise ValueError(f"{name} needs at least one tensor")
+    parts = [item for item in items if isinstance(item, IndexingMixin)]
+    if len(parts) != len(items):
+        bad = next(item for item in items if not isinstance(item, IndexingMixin))
+        raise TypeError(f"{name} joins Tensors, got a {type(bad).__name__}")
+    return parts, dim  # type: ignore[return-value]
 
 
 def _index_tensor(index: TensorCore) -> IndexingMixin:
