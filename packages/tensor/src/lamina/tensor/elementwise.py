@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 import math
-from typing import Self
+from typing import Self, overload
 
 from lamina.dtype import DType, dtypes, least_upper_float, promote_types, result_type
 from lamina.shape import broadcast_shapes
@@ -136,6 +136,11 @@ class ElementwiseMixin(MovementMixin):
                 raise TypeError(f"to() takes dtypes, device names or a Tensor, got {type(arg).__name__}")
         moved = self if device is None else self.to_device(device)
         return moved if dtype is None else moved.cast(dtype)
+
+    @overload
+    def type(self) -> str: ...
+    @overload
+    def type(self, dtype: DType) -> Self: ...
 
     def type(self, dtype: DType | None = None) -> Self | str:
         """The dtype's name without an argument, else a cast (torch's `type`)."""
