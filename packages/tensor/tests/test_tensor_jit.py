@@ -196,3 +196,107 @@ def test_returning_something_else_is_refused() -> None:
     numbers(Tensor(np.ones(2, np.float32)))
     with pytest.raises(JitError, match="must return a Tensor, a tuple of Tensors or None"):
         numbers(Tensor(np.ones(2, np.float32)))
+
+
+SETTINGS: dict[str, float] = {"scale": 2.0}
+
+
+def test_a_global_value_changed_after_the_capture_is_not_replayed_stale() -> None:
+    @jit
+    def scaled(x: Tensor) -> Tensor:
+        return x * SETTINGS["scale"]
+
+    ones = np.ones(2, np.float32)
+    for _ in range(3):
+        np.testing.assert_array_equal(scaled(Tensor(ones)).numpy(), [2.0, 2.0])
+    SETTINGS["scale"] = 5.0
+    try:
+        for _ in range(3):
+            np.testing.assert_array_equal(scaled(Tensor(ones)).numpy(), [5.0, 5.0])
+    finally:
+        SETTINGS["scale"] = 2.0
+    assert scaled.recaptures == 1
+
+
+def test_a_closure_value_changed_after_the_capture_is_not_replayed_stale() -> None:
+    state = {"offset": 1.0}
+
+    @jit
+    def shifted(x: Tensor) -> Tensor:
+        return x + state["offset"]
+
+    for offset in (1.0, 1.0, 1.0, 4.0, 4.0, -2.0):
+        state["offset"] = offset
+        np.testing.assert_array_equal(shifted(Tensor(np.zeros(2, np.float32))).numpy(), [offset, offset])
+    assert shifted.recaptures == 2
+
+
+class ScaledModel(LinearModel):
+    """LinearModel whose learning rate is an attribute a schedule changes between steps."""
+
+    lr = 0.1
+
+    def step(self, x: Tensor, y: Tensor) -> Tensor:
+        loss = ((x @ self.w + self.b - y) ** 2).mean()
+        self.zero_grad()
+        loss.backward()
+        with no_grad():
+            for param in (self.w, self.b):
+                grad = param.grad
+                assert grad is not None
+                param.assign(param - grad * self.lr)
+            realize(self.w, self.b)
+        return loss
+
+
+def test_a_learning_rate_changed_between_replays_is_used() -> None:
+    eager, jitted = ScaledModel(0), ScaledModel(0)
+    step = jit(jitted.step)
+    for number, (x, y) in enumerate(_batches(8)):
+        eager.lr = jitted.lr = 0.1 if number < 4 else 0.01
+        want = eager.step(Tensor(x), Tensor(y)).item()
+        assert step(Tensor(x), Tensor(y)).item() == pytest.approx(want, rel=1e-6)
+    np.testing.assert_allclose(jitted.w.numpy(), eager.w.numpy(), rtol=1e-6)
+    assert step.recaptures == 1
+
+
+def test_a_global_tensor_rebound_after_the_capture_is_not_replayed_stale() -> None:
+    global BIAS
+    BIAS = Tensor(np.ones(2, np.float32)).realize()
+
+    @jit
+    def biased(x: Tensor) -> Tensor:
+        return x + BIAS
+
+    zeros = np.zeros(2, np.float32)
+    for _ in range(3):
+        np.testing.assert_array_equal(biased(Tensor(zeros)).numpy(), [1.0, 1.0])
+    BIAS = Tensor(np.full(2, 7.0, np.float32)).realize()
+    np.testing.assert_array_equal(biased(Tensor(zeros)).numpy(), [7.0, 7.0])
+
+
+BIAS = Tensor(np.zeros(2, np.float32))
+
+
+def test_returning_an_input_unchanged_works_on_every_call() -> None:
+    @jit
+    def identity(x: Tensor) -> Tensor:
+        return x
+
+    for value in range(4):
+        result = identity(Tensor(np.full(3, value, np.float32)))
+        np.testing.assert_array_equal(result.numpy(), np.full(3, value, np.float32))
+
+
+def test_returning_an_input_beside_a_computed_result_and_a_prior_tensor() -> None:
+    made_before = Tensor(np.arange(3, dtype=np.float32)).realize()
+
+    @jit
+    def several(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        return x, x * 2, made_before
+
+    for value in range(4):
+        same, doubled, prior = several(Tensor(np.full(3, value, np.float32)))
+        np.testing.assert_array_equal(same.numpy(), np.full(3, value))
+        np.testing.assert_array_equal(doubled.numpy(), np.full(3, 2 * value))
+        np.testing.assert_array_equal(prior.numpy(), [0.0, 1.0, 2.0])

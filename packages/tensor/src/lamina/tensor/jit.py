@@ -10,16 +10,22 @@ returned tensors get fresh buffers too; every other buffer (intermediates, const
 
 What a replay cannot reproduce raises `JitError` instead of computing something else: arguments of
 another shape, dtype or device; a different value for a non-Tensor argument (it was frozen into
-the kernels); reading a value into Python or uploading host data inside the function. Gradients
-the function leaves on `.grad` are not kept by a replay (they would be stale): they become None.
+the kernels); reading a value into Python or uploading host data inside the function. A Python
+value the function reads from elsewhere (an optimizer's learning rate, a global, a closure) was
+frozen into the kernels too: each replay first compares what the function can read with what it
+could read after the capture (`python_state.py`), and when it differs the call runs and is captured
+again. Python state the function itself changes (a step counter) is not advanced by replays.
+Gradients the function leaves on `.grad` are not kept by a replay (they would be stale): they
+become None. A returned tensor that no kernel wrote (an input, a tensor made before the call) is
+returned as that same buffer.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
-from typing import Generic, Literal, ParamSpec, TypeVar
+from dataclasses import dataclass, replace
+from typing import Any, Generic, Literal, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +36,7 @@ from lamina.schedule import is_buffer_view, view_base
 from lamina.tensor.capture import Capture, JitError, capturing
 from lamina.tensor.context import current_context
 from lamina.tensor.core import TensorCore, realize
+from lamina.tensor.python_state import python_state
 from lamina.tensor.runtime import attach_buffer, buffer_of, compiler_for, kernel_cache, stats
 from lamina.tensor.tensor import Tensor
 from lamina.uop import UOp
@@ -60,11 +67,12 @@ class _Plan:
     launches: tuple[tuple[Launcher, tuple[Slot, ...]], ...]
     fixed: tuple[Buffer, ...]
     fresh: tuple[_Fresh, ...]
-    states: tuple[tuple[TensorCore, int, tuple[int, ...]], ...]  # tensor, its fresh slot, its shape
-    outputs: tuple[tuple[int, tuple[int, ...]], ...]  # per returned tensor: its fresh slot and shape
+    states: tuple[tuple[TensorCore, Slot, tuple[int, ...]], ...]  # tensor, the slot of its new value, its shape
+    outputs: tuple[tuple[Slot, tuple[int, ...]], ...]  # per returned tensor: its buffer's slot and its shape
     returns: Returned  # what the function returned: None, one Tensor, or a tuple of them
     cleared_grads: tuple[TensorCore, ...]
     native: _NativeLaunches | None  # every launch as one native call, where the device's kernels allow it
+    python_state: list[object]  # what the function could read from Python after the captured call (python_state.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +140,14 @@ class Jit(Generic[P, R]):
     def __init__(self, function: Callable[P, R]) -> None:
         self.function = function
         self.calls = 0
+        self.recaptures = 0
         self.plan: _Plan | None = None
         functools.update_wrapper(self, function)
 
     def reset(self) -> None:
         """Forget the capture: the next call runs the function normally, the one after captures again."""
         self.calls = 0
+        self.recaptures = 0
         self.plan = None
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -151,9 +161,26 @@ class Jit(Generic[P, R]):
                     "a jitted function was called with arguments unlike the captured call "
                     f"(captured {self.plan.signature}, got {signature}); call reset() to capture again"
                 )
-            return self._replay(inputs)  # type: ignore[return-value]
-        if self.calls == 1:
+            if self._reads(self.plan.states, inputs) == self.plan.python_state:
+                return self._replay(inputs)  # type: ignore[return-value]
+            # A Python value the kernels were built with changed (a learning rate, a flag): replaying would
+            # compute with the old one, so the call runs and is captured again.
+            self.recaptures += 1
+            if current_context().debug >= 1:
+                print("jit: a Python value the function reads changed; capturing again")
+        elif self.calls == 1:
             return self.function(*args, **kwargs)
+        return self._capture(signature, inputs, args, kwargs)
+
+    def _reads(
+        self, states: Sequence[tuple[TensorCore, Slot, tuple[int, ...]]], inputs: list[TensorCore]
+    ) -> list[object]:
+        moved = frozenset(id(tensor) for tensor in (*(state for state, _, _ in states), *inputs))
+        return python_state(self.function, moved)
+
+    def _capture(
+        self, signature: Hashable, inputs: list[TensorCore], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> R:
         leaves_before = {id(leaf): leaf.grad for leaf in TensorCore._grad_leaves.values()}
         with capturing() as capture:
             result = self.function(*args, **kwargs)
@@ -162,7 +189,8 @@ class Jit(Generic[P, R]):
         cleared = tuple(
             leaf for leaf in TensorCore._grad_leaves.values() if leaf.grad is not leaves_before.get(id(leaf))
         )
-        self.plan = _make_plan(signature, capture, inputs, returned, returns, cleared)
+        plan = _make_plan(signature, capture, inputs, returned, returns, cleared)
+        self.plan = replace(plan, python_state=self._reads(plan.states, inputs))
         return result
 
     def _replay(self, inputs: list[TensorCore]) -> JitResult:
@@ -180,13 +208,13 @@ class Jit(Generic[P, R]):
             for launcher, slots in plan.launches:
                 launcher(*(pools[kind][index] for kind, index in slots))
         stats.kernels_run += len(plan.launches)
-        for tensor, slot, shape in plan.states:
-            tensor.uop = _view_of(fresh[slot], shape)
+        for tensor, (kind, index), shape in plan.states:
+            tensor.uop = _view_of(pools[kind][index], shape)
         for leaf in plan.cleared_grads:
             leaf.grad = None
         if current_context().debug >= 1:
             print(f"jit: replayed {len(plan.launches)} kernels")
-        outputs = [Tensor(_view_of(fresh[slot], shape)) for slot, shape in plan.outputs]
+        outputs = [Tensor(_view_of(pools[kind][index], shape)) for (kind, index), shape in plan.outputs]
         if plan.returns == "none":
             return None
         return outputs[0] if plan.returns == "tensor" else tuple(outputs)
@@ -211,18 +239,23 @@ def _make_plan(
         roles.setdefault(view_base(tensor.uop), ("input", position))
     written = {launch.nodes[0] for launch in capture.launches}
     fresh: list[_Fresh] = []
+    fixed: list[Buffer] = []
 
-    def fresh_slot(node: UOp) -> int:
+    def result_slot(node: UOp) -> Slot:
+        """Where a result lives: a fresh buffer per replay if a kernel wrote it; else an input or state buffer
+        (a function may return its input) or a buffer made before the call, which replays hand back as is."""
         role = roles.get(node)
-        if role is not None and role[0] == "fresh":
-            return role[1]
-        if node not in written:
-            raise JitError("a jitted function returned or assigned a tensor that none of its kernels computed")
-        roles[node] = ("fresh", len(fresh))
-        fresh.append(_Fresh(node.buffer.device, node.buffer.size, node.scalar_dtype))
-        return len(fresh) - 1
+        if role is not None and (role[0] != "state" or node not in written):
+            return role
+        if node in written:
+            roles[node] = ("fresh", len(fresh))
+            fresh.append(_Fresh(node.buffer.device, node.buffer.size, node.scalar_dtype))
+        else:
+            roles[node] = ("fixed", len(fixed))
+            fixed.append(buffer_of(node))
+        return roles[node]
 
-    states: list[tuple[TensorCore, int, tuple[int, ...]]] = []
+    states: list[tuple[TensorCore, Slot, tuple[int, ...]]] = []
     for position, (tensor, before) in enumerate(capture.assigned.values()):
         if not is_buffer_view(before):
             raise JitError(
@@ -230,9 +263,9 @@ def _make_plan(
                 "before the call; realize it before the first call"
             )
         roles.setdefault(view_base(before), ("state", position))
-        states.append((tensor, fresh_slot(view_base(tensor.uop)), tensor.shape))
-    outputs = [(fresh_slot(view_base(tensor.uop)), tensor.shape) for tensor in returned]
-    fixed: list[Buffer] = []
+    for tensor, _ in capture.assigned.values():
+        states.append((tensor, result_slot(view_base(tensor.uop)), tensor.shape))
+    outputs = [(result_slot(view_base(tensor.uop)), tensor.shape) for tensor in returned]
     launches: list[tuple[Launcher, tuple[Slot, ...]]] = []
     for launch in capture.launches:
         slots: list[Slot] = []
@@ -245,7 +278,16 @@ def _make_plan(
         launches.append((launch.launcher, tuple(slots)))
     native = _native_launches(launches, fixed)
     return _Plan(
-        signature, tuple(launches), tuple(fixed), tuple(fresh), tuple(states), tuple(outputs), returns, cleared, native
+        signature,
+        tuple(launches),
+        tuple(fixed),
+        tuple(fresh),
+        tuple(states),
+        tuple(outputs),
+        returns,
+        cleared,
+        native,
+        python_state=[],
     )
 
 
