@@ -30,7 +30,9 @@ from lamina.uop import ConstValue, Ops, UOp, substitute, toposort
 
 TensorData = UOp | ConstValue | Sequence[Any] | npt.NDArray[Any]
 
-_realized: weakref.WeakKeyDictionary[UOp, UOp] = weakref.WeakKeyDictionary()
+# A realized graph's buffer view, held weakly: `_graphs` holds the graph of a result that autograd needs, so a
+# strong view here would tie each entry of one map to an entry of the other, and neither would ever go.
+_realized: weakref.WeakKeyDictionary[UOp, weakref.ref[UOp]] = weakref.WeakKeyDictionary()
 _graphs: weakref.WeakKeyDictionary[UOp, UOp] = weakref.WeakKeyDictionary()
 _grad_enabled = [True]
 # Tensors backward() ran on, until the next realize computes them too: a loss is read after the optimizer's
@@ -327,7 +329,11 @@ def _autograd_graph(root: UOp) -> UOp:
 
 
 def _with_realized(targets: list[UOp]) -> list[UOp]:
-    known = {node: _realized[node] for node in toposort(targets, stop=is_buffer_view) if node in _realized}
+    known: dict[UOp, UOp] = {}
+    for node in toposort(targets, stop=is_buffer_view):
+        result = _realized[node]() if node in _realized else None
+        if result is not None:
+            known[node] = result
     return substitute(targets, known) if known else targets
 
 
@@ -354,7 +360,7 @@ def realize(*tensors: TensorCore) -> None:
         results = dict(zip(dict.fromkeys(originals), (schedule.results[target] for target in targets), strict=True))
         for tensor in group:
             original = tensor.uop
-            _realized[original] = results[original]
+            _realized[original] = weakref.ref(results[original])
             if tensor._requires_grad and not tensor._leaf:
                 _graphs[results[original]] = original
             tensor.uop = results[original]
