@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +151,59 @@ def test_files_written_here_load_in_the_safetensors_library(tmp_path: Path) -> N
     loaded = numpy_io.load_file(str(path))
     np.testing.assert_array_equal(loaded["w"], np.arange(6, dtype=np.float64).reshape(2, 3))
     np.testing.assert_array_equal(loaded["b"], [True, False])
+
+
+def _good_file(path: Path) -> Path:
+    save_safetensors({"x": Tensor(np.arange(4, dtype=np.float32)), "y": Tensor(np.ones(2, np.int16))}, path)
+    return path
+
+
+def _with_inserted_byte(path: Path) -> Path:
+    raw = _good_file(path).read_bytes()
+    (length,) = struct.unpack("<Q", raw[:8])
+    start = 8 + length
+    path.write_bytes(raw[:start] + b"\x00" + raw[start:])
+    return path
+
+
+# Files the official reader rejects: each must be rejected here too, with a ValueError naming the file.
+HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
+    "deeply nested header": (
+        lambda path: write_raw(path, b'{"x": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"),
+        "deeply",
+    ),
+    "gap between tensors": (
+        lambda path: write_raw(path, {"x": GOOD_ENTRY, "y": {**GOOD_ENTRY, "data_offsets": [12, 20]}}, bytes(20)),
+        r"bytes \[8, 12\) of the data belong to no tensor",
+    ),
+    "bytes left over": (lambda path: write_raw(path, {"x": GOOD_ENTRY}, bytes(12)), "ends at byte 8 but"),
+    "byte inserted in the data": (_with_inserted_byte, "belong to no tensor|ends at byte"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_files_the_official_reader_rejects_are_rejected(tmp_path: Path, case: str) -> None:
+    make, message = HOSTILE[case]
+    path = make(tmp_path / "hostile.safetensors")
+    with pytest.raises(ValueError, match=message) as error:
+        load_safetensors(path)
+    assert str(path) in str(error.value)
+    numpy_io = pytest.importorskip("safetensors.numpy")
+    with pytest.raises(Exception):  # noqa: B017, PT011 - the official reader raises its own error types
+        numpy_io.load_file(str(path))
+
+
+def test_a_bool_byte_other_than_zero_or_one_is_refused(tmp_path: Path) -> None:
+    path = write_raw(
+        tmp_path / "bool.safetensors", {"b": {"dtype": "BOOL", "shape": [3], "data_offsets": [0, 3]}}, bytes([0, 1, 2])
+    )
+    with pytest.raises(ValueError, match="element 2 holds the byte 2"):
+        load_safetensors(path)
+
+
+def test_a_name_given_twice_is_refused(tmp_path: Path) -> None:
+    # Stricter than the official reader, which keeps one of them: either choice would hide the other tensor.
+    entry = b'{"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}'
+    path = write_raw(tmp_path / "twice.safetensors", b'{"x": ' + entry + b', "x": ' + entry + b"}", bytes(8))
+    with pytest.raises(ValueError, match="names 'x' twice"):
+        load_safetensors(path)

@@ -80,7 +80,7 @@ class CPUAllocator:
                 return allocation
         # ALIGNMENT spare bytes both make room for the offset and keep a size-0 block a real, valid pointer.
         block = np.empty(nbytes + ALIGNMENT, dtype=np.uint8)
-        base = int(block.ctypes.data)
+        base = int(block.__array_interface__["data"][0])  # not .ctypes, which builds a ctypes object per call
         offset = -base % ALIGNMENT
         return Allocation(address=base + offset, nbytes=nbytes, host=block[offset : offset + nbytes])
 

@@ -9,7 +9,6 @@ a `ValueError` naming the file and the problem rather than a crash or a huge all
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import os
@@ -104,12 +103,29 @@ def _read_header(path: str, file_size: int) -> tuple[dict[str, Any], int]:
             raise ValueError(f"{path}: header length {length} runs past the end of the {file_size}-byte file")
         raw = file.read(length)
     try:
-        header = json.loads(raw.decode("utf-8"))
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"{path}: the header is not valid JSON: {error}") from None
+    except RecursionError:
+        raise ValueError(f"{path}: the header nests JSON too deeply to be a safetensors header") from None
+    except _DuplicateKeyError as error:
+        raise ValueError(f"{path}: the header names {error.args[0]!r} twice") from None
     if not isinstance(header, dict):
         raise ValueError(f"{path}: the header must be a JSON object, got {type(header).__name__}")
     return header, 8 + length
+
+
+class _DuplicateKeyError(Exception):
+    """A JSON object of the header repeats a key (json.loads would silently keep the last)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKeyError(key)
+        result[key] = value
+    return result
 
 
 def _is_int(value: object) -> bool:
@@ -138,7 +154,27 @@ def _check_entry(path: str, name: str, entry: object, data_size: int) -> tuple[D
     return dtype, tuple(shape), begin, end
 
 
-def _decode(raw: npt.NDArray[np.uint8], dtype: DType, shape: tuple[int, ...]) -> Tensor:
+def _check_tiling(path: str, entries: Mapping[str, tuple[DType, tuple[int, ...], int, int]], data_size: int) -> None:
+    """The tensors' byte ranges must cover the data section exactly, one after another, as the official reader
+    demands: an overlap, a gap or bytes left over mean a damaged (or doctored) file."""
+    position, previous = 0, None
+    for begin, end, key in sorted((begin, end, key) for key, (_, _, begin, end) in entries.items()):
+        if begin < position:
+            raise ValueError(f"{path}: the data of tensors {previous!r} and {key!r} overlap")
+        if begin > position:
+            raise ValueError(f"{path}: bytes [{position}, {begin}) of the data belong to no tensor (before {key!r})")
+        position, previous = end, key
+    if position != data_size:
+        raise ValueError(
+            f"{path}: the tensors' data ends at byte {position} but the data section has {data_size} bytes"
+        )
+
+
+def _decode(path: str, name: str, raw: npt.NDArray[np.uint8], dtype: DType, shape: tuple[int, ...]) -> Tensor:
+    if dtype == dtypes.bool and raw.size and int(raw.max()) > 1:
+        bad = int(np.argmax(raw > 1))
+        byte = int(raw[bad])
+        raise ValueError(f"{path}: tensor {name!r} is BOOL but element {bad} holds the byte {byte}, not 0 or 1")
     values = raw.view(_storage_dtype(dtype)).reshape(shape)
     if dtype == dtypes.bfloat16:
         return Tensor(bfloat16_bits_to_float32(values), dtype=dtypes.bfloat16)
@@ -155,16 +191,17 @@ def load_safetensors_with_metadata(path: str | os.PathLike[str]) -> tuple[dict[s
         raise ValueError(f"{name}: __metadata__ must map strings to strings")
     data_size = file_size - data_start
     entries = {key: _check_entry(name, key, entry, data_size) for key, entry in header.items()}
-    spans = sorted((begin, end, key) for key, (_, _, begin, end) in entries.items() if end > begin)
-    for (_, first_end, first), (second_begin, _, second) in itertools.pairwise(spans):
-        if second_begin < first_end:
-            raise ValueError(f"{name}: the data of tensors {first!r} and {second!r} overlap")
+    _check_tiling(name, entries, data_size)
+    # A plain array over the mapping: slicing a np.memmap runs Python code per slice, which dominated files of
+    # many small tensors.
     data: npt.NDArray[np.uint8] = (
-        np.memmap(name, dtype=np.uint8, mode="r", offset=data_start, shape=(data_size,))
+        np.asarray(np.memmap(name, dtype=np.uint8, mode="r", offset=data_start, shape=(data_size,)))
         if data_size
         else np.zeros(0, dtype=np.uint8)
     )
-    tensors = {key: _decode(data[begin:end], dtype, shape) for key, (dtype, shape, begin, end) in entries.items()}
+    tensors = {
+        key: _decode(name, key, data[begin:end], dtype, shape) for key, (dtype, shape, begin, end) in entries.items()
+    }
     return tensors, {str(key): value for key, value in metadata.items()}
 
 
