@@ -4,17 +4,27 @@ disagree, so that a truncated or corrupted file raises `IDXFormatError` instead 
 
 from __future__ import annotations
 
-import gzip
 import math
+import os
 import struct
 import zlib
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["IMAGES_MAGIC", "LABELS_MAGIC", "IDXFormatError", "encode_idx", "parse_idx", "read_idx", "read_idx_payload"]
+__all__ = [
+    "IMAGES_MAGIC",
+    "LABELS_MAGIC",
+    "MAX_IDX_BYTES",
+    "IDXFormatError",
+    "encode_idx",
+    "idx_size",
+    "parse_idx",
+    "read_idx",
+    "read_idx_payload",
+]
 
 # The magic number is two zero bytes, a dtype code (0x08 = unsigned byte) and the number of dimensions.
 IMAGES_MAGIC: Final = 0x00000803
@@ -27,16 +37,79 @@ class IDXFormatError(ValueError):
     """A file that is not a well-formed IDX file of the expected kind and shape."""
 
 
-def read_idx_payload(path: Path) -> bytes:
-    """The IDX bytes of `path`, decompressed when the file is gzipped (told by its signature, not its name)."""
-    data = path.read_bytes()
-    if not data.startswith(_GZIP_SIGNATURE):
-        return data
-    # gzip checks the trailer's CRC-32 and length, so a flipped or missing byte in the stream raises here.
+MAX_IDX_BYTES: Final = 1 << 30
+"""The most bytes an IDX file of unknown shape may hold (the largest of the family is 47 MB)."""
+_CHUNK: Final = 1 << 20
+
+
+def idx_size(shape: tuple[int, ...]) -> int:
+    """The exact byte count of an unsigned-byte IDX file of `shape` (header included)."""
+    return 4 + 4 * len(shape) + math.prod(shape)
+
+
+def read_idx_payload(path: Path, limit: int | None = None) -> bytes:
+    """The IDX bytes of `path`, decompressed when the file is gzipped (told by its signature, not its name).
+
+    Reading stops as soon as the bytes exceed `limit` (by default what the file's own IDX header promises,
+    at most MAX_IDX_BYTES), so a file that inflates without end (a gzip bomb) costs no more than that.
+    """
+    with path.open("rb") as file:
+        head = file.read(1024)
+        file.seek(0)
+        if not head.startswith(_GZIP_SIGNATURE):
+            bound = _promised_size(path, head) if limit is None else limit
+            size = os.fstat(file.fileno()).st_size
+            if size > bound:
+                raise IDXFormatError(f"{path}: {size} bytes, more than the {bound} an IDX file of its shape has")
+            return file.read()
+        return _inflate(path, file, limit)
+
+
+def _promised_size(path: Path, head: bytes) -> int:
+    """The size the IDX header at the start of `head` promises (MAX_IDX_BYTES while the header is incomplete)."""
+    if len(head) < 4:
+        return MAX_IDX_BYTES
+    ndim = head[3]
+    if len(head) < 4 + 4 * ndim:
+        return MAX_IDX_BYTES
+    dims: tuple[int, ...] = struct.unpack(f">{ndim}I", head[4 : 4 + 4 * ndim])
+    promised = idx_size(dims)
+    if promised > MAX_IDX_BYTES:
+        raise IDXFormatError(f"{path}: its header promises {promised} bytes, more than the {MAX_IDX_BYTES} allowed")
+    return promised
+
+
+def _inflate(path: Path, file: BinaryIO, limit: int | None) -> bytes:
+    """Every gzip member of `file` decompressed, stopping past `limit` (or the size the IDX header promises)."""
+    output = bytearray()
+    bound = MAX_IDX_BYTES if limit is None else limit
+    # wbits 16+: a gzip stream, whose trailer (CRC-32 and length) zlib checks, so a flipped byte raises.
+    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    pending = b""
     try:
-        return gzip.decompress(data)
-    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
-        raise IDXFormatError(f"{path}: broken gzip stream ({error or 'truncated'})") from error
+        while True:
+            if not pending:
+                pending = file.read(_CHUNK)
+                if not pending:
+                    break
+            # At most a chunk of output per call: an input chunk of a bomb inflates a thousandfold.
+            output += decompressor.decompress(pending, min(bound + 1 - len(output), _CHUNK))
+            pending = decompressor.unconsumed_tail
+            if limit is None and bound == MAX_IDX_BYTES:
+                bound = _promised_size(path, bytes(output[:1024]))
+            if len(output) > bound:
+                raise IDXFormatError(
+                    f"{path}: decompresses to more than the {bound} bytes an IDX file of its shape has (stopped there)"
+                )
+            if decompressor.eof:
+                # Another gzip member may follow (a file written in pieces); anything else is damage.
+                pending = decompressor.unused_data + pending
+                decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+                if not pending and not (pending := file.read(_CHUNK)):
+                    return bytes(output)
+        raise IDXFormatError(f"{path}: broken gzip stream (truncated)")
+    except zlib.error as error:
+        raise IDXFormatError(f"{path}: broken gzip stream ({error})") from error
 
 
 def parse_idx(
@@ -67,7 +140,8 @@ def parse_idx(
 def read_idx(path: str | Path, *, magic: int, shape: tuple[int, ...] | None = None) -> npt.NDArray[np.uint8]:
     """Read and validate the IDX file at `path` (gzipped or raw)."""
     path = Path(path)
-    return parse_idx(read_idx_payload(path), magic=magic, shape=shape, source=str(path))
+    limit = None if shape is None else idx_size(shape)
+    return parse_idx(read_idx_payload(path, limit), magic=magic, shape=shape, source=str(path))
 
 
 def encode_idx(array: npt.NDArray[np.uint8]) -> bytes:

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from lamina.dataset.catalog import DatasetFile, DatasetSpec
 from lamina.dataset.download import DownloadError, fetch_file, mirror_url
-from lamina.dataset.idx import IDXFormatError, parse_idx, read_idx_payload
+from lamina.dataset.idx import IDXFormatError, idx_size, parse_idx, read_idx_payload
 
 __all__ = [
     "SYSTEM_DATASETS_DIR",
@@ -102,7 +102,7 @@ def search_paths(
 
 def read_verified(path: Path, file: DatasetFile) -> npt.NDArray[np.uint8]:
     """The array in `path`, which must be a well-formed IDX file of `file`'s shape with the published contents."""
-    payload = read_idx_payload(path)
+    payload = read_idx_payload(path, idx_size(file.shape))
     array = parse_idx(payload, magic=file.magic, shape=file.shape, source=str(path))
     digest = hashlib.md5(payload, usedforsecurity=False).hexdigest()
     if digest != file.idx_md5:
