@@ -153,6 +153,26 @@ def test_mnist_error_suggests_no_system_package(tmp_path: Path) -> None:
     assert "apt-get" not in str(raised.value)
 
 
+def test_the_command_line_error_names_flags_not_python_arguments(tmp_path: Path) -> None:
+    with pytest.raises(DatasetNotFoundError) as raised:
+        load_dataset(
+            MNIST,
+            tmp_path / "given",
+            cache_dir=tmp_path / "cache",
+            system_dir=tmp_path / "system",
+            download=False,
+            progress=False,
+            interface="command line",
+        )
+    message = str(raised.value)
+    assert f"{tmp_path / 'given'} (--data)" in message
+    assert "--data DIR" in message
+    assert "--no-download" in message
+    assert "apt-get install dataset-fashion-mnist, then --dataset fashion-mnist" in message
+    for python_words in ("root=", "download=True", "download=False", "root argument"):
+        assert python_words not in message
+
+
 def test_default_cache_dir_honours_xdg_cache_home(tmp_path: Path) -> None:
     assert default_cache_dir({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "lamina" / "datasets"
 

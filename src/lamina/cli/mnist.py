@@ -94,7 +94,7 @@ def train(arguments: argparse.Namespace) -> TrainResult:
     """Train as `arguments` say and report as it goes."""
     Tensor.manual_seed(arguments.seed)
     rng = np.random.default_rng(arguments.seed)
-    splits = load(arguments.dataset, root=arguments.data, download=not arguments.no_download)
+    splits = load(arguments.dataset, root=arguments.data, download=not arguments.no_download, interface="command line")
     train_images, train_labels = normalize(splits.train_images), splits.train_labels.astype(np.int64)
     if arguments.limit is not None:
         train_images, train_labels = train_images[: arguments.limit], train_labels[: arguments.limit]

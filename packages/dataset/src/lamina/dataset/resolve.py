@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +18,9 @@ import numpy.typing as npt
 from lamina.dataset.catalog import DatasetFile, DatasetSpec
 from lamina.dataset.download import DownloadError, fetch_file, mirror_url
 from lamina.dataset.idx import IDXFormatError, idx_size, parse_idx, read_idx_payload
+
+Interface = Literal["python", "command line"]
+"""Who reads a "not found" error: a program using the Python API, or a person typing the `lamina` command."""
 
 __all__ = [
     "SYSTEM_DATASETS_DIR",
@@ -62,6 +65,8 @@ class FetchOptions:
     download: bool
     timeout: float
     progress: bool
+    # Whose words a "not found" error uses for its fixes: the Python API's arguments or the command's flags.
+    interface: Interface = "python"
 
 
 @dataclass
@@ -173,24 +178,53 @@ def resolve_file(
 
 
 def not_found_error(
-    spec: DatasetSpec, missing: Sequence[str], paths: SearchPaths, options: FetchOptions, log: ResolveLog
+    spec: DatasetSpec,
+    missing: Sequence[str],
+    paths: SearchPaths,
+    options: FetchOptions,
+    log: ResolveLog,
+    alternatives: Sequence[DatasetSpec] = (),
 ) -> DatasetNotFoundError:
     """The error naming the missing files, every place searched, what went wrong there and how to provide them."""
     lines = [f"{spec.title} files not found: {', '.join(missing)}", "Looked in:"]
+    words = _ADVICE[options.interface]
     if paths.local is not None:
-        lines.append(f"  {paths.local} ({paths.local_origin})")
+        origin = words["root_origin"] if paths.local_origin == "root argument" else paths.local_origin
+        lines.append(f"  {paths.local} ({origin})")
     lines.append(f"  {paths.cache} (user cache)")
     lines.append(f"  {paths.system} (system datasets)")
     if options.download:
         lines.extend(f"  {mirror_url(mirror, '')} (mirror)" for mirror in options.mirrors)
     else:
-        lines.append("  no mirrors: downloading is disabled (download=False)")
+        lines.append(f"  no mirrors: downloading is disabled ({words['no_download']})")
     if log.problems:
         lines.append("Problems:")
         lines.extend(f"  {problem}" for problem in log.problems)
     lines.append("To provide them, either:")
     if spec.system_package is not None:
         lines.append(f"  - apt-get install {spec.system_package}  (installs them in {paths.system})")
-    lines.append(f"  - put the four files in $LAMINA_DATA/{spec.name}/ (or pass root=<directory holding them>)")
-    lines.append(f"  - connect to the network and load with download=True (files are cached in {paths.cache})")
+    lines.append(f"  - put the four files in $LAMINA_DATA/{spec.name}/ (or {words['root']})")
+    lines.append(f"  - connect to the network and {words['download']} (files are cached in {paths.cache})")
+    if options.interface == "command line":
+        for other in alternatives:
+            lines.append(
+                f"  - or train on {other.title} instead: apt-get install {other.system_package}, then "
+                f"--dataset {other.name}"
+            )
     return DatasetNotFoundError("\n".join(lines))
+
+
+_ADVICE: Final[dict[Interface, dict[str, str]]] = {
+    "python": {
+        "no_download": "download=False",
+        "root_origin": "root argument",
+        "root": "pass root=<directory holding them>",
+        "download": "load with download=True",
+    },
+    "command line": {
+        "no_download": "--no-download",
+        "root_origin": "--data",
+        "root": "pass --data DIR, the directory holding them",
+        "download": "run without --no-download",
+    },
+}

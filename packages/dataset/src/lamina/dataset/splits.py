@@ -18,6 +18,7 @@ from lamina.dataset.download import DEFAULT_TIMEOUT
 from lamina.dataset.resolve import (
     SYSTEM_DATASETS_DIR,
     FetchOptions,
+    Interface,
     ResolveLog,
     not_found_error,
     resolve_file,
@@ -46,6 +47,7 @@ class LoadOptions(TypedDict, total=False):
     mirrors: Sequence[str] | None
     timeout: float
     progress: bool
+    interface: Interface
 
 
 def load_dataset(
@@ -58,10 +60,11 @@ def load_dataset(
     mirrors: Sequence[str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     progress: bool = True,
+    interface: Interface = "python",
 ) -> MNISTSplits:
     """Load `spec` from `root` (else $LAMINA_DATA/<name>), the cache, `system_dir`/<name>, or else its mirrors."""
     paths = search_paths(spec, root, cache_dir, system_dir, os.environ)
-    options = FetchOptions(tuple(spec.mirrors if mirrors is None else mirrors), download, timeout, progress)
+    options = FetchOptions(tuple(spec.mirrors if mirrors is None else mirrors), download, timeout, progress, interface)
     log = ResolveLog()
     arrays: list[npt.NDArray[np.uint8]] = []
     missing: list[str] = []
@@ -72,7 +75,8 @@ def load_dataset(
         else:
             arrays.append(array)
     if missing:
-        raise not_found_error(spec, missing, paths, options, log)
+        others = [other for other in DATASETS.values() if other is not spec and other.system_package is not None]
+        raise not_found_error(spec, missing, paths, options, log, others)
     train_images, train_labels, test_images, test_labels = arrays
     return MNISTSplits(train_images, train_labels.astype(np.int64), test_images, test_labels.astype(np.int64))
 
