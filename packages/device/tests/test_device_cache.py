@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lamina.device import CPUCompiler, KernelCache, default_cache_dir, kernel_key
+from lamina.device import CacheDirectoryError, CPUCompiler, KernelCache, default_cache_dir, kernel_key
 from lamina.device.cache import KERNELS
 
 SOURCE = "void twice(void* restrict data0) { float* x = data0; for (int i = 0; i < 8; i++) x[i] *= 2.0f; }\n"
@@ -168,3 +168,87 @@ def test_default_directory_prefers_lamina_cache_then_xdg(monkeypatch: pytest.Mon
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert default_cache_dir() == tmp_path / "home" / ".cache" / "lamina"
+
+
+def test_a_cache_directory_others_can_write_is_refused(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.raises(CacheDirectoryError, match=r"writable by other users \(mode 777\).*chmod go-w"):
+        KernelCache(shared).put(KERNELS, "key", b"payload")
+    assert not (shared / KERNELS).exists()
+
+
+def test_a_cache_kind_directory_others_can_write_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "cache"
+    KernelCache(root).put(KERNELS, "key", b"payload")
+    (root / KERNELS).chmod(0o775)
+    with pytest.raises(CacheDirectoryError, match="writable by other users"):
+        KernelCache(root).get(KERNELS, "key")
+
+
+def test_a_symbolic_link_in_place_of_a_kind_directory_is_refused(tmp_path: Path) -> None:
+    root, elsewhere = tmp_path / "cache", tmp_path / "elsewhere"
+    root.mkdir(mode=0o700)
+    elsewhere.mkdir(mode=0o700)
+    (root / KERNELS).symlink_to(elsewhere)
+    with pytest.raises(CacheDirectoryError, match="symbolic link"):
+        KernelCache(root).get(KERNELS, "key")
+
+
+def test_a_cache_under_a_world_writable_parent_without_the_sticky_bit_is_refused(tmp_path: Path) -> None:
+    parent = tmp_path / "open"
+    parent.mkdir()
+    parent.chmod(0o777)
+    with pytest.raises(CacheDirectoryError, match="writable by everyone without the sticky bit"):
+        KernelCache(parent / "cache").put(KERNELS, "key", b"payload")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another user needs root")
+def test_a_cache_directory_owned_by_another_user_is_refused(tmp_path: Path) -> None:
+    foreign = tmp_path / "foreign"
+    foreign.mkdir(mode=0o700)
+    os.chown(foreign, 4242, 4242)
+    with pytest.raises(CacheDirectoryError, match="belongs to user id 4242"):
+        KernelCache(foreign).put(KERNELS, "key", b"payload")
+
+
+def test_a_directory_in_place_of_an_entry_is_removed_like_a_corrupt_entry(tmp_path: Path) -> None:
+    cache = KernelCache(tmp_path / "cache")
+    squatter = cache.entry_path(KERNELS, "key")
+    (squatter / "inside").mkdir(parents=True)
+    assert cache.get(KERNELS, "key") is None
+    assert cache.stats.rejected == 1
+    cache.put(KERNELS, "key", b"payload")
+    assert KernelCache(tmp_path / "cache").get(KERNELS, "key") == b"payload"
+    library = cache.shared_object_path(b"binary")
+    library.unlink()
+    library.mkdir()
+    assert cache.shared_object_path(b"binary").read_bytes() == b"binary"
+
+
+def test_lamina_cache_that_is_not_a_directory_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    plain_file = tmp_path / "file"
+    plain_file.write_text("not a directory")
+    monkeypatch.setenv("LAMINA_CACHE", str(plain_file))
+    with pytest.raises(CacheDirectoryError, match=f"LAMINA_CACHE={plain_file}: .* is not a directory"):
+        KernelCache().put(KERNELS, "key", b"payload")
+    monkeypatch.setenv("LAMINA_CACHE", str(plain_file / "below"))
+    with pytest.raises(CacheDirectoryError, match=r"LAMINA_CACHE=.*cannot create"):
+        KernelCache().put(KERNELS, "key", b"payload")
+
+
+def test_an_unusable_default_directory_falls_back_to_a_private_one_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "xdg"
+    blocker.write_text("a file where the cache's parent should be")
+    monkeypatch.delenv("LAMINA_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    cache = KernelCache()
+    with pytest.warns(UserWarning, match="for this process only"):
+        cache.put(KERNELS, "key", b"payload")
+    assert cache.get(KERNELS, "key") == b"payload"
+    assert stat.S_IMODE(cache.directory.stat().st_mode) == 0o700

@@ -13,8 +13,7 @@ import pytest
 
 from lamina.nn import Linear, Module, functional
 from lamina.nn.optim import SGD, Adam, Optimizer
-from lamina.tensor import Tensor, jit, no_grad, runtime
-from lamina.uop import UOp
+from lamina.tensor import LiveCounts, Tensor, jit, live_counts, no_grad
 
 
 class _Classifier(Module):
@@ -27,9 +26,9 @@ class _Classifier(Module):
         return self.output(self.hidden(x).relu())
 
 
-def _live() -> tuple[int, int]:
+def _live() -> LiveCounts:
     gc.collect()
-    return len(UOp._interned), len(runtime._device_buffers)
+    return live_counts()
 
 
 @pytest.mark.parametrize(

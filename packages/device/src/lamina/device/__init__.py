@@ -3,7 +3,7 @@ and native graphs that run many kernels in one call."""
 
 from lamina.device.allocator import ALIGNMENT, DEFAULT_POOL_BYTES, Allocation, Allocator, CPUAllocator
 from lamina.device.buffer import Buffer
-from lamina.device.cache import CacheStats, KernelCache, default_cache_dir, kernel_key
+from lamina.device.cache import CacheDirectoryError, CacheStats, KernelCache, default_cache_dir, kernel_key
 from lamina.device.compiler import (
     OPTIONAL_FLAGS,
     CompileError,
@@ -27,6 +27,7 @@ __all__ = [
     "Buffer",
     "CPUAllocator",
     "CPUCompiler",
+    "CacheDirectoryError",
     "CacheStats",
     "CompileError",
     "Compiler",

@@ -5,7 +5,12 @@ and the compiler's `cache_key`, first in a dict, then in a private directory sha
 process of the user. Disk entries are written atomically (temp file in the same directory, fsync,
 `os.replace`) so racing writers only ever publish complete files, and each carries a header
 (magic, format version, payload length and sha256, the key) so a truncated, corrupted or foreign
-file is detected, deleted and rebuilt instead of being loaded.
+file is detected, deleted and rebuilt instead of being loaded (a directory in an entry's place too).
+
+The cache holds shared objects that get loaded and run, so whoever can write to it can run code as
+the user. Like ssh with its keys, the cache refuses a directory that another user owns or that
+others may write to (or rename, through a world-writable parent without the sticky bit), with an
+error saying how to fix it.
 """
 
 from __future__ import annotations
@@ -14,8 +19,11 @@ import contextlib
 import hashlib
 import os
 import re
+import shutil
+import stat
 import struct
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -32,6 +40,10 @@ KERNELS: Final = "kernels"
 LIBRARIES: Final = "libraries"
 
 
+class CacheDirectoryError(OSError):
+    """The kernel cache directory cannot be used: missing rights, or others could plant code in it."""
+
+
 def default_cache_dir() -> Path:
     """`LAMINA_CACHE` if set, else `$XDG_CACHE_HOME/lamina`, else `~/.cache/lamina`."""
     explicit = os.environ.get("LAMINA_CACHE")
@@ -39,6 +51,42 @@ def default_cache_dir() -> Path:
         return Path(explicit).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg) if xdg else Path.home() / ".cache") / "lamina"
+
+
+def _origin(directory: Path) -> str:
+    """How an error names the directory: by the variable that chose it, when one did."""
+    explicit = os.environ.get("LAMINA_CACHE")
+    if explicit and Path(explicit).expanduser() == directory:
+        return f"LAMINA_CACHE={explicit}"
+    return f"the kernel cache directory {directory}"
+
+
+def check_private_dir(path: Path, origin: str, follow: bool = True) -> None:
+    """Raise CacheDirectoryError unless `path` is a directory that only this user can change.
+
+    `follow=False` refuses a symbolic link in `path`'s place (the cache's own subdirectories are never links).
+    """
+    info = path.stat() if follow else path.lstat()
+    if not stat.S_ISDIR(info.st_mode):
+        kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a directory"
+        raise CacheDirectoryError(f"{origin}: {path} is {kind}; remove it or point LAMINA_CACHE elsewhere")
+    if info.st_uid != os.geteuid():
+        raise CacheDirectoryError(
+            f"{origin}: {path} belongs to user id {info.st_uid}, not to you ({os.geteuid()}): compiled kernels "
+            "from it would run as you; use a directory of your own (set LAMINA_CACHE)"
+        )
+    if info.st_mode & 0o022:
+        raise CacheDirectoryError(
+            f"{origin}: {path} is writable by other users (mode {stat.S_IMODE(info.st_mode):o}), who could plant "
+            f"a kernel there that lamina would run: run `chmod go-w {path}` or set LAMINA_CACHE to a private directory"
+        )
+    for parent in path.resolve().parents:
+        mode = parent.stat().st_mode
+        if mode & 0o002 and not mode & stat.S_ISVTX:
+            raise CacheDirectoryError(
+                f"{origin}: its parent {parent} is writable by everyone without the sticky bit, so others could "
+                f"replace {path}: run `chmod o-w {parent}` or set LAMINA_CACHE to a private directory"
+            )
 
 
 def kernel_key(source: str, compiler: Compiler) -> str:
@@ -60,7 +108,8 @@ class KernelCache:
     """Compiled kernels and other small blobs, keyed by (kind, key), in memory and under `directory/<kind>/`."""
 
     def __init__(self, directory: Path | str | None = None) -> None:
-        self.directory: Final = Path(directory) if directory is not None else default_cache_dir()
+        self.directory = Path(directory) if directory is not None else default_cache_dir()
+        self._chosen = directory is not None or bool(os.environ.get("LAMINA_CACHE"))
         self.stats: Final = CacheStats()
         self._memory: dict[tuple[str, str], bytes] = {}
         self._created_kinds: set[str] = set()
@@ -105,6 +154,9 @@ class KernelCache:
             intact = path.read_bytes() == binary
         except FileNotFoundError:
             intact = False
+        except IsADirectoryError:
+            _remove(path)
+            intact = False
         if not intact:
             self._write_atomic(path, binary)
         return path
@@ -112,28 +164,55 @@ class KernelCache:
     def _kind_dir(self, kind: str) -> Path:
         if not _KIND_PATTERN.fullmatch(kind):
             raise ValueError(f"cache kind {kind!r} must be lowercase letters, digits, '_' or '-'")
-        path = self.directory / kind
         if kind not in self._created_kinds:
-            _make_private_dir(self.directory)
-            _make_private_dir(path)
+            if not self._created_kinds:
+                self._open_root()
+            _make_private_dir(self.directory / kind, _origin(self.directory))
+            check_private_dir(self.directory / kind, _origin(self.directory), follow=False)
             self._created_kinds.add(kind)
-        return path
+        return self.directory / kind
+
+    def _open_root(self) -> None:
+        """Make (or check) the cache's own directory; the default one falls back to a private temporary one."""
+        origin = _origin(self.directory)
+        try:
+            _make_private_dir(self.directory, origin)
+        except CacheDirectoryError as error:
+            if self._chosen:
+                raise
+            fallback = Path(tempfile.mkdtemp(prefix="lamina-cache-"))
+            warnings.warn(
+                f"{error}; compiled kernels go to {fallback} for this process only (set LAMINA_CACHE to keep them)",
+                stacklevel=4,
+            )
+            self.directory = fallback
+            return
+        check_private_dir(self.directory, origin)
 
     def _read_entry(self, path: Path, key: str) -> bytes | None:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
             return None
+        except IsADirectoryError:
+            data = b""  # something else in the entry's place: as bad as a corrupt file, and removed like one
         payload = _decode_entry(data, key)
         if payload is None:
             self.stats.rejected += 1
             # A concurrent writer may have just replaced the bad file with a good one; losing that costs a rebuild only.
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+            _remove(path)
         return payload
 
     def _write_atomic(self, path: Path, data: bytes) -> None:
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        if path.is_dir() and not path.is_symlink():
+            _remove(path)
+        try:
+            descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        except PermissionError as error:
+            raise CacheDirectoryError(
+                f"{_origin(self.directory)}: cannot write in {path.parent} ({error.strerror}); set LAMINA_CACHE to "
+                "a directory you can write"
+            ) from None
         try:
             with os.fdopen(descriptor, "wb") as file:
                 file.write(data)
@@ -161,10 +240,23 @@ def _decode_entry(data: bytes, key: str) -> bytes | None:
     return payload
 
 
-def _make_private_dir(path: Path) -> None:
+def _remove(path: Path) -> None:
+    """Delete a bad entry, whatever it is (a file, or a directory someone left in its place)."""
+    with contextlib.suppress(FileNotFoundError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def _make_private_dir(path: Path, origin: str) -> None:
     # mkdir's mode is filtered by the umask, so the 0o700 is enforced again on a directory this call created.
     try:
         path.mkdir(mode=0o700, parents=True)
     except FileExistsError:
         return
+    except OSError as error:
+        raise CacheDirectoryError(
+            f"{origin}: cannot create {path} ({error.strerror}); set LAMINA_CACHE to a directory you can write"
+        ) from None
     path.chmod(0o700)

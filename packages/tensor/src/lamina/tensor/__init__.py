@@ -9,17 +9,19 @@ from lamina.tensor.capture import JitError
 from lamina.tensor.context import Context, context_from_environment, current_context, options
 from lamina.tensor.core import no_grad, realize
 from lamina.tensor.jit import Jit, jit
-from lamina.tensor.runtime import stats
+from lamina.tensor.runtime import LiveCounts, live_counts, stats
 from lamina.tensor.tensor import Tensor, where
 
 __all__ = [
     "Context",
     "Jit",
     "JitError",
+    "LiveCounts",
     "Tensor",
     "context_from_environment",
     "current_context",
     "jit",
+    "live_counts",
     "no_grad",
     "options",
     "realize",

@@ -78,6 +78,19 @@ def compiler_for(device: str) -> Compiler:
     return compiler
 
 
+@dataclass(frozen=True, slots=True)
+class LiveCounts:
+    """What this process holds alive: IR nodes and device buffers (growth across steps is a leak)."""
+
+    uops: int
+    buffers: int
+
+
+def live_counts() -> LiveCounts:
+    """How many UOps and device buffers are alive now (call gc.collect() first for an exact count)."""
+    return LiveCounts(len(UOp._interned), len(_device_buffers))
+
+
 def buffer_of(node: UOp) -> Buffer:
     """The device memory of a BUFFER node, allocated on first use."""
     buffer = _device_buffers.get(node)
