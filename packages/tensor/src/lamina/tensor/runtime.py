@@ -31,7 +31,7 @@ from lamina.tensor.beam import searched_opts
 from lamina.tensor.capture import Launch, active_capture
 from lamina.tensor.context import Context
 from lamina.tensor.libraries import build_kernels
-from lamina.uop import Ops, UOp, format_graph, toposort
+from lamina.uop import Ops, UOp, format_graph, format_kernel, toposort
 
 _device_buffers: weakref.WeakKeyDictionary[UOp, Buffer] = weakref.WeakKeyDictionary()
 
@@ -133,7 +133,7 @@ def compile_kernels(items: Sequence[ScheduleItem], device: str, context: Context
         }
         for key, (_, source, _) in sources.items():
             if context.debug >= 3:
-                print(format_graph(missing[key].ast), file=sys.stderr)
+                print(format_kernel(missing[key].ast), file=sys.stderr)
             if context.debug >= 4:
                 print(source, file=sys.stderr)
         kernels = [(name, source) for name, source, _ in sources.values()]

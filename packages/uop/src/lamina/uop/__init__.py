@@ -7,7 +7,7 @@ node; `toposort`/`substitute`/`consumers` walk graphs without recursion; `format
 from lamina.uop.graph import consumers, substitute, toposort
 from lamina.uop.kernel_reference import run_kernel
 from lamina.uop.ops import SPREAD_AXES, AxisKind, GroupOp, Ops
-from lamina.uop.printer import format_graph
+from lamina.uop.printer import format_graph, format_kernel
 from lamina.uop.reference import evaluate
 from lamina.uop.shapes import infer_shape
 from lamina.uop.uop import BufferRef, ConstValue, UOp, UOpDType, arg_key, normalize_const
@@ -25,6 +25,7 @@ __all__ = [
     "consumers",
     "evaluate",
     "format_graph",
+    "format_kernel",
     "infer_shape",
     "normalize_const",
     "run_kernel",
