@@ -2,8 +2,10 @@
 
 16-bit floats are stored as raw bits and computed in float, so their conversions live here
 (round to nearest even, like numpy and torch); so do the total versions of integer division
-(x/0 gives 0 instead of a crash, INT_MIN/-1 wraps), NaN-propagating float max, and a branch-free
-float exp: libm's expf is an opaque call that stops the C compiler from vectorizing the loop around it.
+(x/0 gives 0 instead of a crash, INT_MIN/-1 wraps), shifts by any count, float to integer conversions
+that are defined for every value (C leaves NaN and out-of-range ones undefined), NaN-propagating float
+max, and a branch-free float exp: libm's expf is an opaque call that stops the C compiler from
+vectorizing the loop around it.
 """
 
 from __future__ import annotations
@@ -173,3 +175,48 @@ def bitcast_helper(source: DType, target: DType, source_c: str, target_c: str) -
         f"static inline {target_c} {name}({source_c} value) {{ {target_c} result; "
         f"memcpy(&result, &value, sizeof result); return result; }}"
     )
+
+
+def shift_helper(kind: str, dtype: DType, c_type: str) -> str:
+    """a << b or a >> b for every count b: a count outside [0, bits) shifts everything out (as torch does), where
+    C leaves it undefined; a left shift goes through the unsigned type, since shifting into the sign is undefined."""
+    name = helper_name(kind, dtype)
+    unsigned = _UNSIGNED_OF_SIZE[max(dtype.itemsize, 4)]
+    in_range = f"b >= 0 && b < {dtype.bits}" if dtype.kind == "int" else f"b < {dtype.bits}"
+    if kind == "shl":
+        body = f"return ({in_range}) ? ({c_type})(({unsigned})a << b) : ({c_type})0;"
+    else:
+        overflow = f"(a < 0 ? ({c_type})-1 : ({c_type})0)" if dtype.kind == "int" else f"({c_type})0"
+        body = f"return ({in_range}) ? ({c_type})(a >> b) : {overflow};"
+    return f"static inline {c_type} {name}({c_type} a, {c_type} b) {{ {body} }}"
+
+
+# Float to integer conversion, defined for every value the way torch's CPU kernels convert on x86: a value
+# outside the int32 (or int64) range, or NaN, becomes its lowest value, and narrower targets keep the low bits.
+_FLOAT_TO_INT: Final = {
+    "i32": ("int", "-2147483648.0", "2147483648.0", "(-2147483647 - 1)"),
+    "i64": ("long long", "-9223372036854775808.0", "9223372036854775808.0", "(-9223372036854775807LL - 1)"),
+}
+
+
+def float_to_int_helper(width: str, source_c: str) -> tuple[str, str]:
+    """The name and code of the conversion of a `source_c` (float or double) to int32 or int64 (`width`)."""
+    c_type, low, high, lowest = _FLOAT_TO_INT[width]
+    suffix = "f" if source_c == "float" else ""
+    name = f"lm_{source_c}_to_{width}"
+    code = (
+        f"static inline {c_type} {name}({source_c} x) {{ return (x >= {low}{suffix} && x < {high}{suffix}) ? "
+        f"({c_type})x : {lowest}; }}"
+    )
+    return name, code
+
+
+def float_to_uint64_helper(source_c: str, to_int64: str) -> tuple[str, str]:
+    """Conversion to uint64: exact up to 2**64, else the int64 conversion's bits."""
+    suffix = "f" if source_c == "float" else ""
+    name = f"lm_{source_c}_to_u64"
+    code = (
+        f"static inline unsigned long long {name}({source_c} x) {{ return (x >= 9223372036854775808.0{suffix} && "
+        f"x < 18446744073709551616.0{suffix}) ? (unsigned long long)x : (unsigned long long){to_int64}(x); }}"
+    )
+    return name, code

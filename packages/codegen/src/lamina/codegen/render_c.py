@@ -4,7 +4,11 @@ Each UOp of the program becomes one statement (`float alu3 = (val1+val2);`), loo
 table keyed by op; a value used once, in the same loop, is written inline instead, so index
 arithmetic and reduction updates read like hand-written C. Buffers are `restrict` pointers, loops
 are plain `for`s over `int`, 16-bit floats are loaded into `float` and rounded back when stored,
-and integer division never traps. The output compiles warning-free with -Wall under gcc and clang.
+and integer division never traps. Nothing the program computes on data is undefined behaviour in C: signed
+arithmetic on values wraps (it is written through the unsigned type of its width), shifts take any count,
+and float to integer conversions are total; index arithmetic, which the scheduler's index dtype keeps in
+range, is written plainly, so the C compiler may still reason about addresses. The output compiles
+warning-free with -Wall under gcc and clang.
 """
 
 from __future__ import annotations
@@ -26,8 +30,11 @@ from lamina.codegen.c_prelude import (
     TILE_KERNEL_ATTRIBUTE,
     bitcast_helper,
     division_helper,
+    float_to_int_helper,
+    float_to_uint64_helper,
     helper_name,
     max_helper,
+    shift_helper,
 )
 from lamina.codegen.linearize import LinearProgram
 from lamina.codegen.optimize import TILE_ACCUMULATORS
@@ -79,9 +86,10 @@ _INFIX: Final[dict[Ops, str]] = {
     Ops.AND: "&",
     Ops.OR: "|",
     Ops.XOR: "^",
-    Ops.SHL: "<<",
-    Ops.SHR: ">>",
 }
+# Signed arithmetic that can overflow: on values it is written through the unsigned type, where it wraps.
+_WRAPPING: Final = frozenset({Ops.ADD, Ops.SUB, Ops.MUL})
+_UNSIGNED_OF: Final = {4: "unsigned int", 8: "unsigned long long"}
 # A padded read reaches at most this far either side of its row's base through the row of zeros (see
 # _rerouted_address): 4096 elements covers a convolution's taps over rows and channels.
 ZERO_ROW_REACH: Final = 4096
@@ -137,6 +145,8 @@ class _CKernel:
         self.stored: set[UOp] = set()
         self.open_loops: list[UOp] = []
         self.chosen: set[UOp] = set()
+        # Address, validity and loop-bound arithmetic: in range by construction, so it is written plainly.
+        self.index_math: set[UOp] = set()
         # Per SIMD loop: the accumulators updated in it, and their REDUCE op, for its reduction clause.
         self.simd_accumulators: dict[UOp, list[tuple[str, Ops]]] = {}
         self._table: dict[Ops, Callable[[UOp], str]] = {
@@ -176,6 +186,9 @@ class _CKernel:
                 self.stored.add(uop.src[0].src[0])
             if uop.op is Ops.WHERE:
                 self.chosen.update(uop.src[1:])
+        roots = [source for uop in self.program.uops if uop.op in (Ops.INDEX, Ops.RANGE) for source in uop.src[1:]]
+        roots += [uop.src[0] for uop in self.program.uops if uop.op is Ops.RANGE]
+        self.index_math.update(toposort(roots, stop=lambda node: node.op is Ops.LOAD))
 
     def inlinable(self, uop: UOp, user_segment: int) -> bool:
         if uop.op not in GroupOp.ELEMENTWISE and uop.op is not Ops.LOAD:
@@ -214,8 +227,29 @@ class _CKernel:
     def _alu(self, uop: UOp) -> str:
         operand_dtype = uop.src[0].scalar_dtype
         operands = [self.ref(source) for source in uop.src]
+        # Signed int32/int64 compute through the unsigned type of their width. Narrower types are promoted to
+        # int, where sums cannot overflow but a product can (65535 * 65535): those multiply as unsigned int.
+        narrow = operand_dtype.is_int and operand_dtype.itemsize < 4
+        wide_signed = operand_dtype.kind == "int" and not narrow and (uop.op in _WRAPPING or uop.op is Ops.NEG)
+        if (wide_signed or (narrow and uop.op is Ops.MUL)) and uop not in self.index_math:
+            unsigned, signed = _UNSIGNED_OF[max(operand_dtype.itemsize, 4)], operand_dtype.c_name
+            if uop.op is Ops.NEG:
+                return f"(({signed})(({unsigned})0 - ({unsigned}){operands[0]}))"
+            return f"(({signed})(({unsigned}){operands[0]}{_INFIX[uop.op]}({unsigned}){operands[1]}))"
         if uop.op in _INFIX:
             return f"({operands[0]}{_INFIX[uop.op]}{operands[1]})"
+        if uop.op in (Ops.SHL, Ops.SHR):
+            count = uop.src[1]
+            if count.op is Ops.CONST and 0 <= int(count.arg) < operand_dtype.bits:
+                if uop.op is Ops.SHR or operand_dtype.is_unsigned:
+                    return f"({operands[0]}{'>>' if uop.op is Ops.SHR else '<<'}{operands[1]})"
+                # Shifting into the sign bit is undefined: a left shift of a signed value goes through unsigned.
+                unsigned = _UNSIGNED_OF[max(operand_dtype.itemsize, 4)]
+                return f"(({operand_dtype.c_name})(({unsigned}){operands[0]}<<{operands[1]}))"
+            kind = "shl" if uop.op is Ops.SHL else "shr"
+            name = helper_name(kind, operand_dtype)
+            self.helpers[name] = shift_helper(kind, operand_dtype, compute_type(operand_dtype))
+            return f"{name}({operands[0]}, {operands[1]})"
         if uop.op is Ops.NEG:
             return f"(-{operands[0]})"
         if uop.op is Ops.NOT:
@@ -255,7 +289,24 @@ class _CKernel:
             return f"(({source})!=0)"
         if target in _SIXTEEN_BIT_FLOATS:
             return f"{self._to_float(target)}({self._to_bits(target)}((float)({source})))"
+        if target.is_int and uop.src[0].scalar_dtype.is_float:
+            return self._float_to_int(source, compute_type(uop.src[0].scalar_dtype), target)
         return f"(({target.c_name})({source}))"
+
+    def _float_to_int(self, source: str, source_c: str, target: DType) -> str:
+        """A float converted to an integer dtype by the prelude's total conversions (see c_prelude)."""
+        to_int64, code = float_to_int_helper("i64", source_c)
+        if target == dtypes.int64 or target == dtypes.uint32:
+            self.helpers[to_int64] = code
+            return f"(({target.c_name}){to_int64}({source}))"
+        if target == dtypes.uint64:
+            self.helpers[to_int64] = code
+            name, unsigned_code = float_to_uint64_helper(source_c, to_int64)
+            self.helpers[name] = unsigned_code
+            return f"{name}({source})"
+        to_int32, code = float_to_int_helper("i32", source_c)
+        self.helpers[to_int32] = code
+        return f"(({target.c_name}){to_int32}({source}))"
 
     def _bitcast(self, uop: UOp) -> str:
         source_dtype, target = uop.src[0].scalar_dtype, uop.scalar_dtype

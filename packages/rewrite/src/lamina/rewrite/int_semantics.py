@@ -3,7 +3,8 @@ that constant folding and the test oracle `evaluate_int` share.
 
 IDIV truncates toward zero and MOD takes the dividend's sign (C's `/` and `%`), every result wraps to
 its dtype's width, bools are the integers 0 and 1, and a nonzero value converted to bool is true.
-Division by zero and out-of-range shifts are undefined in C, so they raise instead of guessing.
+A shift by a count outside [0, bits) shifts every bit out, as the renderer's helper does; division by
+zero is undefined in C (the renderer's helper gives 0), so it raises here instead of guessing.
 """
 
 from __future__ import annotations
@@ -28,10 +29,15 @@ def c_mod(a: int, b: int) -> int:
     return a - b * c_div(a, b)
 
 
-def _shift_amount(amount: int, dtype: DType) -> int:
-    if not 0 <= amount < dtype.bits:
-        raise ValueError(f"shifting a {dtype} by {amount} is undefined in C")
-    return amount
+def _shift_left(value: int, amount: int, dtype: DType) -> int:
+    # A count outside [0, bits) shifts every bit out; the C renderer's helper computes the same.
+    return value << amount if 0 <= amount < dtype.bits else 0
+
+
+def _shift_right(value: int, amount: int, dtype: DType) -> int:
+    if 0 <= amount < dtype.bits:
+        return value >> amount
+    return -1 if value < 0 else 0
 
 
 def is_int_like(dtype: UOpDType) -> bool:
@@ -61,8 +67,8 @@ _INT_OPS: Final[dict[Ops, Callable[[list[int], DType], int]]] = {
     Ops.AND: lambda v, _: v[0] & v[1],
     Ops.OR: lambda v, _: v[0] | v[1],
     Ops.XOR: lambda v, _: v[0] ^ v[1],
-    Ops.SHL: lambda v, d: v[0] << _shift_amount(v[1], d),
-    Ops.SHR: lambda v, d: v[0] >> _shift_amount(v[1], d),
+    Ops.SHL: lambda v, d: _shift_left(v[0], v[1], d),
+    Ops.SHR: lambda v, d: _shift_right(v[0], v[1], d),
     Ops.WHERE: lambda v, _: v[1] if v[0] else v[2],
     # Every value is already wrapped to its own dtype, so a cast is just the wrap to the new one.
     Ops.CAST: lambda v, _: v[0],

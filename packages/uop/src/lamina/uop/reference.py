@@ -94,6 +94,23 @@ def _erf(a: Array) -> Array:
     return result.astype(a.dtype, copy=False)
 
 
+def _shift(left: bool) -> Callable[[Array, Array], Array]:
+    """a << b or a >> b with any count: a count outside [0, bits) shifts everything out (the renderer's helpers)."""
+
+    def shift(a: Array, b: Array) -> Array:
+        bits = a.dtype.itemsize * 8
+        inside = (b >= 0) & (b < bits)
+        count = np.where(inside, b, 0).astype(a.dtype)
+        if left:
+            unsigned = np.dtype(f"u{a.dtype.itemsize}")
+            shifted = np.left_shift(a.astype(unsigned), count.astype(unsigned)).astype(a.dtype)
+            return np.where(inside, shifted, np.zeros_like(a))
+        spilled = np.where(a < 0, -1, 0).astype(a.dtype) if a.dtype.kind == "i" else np.zeros_like(a)
+        return np.where(inside, np.right_shift(a, count), spilled)
+
+    return shift
+
+
 _ALU: Final[dict[Ops, Callable[..., Array]]] = {
     Ops.NEG: np.negative,
     Ops.RECIPROCAL: np.reciprocal,
@@ -126,8 +143,8 @@ _ALU: Final[dict[Ops, Callable[..., Array]]] = {
     Ops.AND: np.bitwise_and,
     Ops.OR: np.bitwise_or,
     Ops.XOR: np.bitwise_xor,
-    Ops.SHL: np.left_shift,
-    Ops.SHR: np.right_shift,
+    Ops.SHL: _shift(left=True),
+    Ops.SHR: _shift(left=False),
     Ops.WHERE: np.where,
 }
 
@@ -144,13 +161,19 @@ def _evaluate_alu(node: UOp, values: list[Array]) -> Array:
 
 
 def _float_to_int(values: Array, target: DType) -> Array:
-    whole = np.trunc(values.astype(np.float64))
-    # C leaves out-of-range conversions undefined; lamina defines them as wrapping modulo 2**64 (then to the
-    # target's width, as integer casts do), which keeps results deterministic. nan and inf become 0.
-    whole = np.where(np.isfinite(whole), np.fmod(whole, 2.0**64), 0.0)
-    whole = np.where(whole >= 2.0**63, whole - 2.0**64, whole)
-    whole = np.where(whole < -(2.0**63), whole + 2.0**64, whole)
-    return whole.astype(np.int64).astype(to_numpy_dtype(target))
+    # C leaves out-of-range and NaN conversions undefined; lamina defines them as torch's CPU kernels compute them
+    # on x86: through int32 (int64 for the 64-bit and uint32 targets) with everything out of range, and NaN, at
+    # that type's lowest value, and then the target's low bits. uint64 is exact up to 2**64.
+    wide = values.astype(np.float64)
+    via64 = target.itemsize == 8 or target == dtypes.uint32
+    low, high = (-(2.0**63), 2.0**63) if via64 else (-(2.0**31), 2.0**31)
+    inside = (wide >= low) & (wide < high)
+    whole = np.where(inside, np.trunc(np.where(inside, wide, 0.0)), low).astype(np.int64)
+    if target == dtypes.uint64:
+        upper = (wide >= 2.0**63) & (wide < 2.0**64)
+        large = np.where(upper, wide - 2.0**63, 0.0).astype(np.int64).astype(np.uint64) + np.uint64(1 << 63)
+        return np.where(upper, large, whole.astype(np.uint64))
+    return whole.astype(to_numpy_dtype(target))
 
 
 def _cast(values: Array, source: DType, target: DType) -> Array:
