@@ -165,3 +165,26 @@ def test_a_compiler_is_probed_once_per_binary_and_cache(
     CPUCompiler(str(script))
     assert _runs(tmp_path) > before
     compiler_module._probe.cache_clear()
+
+
+def test_a_flag_refused_before_is_tried_again_in_a_new_process(
+    compiler: CPUCompiler, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The same binary refuses -fopenmp while a marker file exists (libomp missing), then accepts it (installed).
+    from lamina.device import compiler as compiler_module
+
+    monkeypatch.setenv("LAMINA_CACHE", str(tmp_path / "cache"))
+    missing = tmp_path / "libomp-missing"
+    missing.touch()
+    script = tmp_path / "cc-without-openmp-yet"
+    script.write_text(
+        f'#!/bin/sh\nfor a in "$@"; do [ "$a" = -fopenmp ] && [ -e "{missing}" ] && exit 1; done\n'
+        f'exec {compiler.command[0]} "$@"\n'
+    )
+    script.chmod(0o755)
+    compiler_module._probe.cache_clear()
+    assert "-fopenmp" not in CPUCompiler(str(script)).flags
+    missing.unlink()
+    compiler_module._probe.cache_clear()  # as in a new process
+    assert ("-fopenmp" in CPUCompiler(str(script)).flags) == compiler.parallel
+    compiler_module._probe.cache_clear()

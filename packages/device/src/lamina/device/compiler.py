@@ -183,10 +183,20 @@ def _probe(command: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
     cached = cache.get(PROBES, identity) if identity is not None else None
     if cached is not None:
         version, remembered = cached.decode().split("\n", 1)
-        return version, tuple(remembered.split())
-    lines = _run_compiler([*command, "--version"]).stdout.splitlines()
-    version = lines[0].strip() if lines else ""
-    accepted = supported_flags(command)
+        kept = set(remembered.split())
+        refused = tuple(flags for flags in OPTIONAL_FLAGS if not set(flags) <= kept)
+        if not refused:
+            return version, tuple(remembered.split())
+        # A flag refused before may work now without a new compiler binary (libomp installed since, for
+        # -fopenmp): refusals are tried again in every process, acceptances are kept.
+        now_accepted = _accepted(command, refused)
+        accepted = tuple(
+            flag for flags in OPTIONAL_FLAGS if set(flags) <= kept or flags in now_accepted for flag in flags
+        )
+    else:
+        lines = _run_compiler([*command, "--version"]).stdout.splitlines()
+        version = lines[0].strip() if lines else ""
+        accepted = supported_flags(command)
     if identity is not None:
         cache.put(PROBES, identity, f"{version}\n{' '.join(accepted)}".encode())
     return version, accepted
@@ -194,11 +204,14 @@ def _probe(command: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
 
 @functools.cache
 def supported_flags(command: tuple[str, ...]) -> tuple[str, ...]:
-    """The OPTIONAL_FLAGS that the compiler `command` accepts, checked by building a small program.
+    """The OPTIONAL_FLAGS that the compiler `command` accepts, checked by building a small program."""
+    accepted = _accepted(command, OPTIONAL_FLAGS)
+    return tuple(flag for flags in accepted for flag in flags)
 
-    All of them are tried together first, which is one compiler run where every flag is accepted;
-    only when that fails is each tried alone.
-    """
+
+def _accepted(command: tuple[str, ...], candidates: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+    """The groups of `candidates` that `command` accepts. All of them are tried together first, which is one
+    compiler run where every flag is accepted; only when that fails is each tried alone."""
     with tempfile.TemporaryDirectory(prefix="lamina-probe-") as scratch:
         source_path = Path(scratch) / "probe.c"
         source_path.write_text(_PROBE)
@@ -212,7 +225,6 @@ def supported_flags(command: tuple[str, ...]) -> tuple[str, ...]:
             except OSError:
                 return False
 
-        every = tuple(flag for flags in OPTIONAL_FLAGS for flag in flags)
-        if accepts(every):
-            return every
-        return tuple(flag for flags in OPTIONAL_FLAGS if accepts(flags) for flag in flags)
+        if accepts(tuple(flag for flags in candidates for flag in flags)):
+            return candidates
+        return tuple(flags for flags in candidates if accepts(flags))
