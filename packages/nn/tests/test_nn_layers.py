@@ -130,3 +130,10 @@ def test_layer_norm_gradients_match_finite_differences(rng: np.random.Generator,
 def test_layer_norm_rejects_a_shape_that_is_not_trailing() -> None:
     with pytest.raises(ValueError, match="trailing dims"):
         functional.layer_norm(Tensor.zeros(2, 3), 2)
+
+
+def test_embedding_refuses_an_index_outside_its_table() -> None:
+    layer = Embedding(5, 3)
+    for bad in (5, -1):
+        with pytest.raises(IndexError, match=f"embedding: index {bad} is out of bounds for dimension 0 with size 5"):
+            layer(Tensor([[0, bad]])).numpy()

@@ -153,3 +153,20 @@ def test_binary_cross_entropy_with_logits_weights_positives(rng: np.random.Gener
 def test_unknown_reduction_is_rejected() -> None:
     with pytest.raises(ValueError, match="reduction must be one of"):
         functional.mse_loss(Tensor.zeros(2), Tensor.zeros(2), "average")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [3, -1, -101])
+def test_a_class_index_out_of_range_raises_index_error(bad: int) -> None:
+    logits = Tensor(np.zeros((2, 3), np.float32))
+    with pytest.raises(IndexError, match=f"cross_entropy target: index {bad} is out of bounds"):
+        functional.cross_entropy(logits, Tensor([0, bad])).numpy()
+    with pytest.raises(IndexError, match=f"index {bad} "):
+        functional.nll_loss(logits, Tensor([bad, 1])).numpy()
+
+
+def test_ignore_index_is_not_a_range_error() -> None:
+    logits = Tensor(np.zeros((2, 3), np.float32))
+    loss = functional.cross_entropy(logits, Tensor([2, -100]))
+    np.testing.assert_allclose(loss.numpy(), np.log(3.0), rtol=1e-6)
+    loss = functional.cross_entropy(logits, Tensor([7, 1]), ignore_index=7)
+    np.testing.assert_allclose(loss.numpy(), np.log(3.0), rtol=1e-6)

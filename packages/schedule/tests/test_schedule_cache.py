@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from lamina.dtype import dtypes
-from lamina.schedule import Schedule, create_schedule, graph_structure, schedule_cache
+from lamina.schedule import Schedule, create_schedule, graph_structure, schedule_cache, view_base
 from lamina.uop import Ops, UOp
 
 Runner = Callable[..., Schedule]
@@ -83,3 +83,22 @@ def test_a_buffer_on_another_device_is_refused_even_on_a_hit(tensor: Maker) -> N
     other = UOp.new_buffer("GPU", 2, dtypes.float32).reshape((2,))
     with pytest.raises(ValueError, match="buffer on GPU"):
         create_schedule([_plus(other, 1.0)], "CPU")
+
+
+def test_checks_become_verdict_targets_and_survive_the_cache(tensor: Maker) -> None:
+    from lamina.uop import Check, CheckKind, checked, toposort
+
+    def guarded() -> UOp:
+        values, index = tensor((6,)), tensor((4,), dtypes.int64)
+        return checked(values * values, index, Check(CheckKind.INDEX, "index", -6, 6, 0, 6))
+
+    for _ in range(2):  # the second is built from the cache's template
+        schedule = create_schedule([guarded()], "CPU")
+        assert len(schedule.checks) == 1
+        verdict, check = schedule.checks[0]
+        assert check.op == "index"
+        assert verdict.shape in ((), (1,))
+        assert len(schedule.items) == 2
+        assert all(node.op is not Ops.CHECK for item in schedule.items for node in toposort([item.ast]))
+        written = {item.output for item in schedule.items}
+        assert view_base(verdict) in written

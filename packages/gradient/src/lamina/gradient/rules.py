@@ -187,6 +187,7 @@ gradient_rules: Final[dict[Ops, GradientRule]] = {
     Ops.WHERE: _where,
     Ops.CAST: _cast,
     Ops.CONTIGUOUS: lambda node, grad: (grad,),
+    Ops.CHECK: lambda node, grad: (grad, None),
     Ops.REDUCE_AXIS: _reduce_axis,
     Ops.RESHAPE: lambda node, grad: (grad.reshape(node.src[0].shape),),
     Ops.PERMUTE: _permute,

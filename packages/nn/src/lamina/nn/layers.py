@@ -73,7 +73,7 @@ class Embedding(Module):
 
     def forward(self, indices: Tensor) -> Tensor:
         # A one-hot matrix product: the lookup and its gradient (a scatter-add) are ordinary fused kernels.
-        hot = indices.one_hot(self.num_embeddings).cast(self.weight.dtype)
+        hot = indices.one_hot_for("embedding", self.num_embeddings, dim=0).cast(self.weight.dtype)
         return hot.matmul(self.weight)
 
 

@@ -47,7 +47,9 @@ def _index_loss(
         raise ValueError(f"target of shape {target.shape} does not match input positions {log_probs.shape[:-1]}")
     classes = log_probs.shape[-1]
     keep = target.ne(ignore_index)
-    hot = target.one_hot(classes).cast(log_probs.dtype)
+    # Every target but ignore_index must be a class (torch raises IndexError for the others).
+    hot = target.where(keep, 0).one_hot_for("cross_entropy target", classes, dim=log_probs.ndim - 1)
+    hot = hot.cast(log_probs.dtype)
     loss = -(log_probs * hot).sum(-1)
     if label_smoothing:
         smooth = -log_probs.sum(-1) / classes

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from lamina.dtype import DType
-from lamina.uop import Ops, UOp, arg_key, toposort
+from lamina.uop import Check, Ops, UOp, arg_key, toposort
 
 # Distinct graph structures kept; a program has a handful (train step, eval step), so this is a leak bound.
 CACHE_LIMIT: Final = 512
@@ -53,6 +53,7 @@ class ScheduleTemplate:
     made: tuple[tuple[int, DType], ...]  # size and dtype of each buffer the schedule made
     results: tuple[tuple[int, tuple[int, ...]] | None, ...]  # per target: (slot, shape) of its view, None if itself
     frees: tuple[tuple[int, ...], ...]
+    checks: tuple[tuple[int, Check], ...]  # each verdict's slot and what it checked
 
 
 class ScheduleCache:

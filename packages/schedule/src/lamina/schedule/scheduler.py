@@ -5,6 +5,9 @@ kernel per boundary and orders the kernels so each runs after the kernels it rea
 returns which buffer view each target became, and when each intermediate buffer is last used so
 its memory can go back as soon as nothing needs it. A graph whose structure was scheduled before
 reuses that schedule's kernels with its own buffers (see `cache.py`).
+
+A CHECK node never reaches a kernel: each is replaced by the value it guards, and its verdict is
+scheduled as one more target, listed in `Schedule.checks` for the engine to read after the run.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from lamina.schedule.boundaries import find_realize_points, is_buffer_view, view
 from lamina.schedule.cache import GraphStructure, ScheduleCache, ScheduleTemplate, graph_structure
 from lamina.schedule.rangeify import build_kernel
 from lamina.shape import prod
-from lamina.uop import Ops, UOp, toposort
+from lamina.uop import Check, Ops, UOp, toposort
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,8 @@ class Schedule:
     results: dict[UOp, UOp]
     # frees[i]: intermediate buffers no kernel after item i reads (and no target became).
     frees: tuple[tuple[UOp, ...], ...]
+    # Each CHECK's verdict (a one-element int64 buffer view) and what it checked: read them after the run.
+    checks: tuple[tuple[UOp, Check], ...] = ()
 
 
 def _plan_frees(items: Sequence[ScheduleItem], keep: set[UOp]) -> tuple[tuple[UOp, ...], ...]:
@@ -69,7 +74,35 @@ def create_schedule(targets: Sequence[UOp], device: str) -> Schedule:
     return schedule
 
 
+def _without_checks(roots: Sequence[UOp]) -> list[UOp]:
+    """`roots` with every CHECK replaced by the value it guards (checks nested in checks too)."""
+    rebuilt: dict[UOp, UOp] = {}
+    for node in toposort(roots, stop=is_buffer_view):
+        if node.op is Ops.CHECK:
+            rebuilt[node] = rebuilt[node.src[0]]
+            continue
+        new_src = tuple(rebuilt.get(source, source) for source in node.src)
+        rebuilt[node] = node if new_src == node.src else UOp(node.op, node.dtype, new_src, node.arg)
+    return [rebuilt.get(root, root) for root in roots]
+
+
 def _schedule(targets: Sequence[UOp], device: str) -> Schedule:
+    checks = [node for node in toposort(targets, stop=is_buffer_view) if node.op is Ops.CHECK]
+    if not checks:
+        return _schedule_plain(targets, device)
+    verdicts = list(dict.fromkeys(check.src[1] for check in checks))
+    plain = _without_checks([*targets, *verdicts])
+    schedule = _schedule_plain(plain, device)
+    view_of = dict(zip([*targets, *verdicts], (schedule.results[node] for node in plain), strict=True))
+    return Schedule(
+        schedule.items,
+        {target: view_of[target] for target in targets},
+        schedule.frees,
+        tuple((view_of[check.src[1]], check.arg) for check in checks),
+    )
+
+
+def _schedule_plain(targets: Sequence[UOp], device: str) -> Schedule:
     graph = toposort(targets, stop=is_buffer_view)
     points = find_realize_points(targets)
     buffer_of: dict[UOp, UOp] = {node: node for node in graph if node.op is Ops.BUFFER}
@@ -102,7 +135,8 @@ def _template(schedule: Schedule, structure: GraphStructure, targets: Sequence[U
         view = schedule.results[target]
         results.append(None if view is target else (slot(view_base(view)), view.shape))
     frees = tuple(tuple(slot_of[buffer] for buffer in each) for each in schedule.frees)
-    return ScheduleTemplate(kernels, tuple(made), tuple(results), frees)
+    checks = tuple((slot(view_base(view)), check) for view, check in schedule.checks)
+    return ScheduleTemplate(kernels, tuple(made), tuple(results), frees, checks)
 
 
 def _instantiate(
@@ -115,4 +149,5 @@ def _instantiate(
         for target, result in zip(targets, template.results, strict=True)
     }
     frees = tuple(tuple(buffers[slot] for slot in each) for each in template.frees)
-    return Schedule(items, results, frees)
+    checks = tuple((buffers[slot], check) for slot, check in template.checks)
+    return Schedule(items, results, frees, checks)

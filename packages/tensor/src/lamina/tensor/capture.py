@@ -1,9 +1,10 @@
 """Capturing what a function runs: the kernel launches, and the tensors it assigns, for the JIT.
 
 While a `Capture` is active, the runtime appends every kernel launch (the program, its buffers and
-their BUFFER nodes), `assign` notes the value each tensor held before the function first assigned
-it, and whatever would turn a device value into a Python one (or Python data into a device buffer)
-raises `JitError`: a replay runs no Python, so such a value would be frozen at its captured value.
+their BUFFER nodes) and every check's verdict buffer, `assign` notes the value each tensor held
+before the function first assigned it, and whatever would turn a device value into a Python one (or
+Python data into a device buffer) raises `JitError`: a replay runs no Python, so such a value would
+be frozen at its captured value.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lamina.device import Buffer, Launcher
-from lamina.uop import UOp
+from lamina.uop import Check, UOp
 
 if TYPE_CHECKING:
     from lamina.tensor.core import TensorCore
@@ -39,6 +40,8 @@ class Capture:
 
     launches: list[Launch] = field(default_factory=list)
     assigned: dict[int, tuple[TensorCore, UOp]] = field(default_factory=dict)
+    # The verdict buffers of the checks the kernels computed: a replay reads them again.
+    checks: list[tuple[Buffer, Check]] = field(default_factory=list)
 
 
 _active: list[Capture] = []

@@ -16,7 +16,7 @@ from lamina.dtype import DType, dtypes, least_upper_float, promote_types, result
 from lamina.shape import broadcast_shapes
 from lamina.tensor.core import TensorCore, scalar_full, scalar_uop
 from lamina.tensor.movement import MovementMixin
-from lamina.uop import ConstValue, Ops, UOp
+from lamina.uop import Check, CheckKind, ConstValue, GroupOp, Ops, UOp, checked
 
 Operand = TensorCore | ConstValue
 
@@ -25,6 +25,19 @@ def broadcast_uop(uop: UOp, shape: tuple[int, ...]) -> UOp:
     """`uop` broadcast to `shape` (numpy rules; the shapes were checked already)."""
     aligned = uop.reshape((1,) * (len(shape) - len(uop.shape)) + uop.shape)
     return aligned.expand(shape)
+
+
+def _guard_divisor(result: UOp, divisor: UOp, op: str) -> UOp:
+    """`result` of an integer division by `divisor`, raising ZeroDivisionError (like torch) where it is zero: now
+    for a constant divisor, when the kernels run for any other (a runtime check, see lamina.uop.check)."""
+    constant = divisor
+    while constant.op in GroupOp.MOVEMENT:
+        constant = constant.src[0]
+    if constant.op is Ops.CONST:
+        if constant.arg == 0:
+            raise ZeroDivisionError(f"{op}: integer division by zero")
+        return result
+    return checked(result, divisor, Check(CheckKind.DIVISOR, op))
 
 
 def _power_by_squaring(base: UOp, exponent: int) -> UOp:
@@ -189,7 +202,8 @@ class ElementwiseMixin(MovementMixin):
         remainder = left.alu(Ops.MOD, right)
         signs_differ = remainder.lt(remainder.const_like(0)).alu(Ops.XOR, right.lt(right.const_like(0)))
         adjust = remainder.ne(remainder.const_like(0)).alu(Ops.AND, signs_differ)
-        return self._derive(quotient - adjust.cast(quotient.scalar_dtype), *inputs)
+        floored = quotient - adjust.cast(quotient.scalar_dtype)
+        return self._derive(_guard_divisor(floored, right, "floor_divide"), *inputs)
 
     def mod(self, other: Operand, reverse: builtins.bool = False) -> Self:
         """Remainder with the sign of the divisor (Python's %)."""
@@ -198,7 +212,10 @@ class ElementwiseMixin(MovementMixin):
         zero = remainder.const_like(0)
         signs_differ = remainder.lt(zero).alu(Ops.XOR, right.lt(zero))
         wrap = remainder.ne(zero).alu(Ops.AND, signs_differ)
-        return self._derive(wrap.where(remainder + right, remainder), *inputs)
+        result = wrap.where(remainder + right, remainder)
+        if left.scalar_dtype.is_float:
+            return self._derive(result, *inputs)
+        return self._derive(_guard_divisor(result, right, "remainder"), *inputs)
 
     def pow(self, exponent: Operand, reverse: builtins.bool = False) -> Self:
         """self ** exponent (base ** self when `reverse`); integer powers of integers are exact and wrap, like torch."""

@@ -3,8 +3,9 @@
 
 Basic indexing is pure movement (shrink, flip, reshape), so it is free. Indexing by an integer
 tensor is a one-hot comparison against the indices followed by a sum: the same fused kernel
-shape as a reduction, with no data-dependent control flow. Indices out of range select nothing
-(the result is zero there) since they are only known when the kernel runs.
+shape as a reduction, with no data-dependent control flow. An index out of range raises IndexError
+as in torch: the result is guarded by a runtime check (see lamina.uop.check) that the realize
+which computes it reads, since the indices are only known when the kernels run.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Self, TypeVar
 
+import numpy as np
+
 from lamina.dtype import dtypes
 from lamina.shape import broadcast_shapes, contiguous_strides, normalize_axis
 from lamina.tensor.core import TensorCore
 from lamina.tensor.creation import arange_uop
 from lamina.tensor.reduce import ReduceMixin
+from lamina.uop import Check, CheckKind, checked
 
 IndexItem = int | slice | None | TensorCore | type(Ellipsis)
 JoinedT = TypeVar("JoinedT", bound="IndexingMixin")
@@ -55,10 +59,12 @@ class IndexingMixin(ReduceMixin):
         keep[dim + 1] = (0, 1)
         return folded.shrink(keep).squeeze(dim + 1)
 
-    def __getitem__(self, key: Any) -> Self:
+    def _expanded_key(self, key: Any) -> list[Any]:
+        """`key` as one item per dim (ints, slices, integer tensors) plus the Nones that add dims: lists become
+        index tensors, a boolean mask becomes the index tensors of its true elements, `...` becomes slices."""
         items = list(key) if isinstance(key, tuple) else [key]
         items = [self._derive(self._to_index(item).uop) if isinstance(item, list) else item for item in items]
-        consumed = sum(1 for item in items if item is not None and item is not Ellipsis)
+        consumed = sum(_dims_covered(item) for item in items)
         if consumed > self.ndim:
             raise IndexError(f"too many indices ({consumed}) for a tensor of shape {self.shape}")
         if sum(1 for item in items if item is Ellipsis) > 1:
@@ -69,6 +75,23 @@ class IndexingMixin(ReduceMixin):
             items[at : at + 1] = [slice(None)] * (self.ndim - consumed)
         else:
             items += [slice(None)] * (self.ndim - consumed)
+        expanded: list[Any] = []
+        for item in items:
+            dim = sum(_dims_covered(each) for each in expanded)
+            if isinstance(item, TensorCore) and item.dtype.is_bool:
+                covered = self.shape[dim : dim + item.ndim]
+                if item.shape != covered:
+                    raise IndexError(
+                        f"a mask of shape {item.shape} at dim {dim} does not match {covered} of {self.shape}"
+                    )
+            expanded.extend(_mask_positions(item))
+        return expanded
+
+    def __getitem__(self, key: Any) -> Self:
+        """torch's indexing: ints, slices of any step, None, `...`, integer tensors and lists (advanced indexing,
+        range-checked when the kernels run) and boolean masks. A mask's result size depends on its values, so
+        the mask is computed and read when the index is built (inside `jit`, that raises JitError)."""
+        items = self._expanded_key(key)
         result, dim, squeezed = self, 0, []
         tensor_dims: list[tuple[int, TensorCore]] = []
         for item in items:
@@ -91,8 +114,8 @@ class IndexingMixin(ReduceMixin):
                 result = result._slice(dim, item)
                 dim += 1
             elif isinstance(item, TensorCore):
-                if item.dtype.is_float or item.dtype.is_bool:
-                    raise IndexError(f"tensors used as indices must be integer tensors, got {item.dtype}")
+                if item.dtype.is_float:
+                    raise IndexError(f"tensors used as indices must be integer or bool tensors, got {item.dtype}")
                 tensor_dims.append((dim, item))
                 dim += 1
             else:
@@ -135,6 +158,8 @@ class IndexingMixin(ReduceMixin):
         shape = (*pre, *index_shape, *post, total)
         mask = positions.expand(shape).eq(chosen.expand(shape))
         picked = mask._select(values.expand(shape), 0).sum(-1).cast(self.dtype)
+        for dim, index in tensor_dims:
+            picked = picked._guarded(index, "index", dim, self.shape[dim], low=-self.shape[dim])
         # Dims indexed by plain ints were kept as size 1 until now; drop them.
         dropped = [
             (position if position < insert_at else position + len(index_shape))
@@ -157,19 +182,36 @@ class IndexingMixin(ReduceMixin):
         order = [other for other in range(self.ndim) if other != axis] + [axis]
         moved = source.permute(order).unsqueeze(axis).expand((*index.shape, length))
         typed = _index_tensor(index)
-        wrapped = typed.lt(0)._select(typed + length, typed)
         positions = self._arange_like(length).reshape((1,) * index.ndim + (length,))
-        mask = positions.expand((*index.shape, length)).eq(wrapped.unsqueeze(-1).expand((*index.shape, length)))
-        return mask._select(moved, 0).sum(-1).cast(self.dtype)
+        mask = positions.expand((*index.shape, length)).eq(typed.unsqueeze(-1).expand((*index.shape, length)))
+        # torch.gather takes no negative index: the valid range is [0, length).
+        return mask._select(moved, 0).sum(-1).cast(self.dtype)._guarded(index, "gather", axis, length)
 
     def one_hot(self, num_classes: int = -1) -> Self:
+        """torch's one_hot: int64 rows with a 1 at each class; a class outside [0, num_classes) raises IndexError."""
+        return self.one_hot_for("one_hot", num_classes)
+
+    def one_hot_for(self, op: str, num_classes: int = -1, dim: int | None = None) -> Self:
+        """`one_hot` whose range error names `op` (and the indexed `dim`), for the ops built on it."""
         if self.dtype.is_float or self.dtype.is_bool:
-            raise TypeError(f"one_hot needs an integer tensor, got {self.dtype}")
+            raise TypeError(f"{op} needs an integer tensor of class indices, got {self.dtype}")
         if num_classes < 0:
             num_classes = int(self.max().item()) + 1 if self.numel() else 0
         classes = self._arange_like(num_classes).reshape((1,) * self.ndim + (num_classes,))
         shape = (*self.shape, num_classes)
-        return self.unsqueeze(-1).expand(shape).eq(classes.expand(shape)).cast(dtypes.int64)
+        hot = self.unsqueeze(-1).expand(shape).eq(classes.expand(shape)).cast(dtypes.int64)
+        return hot._guarded(self, op, dim, num_classes)
+
+    def _guarded(self, index: TensorCore, op: str, dim: int | None, size: int, low: int = 0) -> Self:
+        """self, computed from the indices `index` into a dimension of `size`: IndexError unless each is in
+        [low, size) — now for a dimension of size 0 (no index fits), else when the kernels run."""
+        check = Check(CheckKind.INDEX, op, low, size, dim, size)
+        if index.numel() == 0:
+            return self
+        if size == 0:
+            where = f" for dimension {dim}" if dim is not None else ""
+            raise IndexError(f"{op}: index is out of bounds{where} with size 0")
+        return self._derive(checked(self.uop, index.uop, check))
 
     def cat(self: JoinedT | Sequence[JoinedT], *others: JoinedT | int, dim: int = 0) -> JoinedT:
         """Join along an existing dim: `Tensor.cat([a, b], dim)` as torch.cat, or `a.cat(b, dim=dim)`.
@@ -253,6 +295,26 @@ def _join_arguments(
         bad = next(item for item in items if not isinstance(item, IndexingMixin))
         raise TypeError(f"{name} joins Tensors, got a {type(bad).__name__}")
     return parts, dim  # type: ignore[return-value]
+
+
+def _dims_covered(item: Any) -> int:
+    """How many of the tensor's dims a key item indexes: a boolean mask its rank, None and `...` none."""
+    if item is None or item is Ellipsis:
+        return 0
+    if isinstance(item, TensorCore) and item.dtype.is_bool:
+        return max(item.ndim, 1)
+    return 1
+
+
+def _mask_positions(item: Any) -> list[Any]:
+    """A boolean mask as the index tensors of its true elements, one per dim it covers (torch's rule; the mask is
+    read now: how many elements it selects decides the result's shape); any other item as it is."""
+    if not (isinstance(item, TensorCore) and item.dtype.is_bool):
+        return [item]
+    if item.ndim == 0:
+        raise IndexError("a 0-d boolean mask as an index is not supported; use where()")
+    positions = np.nonzero(item.numpy())
+    return [type(item)(position.astype(np.int64), device=item.device) for position in positions]
 
 
 def _index_tensor(index: TensorCore) -> IndexingMixin:

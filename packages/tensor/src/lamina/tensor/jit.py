@@ -37,9 +37,9 @@ from lamina.tensor.capture import Capture, JitError, capturing
 from lamina.tensor.context import current_context
 from lamina.tensor.core import TensorCore, realize
 from lamina.tensor.python_state import python_state
-from lamina.tensor.runtime import attach_buffer, buffer_of, compiler_for, kernel_cache, stats
+from lamina.tensor.runtime import attach_buffer, buffer_of, compiler_for, kernel_cache, raise_failed_checks, stats
 from lamina.tensor.tensor import Tensor
-from lamina.uop import UOp
+from lamina.uop import Check, UOp
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -73,6 +73,7 @@ class _Plan:
     cleared_grads: tuple[TensorCore, ...]
     native: _NativeLaunches | None  # every launch as one native call, where the device's kernels allow it
     python_state: list[object]  # what the function could read from Python after the captured call (python_state.py)
+    checks: tuple[tuple[Buffer, Check], ...] = ()  # verdict buffers (fixed: kernels rewrite them) read after a replay
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +209,8 @@ class Jit(Generic[P, R]):
             for launcher, slots in plan.launches:
                 launcher(*(pools[kind][index] for kind, index in slots))
         stats.kernels_run += len(plan.launches)
+        # A failed check raises before any state moves on: the call did not happen, as in eager mode.
+        raise_failed_checks(plan.checks)
         for tensor, (kind, index), shape in plan.states:
             tensor.uop = _view_of(pools[kind][index], shape)
         for leaf in plan.cleared_grads:
@@ -288,6 +291,7 @@ def _make_plan(
         cleared,
         native,
         python_state=[],
+        checks=tuple(capture.checks),
     )
 
 

@@ -4,7 +4,9 @@ This is where the layers meet: the scheduler's kernels go through the code gener
 compiler (with its disk cache) and its runtime. Memory lives in a weak map from BUFFER nodes to
 device Buffers, so a buffer's memory goes when the last graph naming it goes; intermediates are
 released right after the last kernel that reads them. Compiled programs are memoized on the
-kernel AST itself, which hash-consing makes identical for identical computations.
+kernel AST itself, which hash-consing makes identical for identical computations. After the
+kernels, each check's verdict (see `lamina.uop.check`) is read, and a failed one raises its error
+naming the op and the bad value.
 """
 
 from __future__ import annotations
@@ -26,12 +28,12 @@ import lamina.rewrite
 import lamina.uop
 from lamina.codegen import Opt, OptimizeOptions, generate_c
 from lamina.device import Buffer, Compiler, Device, KernelCache, Launcher
-from lamina.schedule import Schedule, ScheduleItem
+from lamina.schedule import Schedule, ScheduleItem, view_base
 from lamina.tensor.beam import searched_opts
 from lamina.tensor.capture import Launch, active_capture
 from lamina.tensor.context import Context
 from lamina.tensor.libraries import build_kernels
-from lamina.uop import Ops, UOp, format_graph, format_kernel, toposort
+from lamina.uop import CHECK_PASSED, Check, Ops, UOp, format_graph, format_kernel, toposort
 
 _device_buffers: weakref.WeakKeyDictionary[UOp, Buffer] = weakref.WeakKeyDictionary()
 
@@ -206,6 +208,20 @@ def run_schedule(schedule: Schedule, device: str, context: Context) -> None:
     if context.debug >= 1:
         total = (time.perf_counter() - started) * 1e3
         print(f"realize: {len(schedule.items)} kernels in {total:.2f} ms", file=sys.stderr)
+    if schedule.checks:
+        verdicts = [(buffer_of(view_base(view)), check) for view, check in schedule.checks]
+        capture = active_capture()
+        if capture is not None:
+            capture.checks.extend(verdicts)
+        raise_failed_checks(verdicts)
+
+
+def raise_failed_checks(verdicts: Sequence[tuple[Buffer, Check]]) -> None:
+    """Raise the error of the first check whose verdict buffer says it failed (see lamina.uop.check)."""
+    for buffer, check in verdicts:
+        verdict = int(buffer.numpy()[0])
+        if verdict != CHECK_PASSED:
+            raise check.error(verdict)
 
 
 def _report_kernel(kernel: CompiledKernel, elapsed: float) -> None:

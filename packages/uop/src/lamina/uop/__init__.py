@@ -4,6 +4,7 @@
 node; `toposort`/`substitute`/`consumers` walk graphs without recursion; `format_graph` prints them.
 """
 
+from lamina.uop.check import CHECK_PASSED, Check, CheckKind, checked
 from lamina.uop.graph import consumers, substitute, toposort
 from lamina.uop.kernel_reference import run_kernel
 from lamina.uop.ops import SPREAD_AXES, AxisKind, GroupOp, Ops
@@ -13,15 +14,19 @@ from lamina.uop.shapes import infer_shape
 from lamina.uop.uop import BufferRef, ConstValue, UOp, UOpDType, arg_key, normalize_const
 
 __all__ = [
+    "CHECK_PASSED",
     "SPREAD_AXES",
     "AxisKind",
     "BufferRef",
+    "Check",
+    "CheckKind",
     "ConstValue",
     "GroupOp",
     "Ops",
     "UOp",
     "UOpDType",
     "arg_key",
+    "checked",
     "consumers",
     "evaluate",
     "format_graph",

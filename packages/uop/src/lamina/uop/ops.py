@@ -22,6 +22,10 @@ class Ops(Enum):
     # -- tensor graph: storage and markers --
     BUFFER = auto()  # device memory; arg=BufferRef(uid, device, size); shape (size,)
     CONTIGUOUS = auto()  # src[0] must be materialised in its own buffer (a realize boundary)
+    # src[0] passed through, once src[1] (an int64 scalar, the verdict) is computed too and says the check
+    # passed; arg=a Check naming what is verified and the error its failure raises. The scheduler realizes each
+    # verdict with the graph and the engine raises after the run, so kernels never see a CHECK.
+    CHECK = auto()
 
     # -- constants and symbols --
     CONST = auto()  # arg=the Python value, already of dtype's kind; shape ()

@@ -18,7 +18,7 @@ from lamina.uop.uop import UOp
 
 _TENSOR_LEVEL = frozenset(
     {
-        Ops.BUFFER, Ops.CONTIGUOUS, Ops.RESHAPE, Ops.PERMUTE, Ops.EXPAND, Ops.PAD, Ops.SHRINK, Ops.FLIP,
+        Ops.BUFFER, Ops.CONTIGUOUS, Ops.CHECK, Ops.RESHAPE, Ops.PERMUTE, Ops.EXPAND, Ops.PAD, Ops.SHRINK, Ops.FLIP,
         Ops.REDUCE_AXIS,
     }
 )  # fmt: skip

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lamina.dtype import DType, bfloat16_bits_to_float32, dtypes, float32_to_bfloat16_bits, to_numpy_dtype
+from lamina.uop.check import CHECK_PASSED
 from lamina.uop.graph import toposort
 from lamina.uop.ops import GroupOp, Ops
 from lamina.uop.uop import UOp
@@ -273,6 +274,11 @@ def _evaluate_node(node: UOp, values: list[Array], inputs: Mapping[UOp, Array]) 
     if node.op is Ops.CONST:
         return _constant(node)
     if node.op is Ops.CONTIGUOUS:
+        return values[0]
+    if node.op is Ops.CHECK:
+        verdict = int(values[1])
+        if verdict != CHECK_PASSED:
+            raise node.arg.error(verdict)
         return values[0]
     if node.op in _MOVEMENT:
         return _MOVEMENT[node.op](values[0], node.arg)

@@ -82,6 +82,10 @@ def infer_shape(uop: UOp) -> Shape:
         return _reduce_axis_shape(uop)
     if uop.op is Ops.CONTIGUOUS:
         return uop.src[0].shape
+    if uop.op is Ops.CHECK:
+        if uop.src[1].shape != ():
+            raise ValueError(f"CHECK needs a scalar verdict, got shape {uop.src[1].shape}")
+        return uop.src[0].shape
     if uop.op in GroupOp.ELEMENTWISE:
         return _elementwise_shape(uop)
     return ()
