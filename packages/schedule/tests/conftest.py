@@ -37,10 +37,11 @@ def random_array(size: int, dtype: DType, rng: np.random.Generator) -> Array:
     return rng.uniform(-2.0, 2.0, size).astype(to_numpy_dtype(dtype))
 
 
-def _check_frees(schedule: Schedule) -> None:
-    """Each intermediate is freed exactly once, right after its last use; a target's buffer never is."""
+def _check_frees(schedule: Schedule, leaves: set[UOp]) -> None:
+    """Each intermediate is freed exactly once, right after its last use; a target's buffer, or an input's that a
+    WRITE changed in place, never is."""
     kept = {view.src[0] if view.op is Ops.RESHAPE else view for view in schedule.results.values()}
-    made = [item.output for item in schedule.items]
+    made = [item.output for item in schedule.items if item.output not in leaves]
     last_use = {buffer: position for position, item in enumerate(schedule.items) for buffer in item.buffers}
     freed = [buffer for each in schedule.frees for buffer in each]
     assert len(freed) == len(set(freed)), "a buffer is freed twice"
@@ -57,7 +58,8 @@ def run_schedule(targets: Sequence[UOp], rtol: float = 1e-5, atol: float = 1e-5)
     rng = np.random.default_rng(0)
     leaves = [node for node in toposort(targets) if node.op is Ops.BUFFER]
     inputs = {leaf: random_array(leaf.buffer.size, leaf.scalar_dtype, rng) for leaf in leaves}
-    memory: dict[UOp, Array] = dict(inputs)
+    # Copies: a WRITE changes its buffer in place, and the reference evaluates the inputs as they were.
+    memory: dict[UOp, Array] = {leaf: array.copy() for leaf, array in inputs.items()}
     for item, frees in zip(schedule.items, schedule.frees, strict=True):
         for buffer in item.buffers:
             if buffer not in memory:
@@ -65,7 +67,7 @@ def run_schedule(targets: Sequence[UOp], rtol: float = 1e-5, atol: float = 1e-5)
         run_kernel(item.ast, [memory[buffer] for buffer in item.buffers])
         for buffer in frees:
             del memory[buffer]
-    _check_frees(schedule)
+    _check_frees(schedule, set(leaves))
     for view in schedule.results.values():
         for node in toposort(view):
             # A target with no elements gets a buffer but no kernel.

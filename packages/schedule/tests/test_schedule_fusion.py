@@ -117,3 +117,25 @@ def test_reduce_not_broadcast_fuses_into_its_consumer(run_schedule: Runner, tens
     schedule = run_schedule([(inner * inner.const_like(0.5)).reduce_axis(Ops.MAX, (0,))])
     assert len(schedule.items) == 1
     assert _ops(schedule, 0).count(Ops.REDUCE) == 2
+
+
+def _write(target: UOp, values: UOp, offset: int, strides: tuple[int, ...]) -> UOp:
+    return UOp(Ops.WRITE, target.dtype, (target, values), (offset, strides))
+
+
+def test_a_write_stores_its_region_into_the_targets_own_buffer(run_schedule: Runner, tensor: Maker) -> None:
+    target = tensor((6, 8)).src[0]
+    values = tensor((3, 4))
+    written = _write(target, values + values, 9, (16, -1))  # flat 9 + 16 i - j: any strided region
+    schedule = run_schedule([written.reshape((6, 8)), written + written])
+    assert len(schedule.items) == 2
+    assert schedule.items[0].output is target
+    assert schedule.results[written.reshape((6, 8))].src[0] is target
+    assert target not in {buffer for each in schedule.frees for buffer in each}
+
+
+def test_a_write_into_a_copy_leaves_the_original_alone(run_schedule: Runner, tensor: Maker) -> None:
+    original = tensor((10,))  # a flat BUFFER itself
+    written = _write(original.contiguous(), tensor((2,)), 3, (4,))
+    schedule = run_schedule([written, original + original])
+    assert [item.output is original for item in schedule.items].count(True) == 0

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from lamina.dtype import dtypes
+from lamina.dtype import DType, dtypes
 from lamina.schedule import Schedule
 from lamina.uop import Ops, UOp
 
@@ -158,3 +158,16 @@ def test_sums_over_loops_of_different_lengths_stay_apart(run_schedule: Runner, t
 def test_maxima_are_not_joined(run_schedule: Runner, tensor: Maker) -> None:
     result = tensor((4, 3)).reduce_axis(Ops.MAX, (1,)) + tensor((4, 3)).reduce_axis(Ops.MAX, (1,))
     assert len(_reduces(run_schedule([result]))) == 2
+
+
+@pytest.mark.parametrize(("size", "index_dtype"), [(2**31 - 1, dtypes.int32), (2**31 + 5, dtypes.int64)])
+def test_a_kernel_over_two_to_the_31_elements_indexes_with_int64(size: int, index_dtype: DType) -> None:
+    from lamina.schedule import create_schedule
+    from lamina.uop import toposort
+
+    ones = UOp.full((size,), dtypes.float32, 1.0)
+    (item,) = create_schedule([ones.reduce_axis(Ops.ADD, (0,))], "CPU").items
+    ranges = [node for node in toposort([item.ast]) if node.op is Ops.RANGE]
+    assert ranges
+    assert all(node.dtype == index_dtype for node in ranges)
+    assert int(ranges[0].src[0].arg) == size

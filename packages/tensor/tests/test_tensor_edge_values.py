@@ -219,3 +219,20 @@ def test_clamp_gradient_is_one_at_the_bounds_like_torch() -> None:
     assert low.grad.tolist() == [1.0, 0.0]
     # min above max: every element is max, as in torch.
     assert Tensor([0.0, 5.0, 10.0]).clamp(4.0, 2.0).tolist() == [2.0, 2.0, 2.0]
+
+
+@pytest.mark.parametrize("dtype", [dtypes.int8, dtypes.int16, dtypes.int32, dtypes.int64], ids=lambda d: d.name)
+def test_the_smallest_integer_is_the_minimum(dtype: Any) -> None:
+    lowest = int(dtype.min_value)
+    values = Tensor([3, lowest, 0], dtype=dtype)
+    assert values.amin().item() == lowest
+    assert values.min().item() == lowest
+    assert values.argmin().item() == 1
+    assert values.min(0).indices.item() == 1
+    np.testing.assert_array_equal(values.minimum(Tensor([0, 0, 0], dtype=dtype)).numpy(), [0, lowest, 0])
+    np.testing.assert_array_equal(values.clamp(max_=1).numpy(), [1, lowest, 0])
+
+
+def test_a_reduction_over_two_to_the_31_elements_indexes_with_64_bits() -> None:
+    # A broadcast constant needs no memory; its kernel loops 2**31 + 5 times with int64 indices.
+    assert Tensor.ones(2**31 + 5, dtype=dtypes.int64).sum().item() == 2**31 + 5

@@ -300,3 +300,15 @@ def test_negative_pad_removes_elements_like_a_shrink() -> None:
     data = np.arange(12, dtype=np.float32).reshape(3, 4)
     result = _run(lambda x: x.pad(((-1, 1), (2, -3))), data)
     np.testing.assert_array_equal(result, np.pad(data[1:, :1], ((0, 1), (2, 0))))
+
+
+def test_write_stores_values_into_a_strided_region_of_a_copy() -> None:
+    target = _buffer(dtypes.int32, 12)
+    values = _buffer(dtypes.int32, 4)
+    written = UOp(Ops.WRITE, dtypes.int32, (target, values.reshape((2, 2))), (5, (4, -2)))
+    inputs = {target: np.zeros(12, np.int32), values: np.array([1, 2, 3, 4], np.int32)}
+    (result,) = evaluate([written], inputs)
+    expected = np.zeros(12, np.int32)
+    expected[[5, 3, 9, 7]] = [1, 2, 3, 4]
+    np.testing.assert_array_equal(result, expected)
+    np.testing.assert_array_equal(inputs[target], np.zeros(12, np.int32))

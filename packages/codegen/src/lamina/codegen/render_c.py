@@ -388,7 +388,7 @@ class _CKernel:
         number = str(axis) if axis >= 0 else f"m{-axis}"
         name = f"{'ridx' if kind in (AxisKind.REDUCE, AxisKind.SIMD) else 'gidx'}{number}"
         self.names[uop] = name
-        loop = f"for (int {name} = 0; {name} < {self.ref(uop.src[0])}; {name}++) {{"
+        loop = f"for ({uop.scalar_dtype.c_name} {name} = 0; {name} < {self.ref(uop.src[0])}; {name}++) {{"
         pragma = ""
         if kind in SPREAD_AXES:
             # Everything the loop body declares is private to its iteration, so no clauses are needed. A

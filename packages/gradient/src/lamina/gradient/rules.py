@@ -199,7 +199,7 @@ gradient_rules: Final[dict[Ops, GradientRule]] = {
     **dict.fromkeys(
         GroupOp.COMPARISON
         | GroupOp.INTEGER_ONLY
-        | {Ops.MOD, Ops.NOT, Ops.TRUNC, Ops.FLOOR, Ops.CEIL, Ops.ROUND, Ops.BITCAST},
+        | {Ops.MOD, Ops.NOT, Ops.TRUNC, Ops.FLOOR, Ops.CEIL, Ops.ROUND, Ops.BITCAST, Ops.WRITE},
         _no_gradient,
     ),
 }

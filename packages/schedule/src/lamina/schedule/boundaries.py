@@ -1,13 +1,13 @@
 """Where the lazy graph must be cut: which nodes get a buffer of their own (the realize boundaries).
 
 Everything not named here fuses into the kernel that consumes it. The rules: the requested
-targets and every CONTIGUOUS are realized; a value containing an unrealized reduction that is
-then *broadcast* (an EXPAND that grows a dim) is realized, since fusing it would recompute the
-reduction once per broadcast copy (softmax, layernorm, the second layer of an MLP) — at the nodes
-holding it that movement ops and joins build it from (a convolution's windows: the activation); and a value
-containing an unrealized reduction that would be computed inside two or more kernels is
-realized, so it is computed once. Elementwise work is cheap to recompute and always fuses;
-movement ops never cost a kernel.
+targets, every CONTIGUOUS and every WRITE (into its target's buffer) are realized; a value
+containing an unrealized reduction that is then *broadcast* (an EXPAND that grows a dim) is
+realized, since fusing it would recompute the reduction once per broadcast copy (softmax,
+layernorm, the second layer of an MLP) — at the nodes holding it that movement ops and joins build
+it from (a convolution's windows: the activation); and a value containing an unrealized reduction
+that would be computed inside two or more kernels is realized, so it is computed once. Elementwise
+work is cheap to recompute and always fuses; movement ops never cost a kernel.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def _holder_frontier(start: UOp, holds: dict[UOp, bool], realized: set[UOp]) -> 
 def find_realize_points(targets: Sequence[UOp]) -> set[UOp]:
     """The nodes under `targets` that need their own buffer (targets included, buffer views excluded)."""
     graph = toposort(targets, stop=is_buffer_view)
-    required = set(targets) | {node for node in graph if node.op is Ops.CONTIGUOUS}
+    required = set(targets) | {node for node in graph if node.op in (Ops.CONTIGUOUS, Ops.WRITE)}
     realized = set(required)
     holds = _reduce_holders(graph, realized)
     for node in graph:

@@ -12,15 +12,17 @@ iterative and memoized on (node, index, validity). The symbolic simplifier then 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
-from lamina.dtype import dtypes
+from lamina.dtype import DType, dtypes
 from lamina.rewrite import simplify as _simplify
 from lamina.rewrite import simplify_under
 from lamina.schedule.reduce_sums import merge_summed_reduces
 from lamina.shape import contiguous_strides
-from lamina.uop import AxisKind, GroupOp, Ops, UOp
+from lamina.uop import AxisKind, GroupOp, Ops, UOp, toposort
 
 Index = tuple[UOp, ...]
 
@@ -61,13 +63,17 @@ def _address_under(address: UOp, validity: UOp | None) -> UOp:
 Request = tuple[UOp, Index, UOp | None]
 
 
-def _const(value: int) -> UOp:
-    return UOp.const(dtypes.index, value)
+WIDE_INDEX_FROM: Final = 2**31
+"""A kernel touching this many elements (in a buffer or any value it computes) indexes with int64, not int32."""
 
 
-def flat_index(index: Index, shape: tuple[int, ...]) -> UOp:
+def _const(value: int, dtype: DType = dtypes.index) -> UOp:
+    return UOp.const(dtype, value)
+
+
+def flat_index(index: Index, shape: tuple[int, ...], dtype: DType = dtypes.index) -> UOp:
     """The row-major address of `index` in a contiguous array of `shape`."""
-    address = _const(0)
+    address = _const(0, dtype)
     for position, stride, size in zip(index, contiguous_strides(shape), shape, strict=True):
         if size != 1:
             address = address + position * stride
@@ -79,7 +85,7 @@ def _unravel(address: UOp, shape: tuple[int, ...]) -> Index:
     parts: list[UOp] = []
     for dim, (stride, size) in enumerate(zip(strides, shape, strict=True)):
         if size == 1:
-            parts.append(_const(0))
+            parts.append(_const(0, address.scalar_dtype))
             continue
         part = address if stride == 1 else address // stride
         parts.append(part if dim == 0 else part % size)
@@ -95,6 +101,7 @@ class KernelBuilder:
     """Builds the AST of one kernel; `buffer_of` maps realized nodes (and BUFFERs) to their BUFFER."""
 
     buffer_of: Mapping[UOp, UOp]
+    index_dtype: DType = dtypes.index  # int64 for kernels over 2**31 elements or more (see index_dtype_for)
     parameters: list[UOp] = field(default_factory=list)
     _memo: dict[Request, UOp] = field(default_factory=dict)
     _reduce_ranges: dict[Request, Index] = field(default_factory=dict)
@@ -107,10 +114,13 @@ class KernelBuilder:
         position = self.parameters.index(buffer)
         return UOp(Ops.DEFINE_GLOBAL, buffer.scalar_dtype.ptr(), (), position)
 
+    def _zero(self) -> UOp:
+        return _const(0, self.index_dtype)
+
     def new_range(self, size: int, kind: AxisKind) -> UOp:
         axis = self._next_axis
         self._next_axis += 1
-        return UOp.range(size, axis, kind)
+        return UOp.range(size, axis, kind, self.index_dtype)
 
     def _load(self, buffer: UOp, address: UOp, validity: UOp | None) -> UOp:
         if buffer.buffer.size == 0:
@@ -129,15 +139,15 @@ class KernelBuilder:
         source = node.src[0] if node.src else node
         source_shape = source.shape
         if node.op is Ops.RESHAPE:
-            return [(source, _unravel(flat_index(index, node.shape), source_shape), validity)]
+            return [(source, _unravel(flat_index(index, node.shape, self.index_dtype), source_shape), validity)]
         if node.op is Ops.PERMUTE:
-            permuted: list[UOp] = [_const(0)] * len(index)
+            permuted: list[UOp] = [self._zero()] * len(index)
             for output_axis, axis in enumerate(node.arg):
                 permuted[axis] = index[output_axis]
             return [(source, tuple(permuted), validity)]
         if node.op is Ops.EXPAND:
             pinned = tuple(
-                _const(0) if old == 1 and new != 1 else position
+                self._zero() if old == 1 and new != 1 else position
                 for position, old, new in zip(index, source_shape, node.shape, strict=True)
             )
             return [(source, pinned, validity)]
@@ -155,7 +165,7 @@ class KernelBuilder:
             for position, (before, after), size in zip(index, node.arg, source_shape, strict=True):
                 shifted.append(position - before)
                 if before > 0:
-                    validity = _and(validity, _const(before - 1).lt(position))
+                    validity = _and(validity, _const(before - 1, self.index_dtype).lt(position))
                 if after > 0:
                     validity = _and(validity, position.lt(before + size))
             return [(source, tuple(shifted), validity)]
@@ -172,7 +182,7 @@ class KernelBuilder:
             _, axes = node.arg
             source_shape = node.src[0].shape
             self._reduce_ranges[key] = tuple(
-                (self.new_range(source_shape[axis], AxisKind.REDUCE) if source_shape[axis] != 1 else _const(0))
+                (self.new_range(source_shape[axis], AxisKind.REDUCE) if source_shape[axis] != 1 else self._zero())
                 if axis in axes
                 else position
                 for axis, position in enumerate(index)
@@ -183,7 +193,7 @@ class KernelBuilder:
         node, index, validity = request
         if node in self.buffer_of or node.op is Ops.BUFFER:
             buffer = self.buffer_of.get(node, node)
-            address = index[0] if node.op is Ops.BUFFER else flat_index(index, node.shape)
+            address = index[0] if node.op is Ops.BUFFER else flat_index(index, node.shape, self.index_dtype)
             return self._load(buffer, _address_under(address, validity), validity)
         if node.op is Ops.CONST:
             return node
@@ -226,15 +236,44 @@ class KernelBuilder:
         return node, tuple(simplify(position) for position in index), None if validity is None else simplify(validity)
 
 
+def index_dtype_for(node: UOp, realized: Mapping[UOp, UOp]) -> DType:
+    """int32 for a kernel whose every buffer and value has fewer than 2**31 elements (C compilers vectorize int
+    index arithmetic best), else int64: addresses and loop counts past int32 must not wrap."""
+    for each in toposort([node], stop=lambda other: other is not node and other in realized):
+        elements = realized[each].buffer.size if each is not node and each in realized else math.prod(each.shape)
+        if elements >= WIDE_INDEX_FROM or (each.op is Ops.BUFFER and each.buffer.size >= WIDE_INDEX_FROM):
+            return dtypes.int64
+    return dtypes.index
+
+
 def build_kernel(node: UOp, output: UOp, buffer_of: Mapping[UOp, UOp]) -> tuple[UOp, tuple[UOp, ...]]:
     """The kernel AST (a SINK over one STORE) that writes `node` into `output`, and its buffers in parameter order."""
     inputs = {key: value for key, value in buffer_of.items() if key is not node}
-    builder = KernelBuilder(inputs)
+    builder = KernelBuilder(inputs, index_dtype_for(node, inputs))
     builder.parameter(output)
+    if node.op is Ops.WRITE:
+        return _write_kernel(builder, node, output)
     computed = node.src[0] if node.op is Ops.CONTIGUOUS else node
-    output_index = tuple(builder.new_range(size, AxisKind.LOOP) if size != 1 else _const(0) for size in node.shape)
+    output_index = tuple(
+        builder.new_range(size, AxisKind.LOOP) if size != 1 else builder._zero() for size in node.shape
+    )
     value = merge_summed_reduces(builder.value_at(computed, output_index))
-    address = simplify(flat_index(output_index, node.shape))
+    address = simplify(flat_index(output_index, node.shape, builder.index_dtype))
+    pointer = builder.parameter(output)
+    store = UOp(Ops.STORE, dtypes.void, (UOp(Ops.INDEX, pointer.dtype, (pointer, address)), value))
+    return UOp(Ops.SINK, dtypes.void, (store,)), tuple(builder.parameters)
+
+
+def _write_kernel(builder: KernelBuilder, node: UOp, output: UOp) -> tuple[UOp, tuple[UOp, ...]]:
+    """A WRITE's kernel: loops over the written values, each stored at its address in the target's buffer."""
+    _, values = node.src
+    offset, strides = node.arg
+    region = tuple(builder.new_range(size, AxisKind.LOOP) if size != 1 else builder._zero() for size in values.shape)
+    value = merge_summed_reduces(builder.value_at(values, region))
+    address = _const(offset, builder.index_dtype)
+    for position, stride in zip(region, strides, strict=True):
+        address = address + position * stride
+    address = simplify(address)
     pointer = builder.parameter(output)
     store = UOp(Ops.STORE, dtypes.void, (UOp(Ops.INDEX, pointer.dtype, (pointer, address)), value))
     return UOp(Ops.SINK, dtypes.void, (store,)), tuple(builder.parameters)

@@ -47,8 +47,7 @@ class Schedule:
     checks: tuple[tuple[UOp, Check], ...] = ()
 
 
-def _plan_frees(items: Sequence[ScheduleItem], keep: set[UOp]) -> tuple[tuple[UOp, ...], ...]:
-    made_here = {item.output for item in items}
+def _plan_frees(items: Sequence[ScheduleItem], made_here: set[UOp], keep: set[UOp]) -> tuple[tuple[UOp, ...], ...]:
     last_use: dict[UOp, int] = {}
     for position, item in enumerate(items):
         for buffer in item.buffers:
@@ -102,21 +101,35 @@ def _schedule(targets: Sequence[UOp], device: str) -> Schedule:
     )
 
 
+def _written_view(node: UOp) -> bool:
+    """A reshape of a WRITE: a view of the buffer the WRITE writes into, so realizing it copies nothing."""
+    return node.op is Ops.RESHAPE and view_base(node).op is Ops.WRITE
+
+
 def _schedule_plain(targets: Sequence[UOp], device: str) -> Schedule:
     graph = toposort(targets, stop=is_buffer_view)
-    points = find_realize_points(targets)
+    points = {node for node in find_realize_points(targets) if not _written_view(node)}
     buffer_of: dict[UOp, UOp] = {node: node for node in graph if node.op is Ops.BUFFER}
     for node in graph:
-        if node in points:
+        if node.op is Ops.WRITE:
+            # In place: into the target's own buffer (a BUFFER the graph has, or the copy a CONTIGUOUS made).
+            buffer_of[node] = buffer_of[node.src[0]]
+        elif node in points:
             buffer_of[node] = UOp.new_buffer(device, prod(node.shape), node.scalar_dtype)
     # A value with no elements needs a buffer (of size 0) but no kernel: there is nothing to compute.
     computed = [node for node in graph if node in points and prod(node.shape) > 0]
     items = [ScheduleItem(*build_kernel(node, buffer_of[node], buffer_of)) for node in computed]
-    results = {
-        target: target if is_buffer_view(target) else buffer_of[target].reshape(target.shape) for target in targets
-    }
-    keep = {buffer_of[target] for target in targets if target in buffer_of}
-    return Schedule(tuple(items), results, _plan_frees(items, keep))
+    results = {target: _result_view(target, buffer_of) for target in targets}
+    keep = {view_base(view) for view in results.values()}
+    # A WRITE into a BUFFER the graph had writes a tensor's own storage, which this schedule did not make.
+    made = {buffer_of[node] for node in points if node.op is not Ops.WRITE}
+    return Schedule(tuple(items), results, _plan_frees(items, made, keep))
+
+
+def _result_view(target: UOp, buffer_of: dict[UOp, UOp]) -> UOp:
+    if is_buffer_view(target):
+        return target
+    return buffer_of[view_base(target) if _written_view(target) else target].reshape(target.shape)
 
 
 def _template(schedule: Schedule, structure: GraphStructure, targets: Sequence[UOp]) -> ScheduleTemplate:

@@ -256,7 +256,8 @@ class ElementwiseMixin(MovementMixin):
 
     def minimum(self, other: Operand) -> Self:
         left, right, inputs = self._pair(other)
-        if left.scalar_dtype.is_unsigned or left.scalar_dtype.is_bool:
+        if not left.scalar_dtype.is_float:
+            # A choice, not negated maxima: -INT_MIN wraps to INT_MIN.
             return self._derive(left.lt(right).where(left, right), *inputs)
         return self._derive(-((-left).alu(Ops.MAX, -right)), *inputs)
 

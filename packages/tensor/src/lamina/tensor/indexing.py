@@ -18,7 +18,7 @@ import numpy as np
 from lamina.dtype import dtypes
 from lamina.shape import broadcast_shapes, contiguous_strides, normalize_axis
 from lamina.tensor.core import TensorCore
-from lamina.tensor.creation import arange_uop
+from lamina.tensor.creation import arange_uop, index_dtype_for
 from lamina.tensor.reduce import ReduceMixin
 from lamina.uop import Check, CheckKind, checked
 
@@ -32,7 +32,7 @@ class IndexingMixin(ReduceMixin):
     __slots__ = ()
 
     def _arange_like(self, length: int) -> Self:
-        return self._derive(arange_uop(length, dtypes.int32))
+        return self._derive(arange_uop(length, index_dtype_for(length)))
 
     def _slice(self, dim: int, item: slice) -> Self:
         size = self.shape[dim]
@@ -141,7 +141,7 @@ class IndexingMixin(ReduceMixin):
         for (dim, index), stride in zip(tensor_dims, contiguous_strides(tuple(indexed_sizes)), strict=True):
             size = self.shape[dim]
             typed = _index_tensor(index)
-            wrapped = typed.lt(0)._select(typed + size, typed).cast(dtypes.int32)
+            wrapped = typed.lt(0)._select(typed + size, typed).cast(index_dtype_for(total))
             term = wrapped.expand(index_shape) * stride
             flat = term if flat is None else flat + term
         assert flat is not None

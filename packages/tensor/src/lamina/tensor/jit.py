@@ -23,6 +23,7 @@ returned as that same buffer.
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Generic, Literal, ParamSpec, TypeVar
@@ -198,6 +199,9 @@ class Jit(Generic[P, R]):
         plan = self.plan
         assert plan is not None
         fresh = [Buffer(each.device, each.size, each.dtype) for each in plan.fresh]
+        for tensor, (kind, _), _ in plan.states:
+            if kind == "state":
+                _detach_other_readers(tensor)
         state_buffers = [buffer_of(view_base(tensor.uop)) for tensor, _, _ in plan.states]
         input_buffers = [buffer_of(view_base(tensor.uop)) for tensor in inputs]
         pools = {"input": input_buffers, "state": state_buffers, "fresh": fresh, "fixed": plan.fixed}
@@ -221,6 +225,18 @@ class Jit(Generic[P, R]):
         if plan.returns == "none":
             return None
         return outputs[0] if plan.returns == "tensor" else tuple(outputs)
+
+
+def _detach_other_readers(tensor: TensorCore) -> None:
+    """Before a replay writes into `tensor`'s buffer in place: graphs other than the tensor's that still read its
+    values (a tensor made from it, say) get a copy of them, as an eager write would have left them."""
+    old = view_base(tensor.uop)
+    memory, probe = buffer_of(old), weakref.ref(old)
+    tensor.uop = _view_of(memory, tensor.shape)
+    del old
+    other = probe()
+    if other is not None:
+        attach_buffer(other, Buffer(memory.device, memory.size, memory.dtype).copyin(memory.numpy()))
 
 
 def _view_of(buffer: Buffer, shape: tuple[int, ...]) -> UOp:
@@ -266,8 +282,11 @@ def _make_plan(
                 "before the call; realize it before the first call"
             )
         roles.setdefault(view_base(before), ("state", position))
-    for tensor, _ in capture.assigned.values():
-        states.append((tensor, result_slot(view_base(tensor.uop)), tensor.shape))
+    for tensor, before in capture.assigned.values():
+        after = view_base(tensor.uop)
+        # Written in place (item assignment): the state keeps its buffer, which the replay writes into.
+        in_place = after is view_base(before)
+        states.append((tensor, roles[after] if in_place else result_slot(after), tensor.shape))
     outputs = [(result_slot(view_base(tensor.uop)), tensor.shape) for tensor in returned]
     launches: list[tuple[Launcher, tuple[Slot, ...]]] = []
     for launch in capture.launches:

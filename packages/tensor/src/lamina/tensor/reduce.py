@@ -89,7 +89,8 @@ class ReduceMixin(ElementwiseMixin):
     def amin(self, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None) -> Self:
         dims = resolve_dim(dim, axis)
         self._check_nonempty("amin", dims)
-        if self.dtype.is_unsigned or self.dtype.is_bool:
+        if not self.dtype.is_float:
+            # ~x reverses the order of every integer without overflow (-x does not: -INT_MIN wraps to INT_MIN).
             return self.bitwise_not().amax(dims, keepdim).bitwise_not()
         return -((-self).amax(dims, keepdim))
 

@@ -13,10 +13,10 @@ from typing import ClassVar, Self
 
 from lamina.dtype import DType, dtypes
 from lamina.shape import prod
+from lamina.tensor.assignment import AssignmentMixin
 from lamina.tensor.capture import active_capture
 from lamina.tensor.core import scalar_full
 from lamina.tensor.creation import arange_uop, index_dtype_for, random_keys, uniform_bits, uniform_unit
-from lamina.tensor.indexing import IndexingMixin
 from lamina.uop import ConstValue, UOp
 
 ShapeArg = int | Sequence[int]
@@ -29,7 +29,7 @@ def _shape(first: ShapeArg, rest: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(shape)
 
 
-class Tensor(IndexingMixin):
+class Tensor(AssignmentMixin):
     """A lazy n-dimensional array: operations build a graph; realize(), numpy() or item() compute it."""
 
     __slots__ = ()

@@ -26,6 +26,9 @@ class Ops(Enum):
     # passed; arg=a Check naming what is verified and the error its failure raises. The scheduler realizes each
     # verdict with the graph and the engine raises after the run, so kernels never see a CHECK.
     CHECK = auto()
+    # src[0] (a flat BUFFER, or a CONTIGUOUS copy of one) with src[1] written into a strided region of it, in place:
+    # arg=(offset, strides), element j of src[1] going to offset + sum(j[k] * strides[k]) (all in range).
+    WRITE = auto()
 
     # -- constants and symbols --
     CONST = auto()  # arg=the Python value, already of dtype's kind; shape ()

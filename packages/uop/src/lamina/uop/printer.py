@@ -18,8 +18,8 @@ from lamina.uop.uop import UOp
 
 _TENSOR_LEVEL = frozenset(
     {
-        Ops.BUFFER, Ops.CONTIGUOUS, Ops.CHECK, Ops.RESHAPE, Ops.PERMUTE, Ops.EXPAND, Ops.PAD, Ops.SHRINK, Ops.FLIP,
-        Ops.REDUCE_AXIS,
+        Ops.BUFFER, Ops.CONTIGUOUS, Ops.CHECK, Ops.WRITE, Ops.RESHAPE, Ops.PERMUTE, Ops.EXPAND, Ops.PAD,
+        Ops.SHRINK, Ops.FLIP, Ops.REDUCE_AXIS,
     }
 )  # fmt: skip
 

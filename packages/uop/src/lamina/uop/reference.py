@@ -275,6 +275,16 @@ def _evaluate_node(node: UOp, values: list[Array], inputs: Mapping[UOp, Array]) 
         return _constant(node)
     if node.op is Ops.CONTIGUOUS:
         return values[0]
+    if node.op is Ops.WRITE:
+        offset, strides = node.arg
+        addresses = np.full(values[1].shape, offset, dtype=np.int64)
+        for axis, (count, stride) in enumerate(zip(values[1].shape, strides, strict=True)):
+            addresses += (np.arange(count, dtype=np.int64) * stride).reshape(
+                [-1 if a == axis else 1 for a in range(len(strides))]
+            )
+        written = values[0].copy()
+        written[addresses.reshape(-1)] = values[1].reshape(-1)
+        return written
     if node.op is Ops.CHECK:
         verdict = int(values[1])
         if verdict != CHECK_PASSED:

@@ -82,6 +82,14 @@ def infer_shape(uop: UOp) -> Shape:
         return _reduce_axis_shape(uop)
     if uop.op is Ops.CONTIGUOUS:
         return uop.src[0].shape
+    if uop.op is Ops.WRITE:
+        _, strides = uop.arg
+        if len(strides) != len(uop.src[1].shape) or len(uop.src[0].shape) != 1:
+            raise ValueError(
+                f"WRITE needs a flat target and a stride per dim of the values, got {uop.src[0].shape}, "
+                f"{uop.src[1].shape} and strides {strides}"
+            )
+        return uop.src[0].shape
     if uop.op is Ops.CHECK:
         if uop.src[1].shape != ():
             raise ValueError(f"CHECK needs a scalar verdict, got shape {uop.src[1].shape}")
