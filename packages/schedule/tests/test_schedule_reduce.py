@@ -165,9 +165,25 @@ def test_a_kernel_over_two_to_the_31_elements_indexes_with_int64(size: int, inde
     from lamina.schedule import create_schedule
     from lamina.uop import toposort
 
-    ones = UOp.full((size,), dtypes.float32, 1.0)
+    ones = UOp.full((size,), dtypes.int64, 1)
     (item,) = create_schedule([ones.reduce_axis(Ops.ADD, (0,))], "CPU").items
     ranges = [node for node in toposort([item.ast]) if node.op is Ops.RANGE]
     assert ranges
     assert all(node.dtype == index_dtype for node in ranges)
     assert int(ranges[0].src[0].arg) == size
+
+
+def test_a_long_float_sum_is_a_sum_of_block_sums(run_schedule: Runner, tensor: Maker) -> None:
+    from lamina.schedule.lowering import CASCADE_BLOCK, CASCADE_FROM
+    from lamina.uop import toposort
+
+    values = tensor((3, CASCADE_FROM + 5))
+    schedule = run_schedule([values.reduce_axis(Ops.ADD, (1,))], rtol=1e-4)
+    (item,) = schedule.items
+    reduces = [node for node in toposort([item.ast]) if node.op is Ops.REDUCE]
+    sizes = sorted(int(loop.src[0].arg) for node in reduces for loop in node.src[1:])
+    assert sizes == sorted([CASCADE_BLOCK, -(-(CASCADE_FROM + 5) // CASCADE_BLOCK)])
+    short = run_schedule([tensor((CASCADE_FROM - 1,)).reduce_axis(Ops.ADD, (0,))], rtol=1e-4)
+    assert len([node for node in toposort([short.items[0].ast]) if node.op is Ops.REDUCE]) == 1
+    integers = run_schedule([tensor((CASCADE_FROM,), dtypes.int32).reduce_axis(Ops.ADD, (0,))])
+    assert len([node for node in toposort([integers.items[0].ast]) if node.op is Ops.REDUCE]) == 1

@@ -6,8 +6,9 @@ returns which buffer view each target became, and when each intermediate buffer 
 its memory can go back as soon as nothing needs it. A graph whose structure was scheduled before
 reuses that schedule's kernels with its own buffers (see `cache.py`).
 
-A CHECK node never reaches a kernel: each is replaced by the value it guards, and its verdict is
-scheduled as one more target, listed in `Schedule.checks` for the engine to read after the run.
+The graph is first lowered (`lowering.py`): a CHECK never reaches a kernel (each is replaced by the
+value it guards, and its verdict is scheduled as one more target, listed in `Schedule.checks` for the
+engine to read after the run), and long float sums are computed in blocks.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from lamina.dtype import DType
 from lamina.schedule.boundaries import find_realize_points, is_buffer_view, view_base
 from lamina.schedule.cache import GraphStructure, ScheduleCache, ScheduleTemplate, graph_structure
+from lamina.schedule.lowering import lower_graph
 from lamina.schedule.rangeify import build_kernel
 from lamina.shape import prod
 from lamina.uop import Check, Ops, UOp, toposort
@@ -73,26 +75,13 @@ def create_schedule(targets: Sequence[UOp], device: str) -> Schedule:
     return schedule
 
 
-def _without_checks(roots: Sequence[UOp]) -> list[UOp]:
-    """`roots` with every CHECK replaced by the value it guards (checks nested in checks too)."""
-    rebuilt: dict[UOp, UOp] = {}
-    for node in toposort(roots, stop=is_buffer_view):
-        if node.op is Ops.CHECK:
-            rebuilt[node] = rebuilt[node.src[0]]
-            continue
-        new_src = tuple(rebuilt.get(source, source) for source in node.src)
-        rebuilt[node] = node if new_src == node.src else UOp(node.op, node.dtype, new_src, node.arg)
-    return [rebuilt.get(root, root) for root in roots]
-
-
 def _schedule(targets: Sequence[UOp], device: str) -> Schedule:
     checks = [node for node in toposort(targets, stop=is_buffer_view) if node.op is Ops.CHECK]
-    if not checks:
-        return _schedule_plain(targets, device)
     verdicts = list(dict.fromkeys(check.src[1] for check in checks))
-    plain = _without_checks([*targets, *verdicts])
-    schedule = _schedule_plain(plain, device)
-    view_of = dict(zip([*targets, *verdicts], (schedule.results[node] for node in plain), strict=True))
+    roots = [*targets, *verdicts]
+    lowered = lower_graph(roots)
+    schedule = _schedule_plain(lowered, device)
+    view_of = dict(zip(roots, (schedule.results[node] for node in lowered), strict=True))
     return Schedule(
         schedule.items,
         {target: view_of[target] for target in targets},
