@@ -16,12 +16,6 @@ from lamina.schedule import view_base
 from lamina.tensor import Tensor, jit, no_grad, stats
 from lamina.tensor.runtime import buffer_of
 
-torch: Any
-try:
-    import torch
-except ImportError:
-    torch = None
-
 I = np.array([0, 2, 0])
 MASK = np.arange(20).reshape(4, 5) % 3 == 0
 ROWS = np.array([True, False, True, False])
@@ -220,8 +214,8 @@ def test_boolean_mask_indexing_reads_the_selected_elements() -> None:
     assert tensor[Tensor(np.zeros((4, 5), bool))].shape == (0,)
 
 
-@pytest.mark.skipif(torch is None, reason="torch is not installed")
 def test_writes_match_torch() -> None:
+    torch: Any = pytest.importorskip("torch")
     values = np.arange(60.0, dtype=np.float32).reshape(3, 4, 5)
     ours, theirs = Tensor(values.copy()), torch.tensor(values.copy())
     index = np.array([2, 0])

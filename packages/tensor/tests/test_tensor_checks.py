@@ -14,12 +14,6 @@ import pytest
 from lamina.dtype import dtypes
 from lamina.tensor import Tensor, jit, stats
 
-torch: Any
-try:
-    import torch
-except ImportError:
-    torch = None
-
 
 def _kernels(action: Callable[[], object]) -> int:
     before = stats.kernels_run
@@ -156,9 +150,9 @@ def test_a_jit_replay_raises_on_a_zero_divisor() -> None:
         divide(Tensor([6]), Tensor([0]))
 
 
-@pytest.mark.skipif(torch is None, reason="torch is not installed")
 @pytest.mark.parametrize("case", BAD_INDICES[:-1], ids=[c[0] for c in BAD_INDICES[:-1]])
 def test_torch_refuses_the_same_indices(case: tuple[str, Callable[[], Tensor], type, str]) -> None:
+    torch: Any = pytest.importorskip("torch")
     name, build, _, _ = case
     torch_cases = {
         "past-the-end": lambda: torch.arange(3)[torch.tensor([0, 7])],
