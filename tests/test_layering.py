@@ -27,7 +27,8 @@ DIRECT_LAYERS: Final[dict[str, set[str]]] = {
     "codegen": {"uop", "rewrite"},
     "device": {"dtype"},
     "gradient": {"uop", "rewrite"},
-    "tensor": {"dtype", "shape", "uop", "rewrite", "schedule", "codegen", "device", "gradient"},
+    "engine": {"dtype", "uop", "rewrite", "schedule", "codegen", "device"},
+    "tensor": {"dtype", "shape", "uop", "rewrite", "schedule", "codegen", "device", "gradient", "engine"},
     "nn": {"tensor"},
     "dataset": set(),
 }

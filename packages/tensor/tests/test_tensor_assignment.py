@@ -12,9 +12,9 @@ import numpy.typing as npt
 import pytest
 
 from lamina.dtype import DType, dtypes
+from lamina.engine.runtime import buffer_of
 from lamina.schedule import view_base
 from lamina.tensor import Tensor, jit, no_grad, stats
-from lamina.tensor.runtime import buffer_of
 
 I = np.array([0, 2, 0])
 MASK = np.arange(20).reshape(4, 5) % 3 == 0

@@ -9,7 +9,7 @@ import pytest
 from lamina.device import Buffer, CompileError, CPUCompiler, KernelCache, Program
 from lamina.device.cache import KERNELS
 from lamina.dtype import dtypes
-from lamina.tensor.libraries import balanced_groups, build_kernels
+from lamina.engine.libraries import balanced_groups, build_kernels
 
 
 def _fill(value: int) -> tuple[str, str]:

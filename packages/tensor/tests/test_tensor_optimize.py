@@ -13,8 +13,9 @@ import pytest
 from lamina.codegen import Opt, OptimizeOptions, OptKind, hand_coded_opts
 from lamina.device import KernelCache
 from lamina.dtype import dtypes
+from lamina.engine import beam, runtime
 from lamina.schedule import create_schedule, schedule_cache
-from lamina.tensor import Tensor, beam, context_from_environment, options, runtime, stats
+from lamina.tensor import Tensor, context_from_environment, options, stats
 from lamina.uop import AxisKind, Ops, UOp
 
 Expression = Callable[[Tensor, Tensor], Tensor]

@@ -33,8 +33,8 @@ from lamina.cli.bench_cases import (
     sum_case,
 )
 from lamina.device import CPUCompiler
+from lamina.engine.runtime import compiler_for
 from lamina.tensor import options
-from lamina.tensor.runtime import compiler_for
 
 SUITE: dict[str, Callable[[], Case]] = {
     "matmul_512": lambda: matmul_case(512, 512, 512),

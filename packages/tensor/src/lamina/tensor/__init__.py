@@ -5,11 +5,11 @@ kernels, generates and compiles C, and runs it. `no_grad()` turns autograd recor
 replays a function's captured kernels without running its Python.
 """
 
-from lamina.tensor.capture import JitError
-from lamina.tensor.context import Context, context_from_environment, current_context, options
+from lamina.engine.capture import JitError
+from lamina.engine.context import Context, context_from_environment, current_context, options
+from lamina.engine.runtime import LiveCounts, live_counts, stats
 from lamina.tensor.core import no_grad, realize
 from lamina.tensor.jit import Jit, jit
-from lamina.tensor.runtime import LiveCounts, live_counts, stats
 from lamina.tensor.tensor import Tensor, where
 
 __all__ = [

@@ -20,13 +20,13 @@ import weakref
 from typing import Any
 
 from lamina.dtype import dtypes
+from lamina.engine.capture import active_capture
+from lamina.engine.runtime import attach_buffer, buffer_of
 from lamina.schedule import view_base
 from lamina.shape import broadcast_shapes, contiguous_strides
-from lamina.tensor.capture import active_capture
 from lamina.tensor.core import TensorCore, _with_realized, grad_enabled, scalar_uop
 from lamina.tensor.elementwise import Operand
 from lamina.tensor.indexing import IndexingMixin, _index_tensor
-from lamina.tensor.runtime import attach_buffer, buffer_of
 from lamina.uop import Ops, UOp
 
 

@@ -21,11 +21,11 @@ import numpy.typing as npt
 
 from lamina.device import Buffer, Device
 from lamina.dtype import DType, bfloat16_bits_to_float32, dtypes, float32_to_bfloat16_bits, from_numpy_dtype
+from lamina.engine.capture import refuse_host_transfer
+from lamina.engine.context import current_context
+from lamina.engine.runtime import attach_buffer, buffer_of, run_schedule
 from lamina.gradient import compute_gradient
 from lamina.schedule import create_schedule, is_buffer_view, view_base
-from lamina.tensor.capture import refuse_host_transfer
-from lamina.tensor.context import current_context
-from lamina.tensor.runtime import attach_buffer, buffer_of, run_schedule
 from lamina.uop import ConstValue, Ops, UOp, substitute, toposort
 
 TensorData = UOp | ConstValue | Sequence[Any] | npt.NDArray[Any]

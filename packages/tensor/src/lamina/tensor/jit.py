@@ -33,12 +33,12 @@ import numpy.typing as npt
 
 from lamina.device import Buffer, Launcher, NativeGraph, Program
 from lamina.dtype import DType
+from lamina.engine.capture import Capture, JitError, capturing
+from lamina.engine.context import current_context
+from lamina.engine.runtime import attach_buffer, buffer_of, compiler_for, kernel_cache, raise_failed_checks, stats
 from lamina.schedule import is_buffer_view, view_base
-from lamina.tensor.capture import Capture, JitError, capturing
-from lamina.tensor.context import current_context
 from lamina.tensor.core import TensorCore, realize
 from lamina.tensor.python_state import python_state
-from lamina.tensor.runtime import attach_buffer, buffer_of, compiler_for, kernel_cache, raise_failed_checks, stats
 from lamina.tensor.tensor import Tensor
 from lamina.uop import Check, UOp
 
@@ -187,7 +187,7 @@ class Jit(Generic[P, R]):
         with capturing() as capture:
             result = self.function(*args, **kwargs)
             returned, returns = _returned(result)
-            realize(*returned, *(tensor for tensor, _ in capture.assigned.values()))
+            realize(*returned, *(tensor for tensor, _ in _assigned(capture)))
         cleared = tuple(
             leaf for leaf in TensorCore._grad_leaves.values() if leaf.grad is not leaves_before.get(id(leaf))
         )
@@ -245,6 +245,15 @@ def _view_of(buffer: Buffer, shape: tuple[int, ...]) -> UOp:
     return node
 
 
+def _assigned(capture: Capture) -> list[tuple[TensorCore, UOp]]:
+    """The tensors the captured call assigned, each with the graph it held before the call."""
+    assigned: list[tuple[TensorCore, UOp]] = []
+    for tensor, before in capture.assigned.values():
+        assert isinstance(tensor, TensorCore)
+        assigned.append((tensor, before))
+    return assigned
+
+
 def _make_plan(
     signature: Hashable,
     capture: Capture,
@@ -275,14 +284,14 @@ def _make_plan(
         return roles[node]
 
     states: list[tuple[TensorCore, Slot, tuple[int, ...]]] = []
-    for position, (tensor, before) in enumerate(capture.assigned.values()):
+    for position, (tensor, before) in enumerate(_assigned(capture)):
         if not is_buffer_view(before):
             raise JitError(
                 f"a jitted function assigned a tensor of shape {tensor.shape} whose value was not computed "
                 "before the call; realize it before the first call"
             )
         roles.setdefault(view_base(before), ("state", position))
-    for tensor, before in capture.assigned.values():
+    for tensor, before in _assigned(capture):
         after = view_base(tensor.uop)
         # Written in place (item assignment): the state keeps its buffer, which the replay writes into.
         in_place = after is view_base(before)

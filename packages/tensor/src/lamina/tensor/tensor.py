@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from typing import ClassVar, Self
 
 from lamina.dtype import DType, dtypes
+from lamina.engine.capture import active_capture
 from lamina.shape import prod
 from lamina.tensor.assignment import AssignmentMixin
-from lamina.tensor.capture import active_capture
 from lamina.tensor.core import scalar_full
 from lamina.tensor.creation import arange_uop, index_dtype_for, random_keys, uniform_bits, uniform_unit
 from lamina.uop import ConstValue, UOp

@@ -1,4 +1,4 @@
-"""Capturing what a function runs: the kernel launches, and the tensors it assigns, for the JIT.
+"""Capturing what a function runs: the kernel launches, and the values it assigns, for the JIT.
 
 While a `Capture` is active, the runtime appends every kernel launch (the program, its buffers and
 their BUFFER nodes) and every check's verdict buffer, `assign` notes the value each tensor held
@@ -12,13 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from lamina.device import Buffer, Launcher
 from lamina.uop import Check, UOp
 
-if TYPE_CHECKING:
-    from lamina.tensor.core import TensorCore
+
+class Stateful(Protocol):
+    """What a capture notes of a value the function assigns (a tensor): its graph, which assignment replaces."""
+
+    uop: UOp
 
 
 class JitError(RuntimeError):
@@ -39,7 +42,7 @@ class Capture:
     """What one call of a function ran; `assigned` maps id(tensor) to the tensor and its value before."""
 
     launches: list[Launch] = field(default_factory=list)
-    assigned: dict[int, tuple[TensorCore, UOp]] = field(default_factory=dict)
+    assigned: dict[int, tuple[Stateful, UOp]] = field(default_factory=dict)
     # The verdict buffers of the checks the kernels computed: a replay reads them again.
     checks: list[tuple[Buffer, Check]] = field(default_factory=list)
 

@@ -28,11 +28,11 @@ import lamina.rewrite
 import lamina.uop
 from lamina.codegen import Opt, OptimizeOptions, generate_c
 from lamina.device import Buffer, Compiler, Device, KernelCache, Launcher
+from lamina.engine.beam import searched_opts
+from lamina.engine.capture import Launch, active_capture
+from lamina.engine.context import Context
+from lamina.engine.libraries import build_kernels
 from lamina.schedule import Schedule, ScheduleItem, view_base
-from lamina.tensor.beam import searched_opts
-from lamina.tensor.capture import Launch, active_capture
-from lamina.tensor.context import Context
-from lamina.tensor.libraries import build_kernels
 from lamina.uop import CHECK_PASSED, Check, Ops, UOp, format_graph, format_kernel, toposort
 
 _device_buffers: weakref.WeakKeyDictionary[UOp, Buffer] = weakref.WeakKeyDictionary()

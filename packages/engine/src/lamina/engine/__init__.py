@@ -1,0 +1,53 @@
+"""lamina.engine: running schedules on a device, whatever built them.
+
+`run_schedule` compiles a schedule's kernels (generated code and binaries cached on disk; BEAM
+searches their opts when asked), gives every BUFFER node device memory, launches the kernels in
+order, frees intermediates after their last use and raises the error of any failed check. A
+`Capture` records what runs, for the JIT to replay. `Context` holds the options, read from the
+environment once (`context_from_environment`) and passed down: no lower layer reads it.
+"""
+
+from lamina.engine.capture import Capture, JitError, Launch, Stateful, active_capture, capturing, refuse_host_transfer
+from lamina.engine.context import Context, context_from_environment, current_context, options
+from lamina.engine.runtime import (
+    CompiledKernel,
+    LiveCounts,
+    RuntimeStats,
+    attach_buffer,
+    buffer_of,
+    compile_kernels,
+    compiler_for,
+    kernel_cache,
+    kernel_source,
+    live_counts,
+    raise_failed_checks,
+    run_schedule,
+    stats,
+)
+
+__all__ = [
+    "Capture",
+    "CompiledKernel",
+    "Context",
+    "JitError",
+    "Launch",
+    "LiveCounts",
+    "RuntimeStats",
+    "Stateful",
+    "active_capture",
+    "attach_buffer",
+    "buffer_of",
+    "capturing",
+    "compile_kernels",
+    "compiler_for",
+    "context_from_environment",
+    "current_context",
+    "kernel_cache",
+    "kernel_source",
+    "live_counts",
+    "options",
+    "raise_failed_checks",
+    "refuse_host_transfer",
+    "run_schedule",
+    "stats",
+]

@@ -1,0 +1,87 @@
+"""The engine runs a schedule built from UOps alone: kernels compiled and launched in order, results in the
+targets' buffers, intermediates freed, verdicts of checks read and raised, launches captured; and the
+options come from the environment once, with errors that name the variable."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from lamina.device import Buffer
+from lamina.dtype import dtypes
+from lamina.engine import (
+    Context,
+    attach_buffer,
+    buffer_of,
+    capturing,
+    context_from_environment,
+    current_context,
+    options,
+    run_schedule,
+    stats,
+)
+from lamina.schedule import create_schedule, view_base
+from lamina.uop import Check, CheckKind, Ops, UOp, checked
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("cc") is None and shutil.which("gcc") is None and shutil.which("clang") is None,
+    reason="no C compiler installed",
+)
+
+
+def _input(values: list[float] | list[int], dtype: object = dtypes.float32) -> UOp:
+    array = np.asarray(values, dtype=np.float32 if dtype == dtypes.float32 else np.int64)
+    node = UOp.new_buffer("CPU", array.size, dtype)  # type: ignore[arg-type]
+    attach_buffer(node, Buffer("CPU", array.size, dtype).copyin(array))  # type: ignore[arg-type]
+    return node
+
+
+def _run(targets: list[UOp]) -> list[np.ndarray]:
+    schedule = create_schedule(targets, "CPU")
+    run_schedule(schedule, "CPU", current_context())
+    return [buffer_of(view_base(schedule.results[target])).numpy() for target in targets]
+
+
+def test_a_schedule_runs_its_kernels_into_the_targets_buffers() -> None:
+    x = _input([1.0, 2.0, 3.0, 4.0])
+    doubled = x + x
+    total = doubled.reduce_axis(Ops.ADD, (0,))
+    before = stats.kernels_run
+    got_doubled, got_total = _run([doubled, total])
+    np.testing.assert_array_equal(got_doubled, [2.0, 4.0, 6.0, 8.0])
+    np.testing.assert_array_equal(got_total, [20.0])
+    assert stats.kernels_run - before == 2
+
+
+def test_a_failed_check_raises_its_error_after_the_run() -> None:
+    index = _input([0, 5], dtypes.int64)
+    guarded = checked(index + index, index, Check(CheckKind.INDEX, "index", -3, 3, 0, 3))
+    with pytest.raises(IndexError, match="index: index 5 is out of bounds for dimension 0 with size 3"):
+        _run([guarded])
+    fine = _input([0, 2], dtypes.int64)
+    (values,) = _run([checked(fine + fine, fine, Check(CheckKind.INDEX, "index", -3, 3, 0, 3))])
+    np.testing.assert_array_equal(values, [0, 4])
+
+
+def test_a_capture_records_every_launch_and_verdict() -> None:
+    index = _input([1, 2], dtypes.int64)
+    guarded = checked(index + index, index, Check(CheckKind.INDEX, "index", 0, 3, 0, 3))
+    with capturing() as capture:
+        _run([guarded])
+    assert len(capture.launches) == 2  # the value and its verdict
+    assert [check.op for _, check in capture.checks] == ["index"]
+
+
+def test_options_come_from_the_environment_once_and_can_be_changed_for_a_block() -> None:
+    context = context_from_environment({"DEBUG": "2", "DEVICE": "cpu", "NOOPT": "1", "LAMINA_THREADS": "3"})
+    assert context == Context(debug=2, device="CPU", noopt=True, threads=3, beam=0)
+    with pytest.raises(ValueError, match="LAMINA_THREADS"):
+        context_from_environment({"LAMINA_THREADS": "0"})
+    with pytest.raises(ValueError, match="DEBUG must be an integer"):
+        context_from_environment({"DEBUG": "yes"})
+    with options(noopt=True) as changed:
+        assert current_context() is changed
+        assert changed.noopt
+    assert current_context() is not changed
