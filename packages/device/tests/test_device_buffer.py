@@ -9,7 +9,6 @@ import numpy.typing as npt
 import pytest
 
 from lamina.device import ALIGNMENT, Allocation, Buffer, CPUAllocator, Device, DeviceSpec, Program
-from lamina.device.compiler import CPUCompiler
 from lamina.dtype import DType, dtypes, to_numpy_dtype
 
 SIZES = (0, 1, 7, 1000)
@@ -115,7 +114,8 @@ class RecordingAllocator(CPUAllocator):
 
 def test_memory_is_freed_when_the_buffer_is_collected() -> None:
     allocator = RecordingAllocator()
-    Device.register(DeviceSpec(name="RECORDING", allocator=allocator, compiler=CPUCompiler, runtime=Program))
+    spec = Device.get("CPU")
+    Device.register(DeviceSpec(name="RECORDING", allocator=allocator, compiler=spec.compiler, runtime=Program))
     buffer = Buffer("RECORDING", 8, dtypes.float32)
     address = buffer.address
     del buffer

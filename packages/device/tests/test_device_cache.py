@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lamina.device import CacheDirectoryError, CPUCompiler, KernelCache, default_cache_dir, kernel_key
+from lamina.device import CacheDirectoryError, CPUCompiler, KernelCache, kernel_key
 from lamina.device.cache import KERNELS
 
 SOURCE = "void twice(void* restrict data0) { float* x = data0; for (int i = 0; i < 8; i++) x[i] *= 2.0f; }\n"
@@ -23,8 +23,8 @@ import json, sys
 import numpy as np
 from lamina.device import Buffer, CPUCompiler, KernelCache, Program
 from lamina.dtype import dtypes
-cache = KernelCache(sys.argv[1]) if len(sys.argv) > 1 else KernelCache()
-program = Program("twice", cache.compile(CPUCompiler(), {SOURCE!r}), n_buffers=1, cache=cache)
+cache = KernelCache(sys.argv[1])
+program = Program("twice", cache.compile(CPUCompiler(cache=cache), {SOURCE!r}), n_buffers=1, cache=cache)
 buffer = Buffer("CPU", 8, dtypes.float32).copyin(np.arange(8, dtype=np.float32))
 program(buffer)
 stats = cache.stats
@@ -35,8 +35,7 @@ EXPECTED = [2.0 * i for i in range(8)]
 
 
 def run_child(cache_dir: Path) -> dict[str, object]:
-    environment = {**os.environ, "LAMINA_CACHE": str(cache_dir)}
-    completed = subprocess.run([sys.executable, "-c", CHILD], env=environment, capture_output=True, text=True)
+    completed = subprocess.run([sys.executable, "-c", CHILD, str(cache_dir)], capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr
     result: dict[str, object] = json.loads(completed.stdout)
     return result
@@ -53,14 +52,13 @@ def test_second_process_compiles_nothing(compiler: CPUCompiler, tmp_path: Path) 
     second = run_child(tmp_path)
     assert first["directory"] == str(tmp_path)
     assert (first["compiles"], first["hits"]) == (1, 0)
-    assert (second["compiles"], second["hits"]) == (0, 1)
+    assert (second["compiles"], second["hits"]) == (0, 2)  # the compiler's probe and the kernel
     assert first["result"] == second["result"] == EXPECTED
 
 
 def test_concurrent_writers_all_succeed_and_leave_a_valid_entry(compiler: CPUCompiler, tmp_path: Path) -> None:
-    environment = {**os.environ, "LAMINA_CACHE": str(tmp_path)}
     children = [
-        subprocess.Popen([sys.executable, "-c", CHILD], env=environment, stdout=subprocess.PIPE, text=True)
+        subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path)], stdout=subprocess.PIPE, text=True)
         for _ in range(4)
     ]
     outputs = [child.communicate()[0] for child in children]
@@ -159,17 +157,6 @@ def test_cache_directories_are_private(tmp_path: Path) -> None:
     assert stat.S_IMODE(entry.stat().st_mode) & 0o077 == 0
 
 
-def test_default_directory_prefers_lamina_cache_then_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("LAMINA_CACHE", str(tmp_path / "explicit"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert default_cache_dir() == tmp_path / "explicit"
-    monkeypatch.delenv("LAMINA_CACHE")
-    assert default_cache_dir() == tmp_path / "xdg" / "lamina"
-    monkeypatch.delenv("XDG_CACHE_HOME")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert default_cache_dir() == tmp_path / "home" / ".cache" / "lamina"
-
-
 def test_a_cache_directory_others_can_write_is_refused(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
@@ -227,27 +214,20 @@ def test_a_directory_in_place_of_an_entry_is_removed_like_a_corrupt_entry(tmp_pa
     assert cache.shared_object_path(b"binary").read_bytes() == b"binary"
 
 
-def test_lamina_cache_that_is_not_a_directory_names_the_variable(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_a_chosen_directory_that_cannot_be_used_names_who_chose_it(tmp_path: Path) -> None:
     plain_file = tmp_path / "file"
     plain_file.write_text("not a directory")
-    monkeypatch.setenv("LAMINA_CACHE", str(plain_file))
     with pytest.raises(CacheDirectoryError, match=f"LAMINA_CACHE={plain_file}: .* is not a directory"):
-        KernelCache().put(KERNELS, "key", b"payload")
-    monkeypatch.setenv("LAMINA_CACHE", str(plain_file / "below"))
+        KernelCache(plain_file, origin=f"LAMINA_CACHE={plain_file}").put(KERNELS, "key", b"payload")
+    below = plain_file / "below"
     with pytest.raises(CacheDirectoryError, match=r"LAMINA_CACHE=.*cannot create"):
-        KernelCache().put(KERNELS, "key", b"payload")
+        KernelCache(below, origin=f"LAMINA_CACHE={below}").put(KERNELS, "key", b"payload")
 
 
-def test_an_unusable_default_directory_falls_back_to_a_private_one_with_a_warning(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_an_unusable_default_directory_falls_back_to_a_private_one_with_a_warning(tmp_path: Path) -> None:
     blocker = tmp_path / "xdg"
     blocker.write_text("a file where the cache's parent should be")
-    monkeypatch.delenv("LAMINA_CACHE", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
-    cache = KernelCache()
+    cache = KernelCache(blocker / "lamina", fallback=True)
     with pytest.warns(UserWarning, match="for this process only"):
         cache.put(KERNELS, "key", b"payload")
     assert cache.get(KERNELS, "key") == b"payload"

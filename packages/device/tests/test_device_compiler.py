@@ -13,6 +13,7 @@ from lamina.device import (
     CompileError,
     CompilerNotFoundError,
     CPUCompiler,
+    KernelCache,
     find_c_compiler,
     supported_flags,
 )
@@ -33,18 +34,14 @@ def test_compile_error_carries_source_and_compiler_message(named_compiler: CPUCo
     assert "   2 |   return undeclared_function(data0);" in str(raised.value)
 
 
-def test_explicit_compiler_argument_wins_over_cc(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_compiler_environment_variable_is_not_read_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    # CC is the engine's option (lamina.engine.Context.cc), passed down: this layer never reads the environment.
     if shutil.which("gcc") is None:
         pytest.skip("gcc is not installed")
     monkeypatch.setenv("CC", "/nonexistent/cc")
     assert find_c_compiler("gcc") == (shutil.which("gcc"),)
-
-
-def test_cc_environment_variable_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc is not installed")
-    monkeypatch.setenv("CC", "gcc -g0")
-    assert find_c_compiler() == (shutil.which("gcc"), "-g0")
+    assert find_c_compiler("gcc -g0") == (shutil.which("gcc"), "-g0")
+    assert find_c_compiler()[0] != "/nonexistent/cc"
 
 
 def test_fallback_prefers_clang_then_gcc_then_cc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -57,10 +54,9 @@ def test_fallback_prefers_clang_then_gcc_then_cc(monkeypatch: pytest.MonkeyPatch
         assert find_c_compiler() == (str(program),)
 
 
-def test_missing_cc_raises_instead_of_falling_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CC", "/nonexistent/lamina-cc")
+def test_missing_cc_raises_instead_of_falling_back() -> None:
     with pytest.raises(CompilerNotFoundError, match=r"'/nonexistent/lamina-cc' \(from CC\).*apt-get install gcc"):
-        CPUCompiler()
+        CPUCompiler("/nonexistent/lamina-cc", cc_origin="CC")
 
 
 def test_missing_explicit_compiler_raises(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -144,36 +140,30 @@ def _runs(directory: Path) -> int:
     return len(runs.read_text().splitlines()) if runs.exists() else 0
 
 
-def test_a_compiler_is_probed_once_per_binary_and_cache(
-    compiler: CPUCompiler, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_a_compiler_is_probed_once_per_binary_and_cache(compiler: CPUCompiler, tmp_path: Path) -> None:
     from lamina.device import compiler as compiler_module
 
-    monkeypatch.setenv("LAMINA_CACHE", str(tmp_path / "cache"))
     script = _wrapper(tmp_path, compiler.command[0], "first")
     compiler_module._probe.cache_clear()
-    probed = CPUCompiler(str(script))
+    probed = CPUCompiler(str(script), cache=KernelCache(tmp_path / "cache"))
     assert _runs(tmp_path) > 0
     before = _runs(tmp_path)
-    compiler_module._probe.cache_clear()  # as in a new process
-    again = CPUCompiler(str(script))
+    compiler_module._probe.cache_clear()  # as in a new process, with a new cache object
+    again = CPUCompiler(str(script), cache=KernelCache(tmp_path / "cache"))
     assert _runs(tmp_path) == before
     assert (again.version, again.flags) == (probed.version, probed.flags)
     # A changed binary (an upgrade) is probed afresh.
     _wrapper(tmp_path, compiler.command[0], "second, a little longer")
     compiler_module._probe.cache_clear()
-    CPUCompiler(str(script))
+    CPUCompiler(str(script), cache=KernelCache(tmp_path / "cache"))
     assert _runs(tmp_path) > before
     compiler_module._probe.cache_clear()
 
 
-def test_a_flag_refused_before_is_tried_again_in_a_new_process(
-    compiler: CPUCompiler, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_a_flag_refused_before_is_tried_again_in_a_new_process(compiler: CPUCompiler, tmp_path: Path) -> None:
     # The same binary refuses -fopenmp while a marker file exists (libomp missing), then accepts it (installed).
     from lamina.device import compiler as compiler_module
 
-    monkeypatch.setenv("LAMINA_CACHE", str(tmp_path / "cache"))
     missing = tmp_path / "libomp-missing"
     missing.touch()
     script = tmp_path / "cc-without-openmp-yet"
@@ -183,8 +173,8 @@ def test_a_flag_refused_before_is_tried_again_in_a_new_process(
     )
     script.chmod(0o755)
     compiler_module._probe.cache_clear()
-    assert "-fopenmp" not in CPUCompiler(str(script)).flags
+    assert "-fopenmp" not in CPUCompiler(str(script), cache=KernelCache(tmp_path / "cache")).flags
     missing.unlink()
     compiler_module._probe.cache_clear()  # as in a new process
-    assert ("-fopenmp" in CPUCompiler(str(script)).flags) == compiler.parallel
+    assert ("-fopenmp" in CPUCompiler(str(script), cache=KernelCache(tmp_path / "cache")).flags) == compiler.parallel
     compiler_module._probe.cache_clear()

@@ -1,21 +1,20 @@
-"""The device registry: CPU is registered, unknown names list the known ones, DEVICE picks the default."""
+"""The device registry: CPU is registered (its compiler made from a Toolchain), unknown names list the known ones."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+from pathlib import Path
 
 import pytest
 
-from lamina.device import CPUAllocator, CPUCompiler, Device, Program
+from lamina.device import CPUAllocator, CPUCompiler, Device, KernelCache, Program, Toolchain
 
 
-def test_cpu_is_registered_with_its_allocator_compiler_and_runtime() -> None:
+def test_cpu_is_registered_with_its_allocator_compiler_and_runtime(tmp_path: Path) -> None:
     spec = Device.get("CPU")
     assert spec.name == "CPU"
     assert isinstance(spec.allocator, CPUAllocator)
-    assert spec.compiler is CPUCompiler
+    compiler = spec.compiler(Toolchain(None, KernelCache(tmp_path)))
+    assert isinstance(compiler, CPUCompiler)
     assert spec.runtime is Program
 
 
@@ -26,14 +25,3 @@ def test_device_names_are_case_insensitive() -> None:
 def test_unknown_device_lists_the_known_ones() -> None:
     with pytest.raises(ValueError, match=r"unknown device 'CUDA'; known devices: .*CPU"):
         Device.get("CUDA")
-
-
-@pytest.mark.parametrize(("value", "expected"), [(None, "CPU"), ("cpu", "CPU"), ("cuda", "CUDA")])
-def test_default_name_reads_device_environment_variable(value: str | None, expected: str) -> None:
-    environment = {key: item for key, item in os.environ.items() if key != "DEVICE"}
-    if value is not None:
-        environment["DEVICE"] = value
-    code = "from lamina.device import Device; print(Device.default_name())"
-    completed = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True)
-    assert completed.returncode == 0, completed.stderr
-    assert completed.stdout.strip() == expected

@@ -4,7 +4,11 @@ options come from the environment once, with errors that name the variable."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -75,8 +79,20 @@ def test_a_capture_records_every_launch_and_verdict() -> None:
 
 
 def test_options_come_from_the_environment_once_and_can_be_changed_for_a_block() -> None:
-    context = context_from_environment({"DEBUG": "2", "DEVICE": "cpu", "NOOPT": "1", "LAMINA_THREADS": "3"})
-    assert context == Context(debug=2, device="CPU", noopt=True, threads=3, beam=0)
+    environment = {"DEBUG": "2", "DEVICE": "cpu", "NOOPT": "1", "LAMINA_THREADS": "3", "CC": "gcc", "HOME": "/h"}
+    context = context_from_environment({**environment, "LAMINA_CACHE": "/tmp/k"})
+    assert context == Context(
+        debug=2,
+        device="CPU",
+        noopt=True,
+        threads=3,
+        beam=0,
+        cc="gcc",
+        cache_dir=Path("/tmp/k"),
+        cache_origin="LAMINA_CACHE=/tmp/k",
+    )
+    assert context_from_environment({"XDG_CACHE_HOME": "/x"}).cache_dir == Path("/x/lamina")
+    assert context_from_environment({}).cache_origin is None
     with pytest.raises(ValueError, match="LAMINA_THREADS"):
         context_from_environment({"LAMINA_THREADS": "0"})
     with pytest.raises(ValueError, match="DEBUG must be an integer"):
@@ -85,3 +101,32 @@ def test_options_come_from_the_environment_once_and_can_be_changed_for_a_block()
         assert current_context() is changed
         assert changed.noopt
     assert current_context() is not changed
+
+
+# Runs one kernel in a fresh process, under the environment the test gives it.
+CHILD = """
+from lamina.engine import current_context, run_schedule
+from lamina.schedule import create_schedule
+from lamina.uop import UOp
+from lamina.dtype import dtypes
+ones = UOp.full((4,), dtypes.float32, 1.0)
+run_schedule(create_schedule([ones + ones], "CPU"), "CPU", current_context())
+print("ran")
+"""
+
+
+def _child(environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {key: value for key, value in os.environ.items() if key not in ("CC", "LAMINA_CACHE")}
+    return subprocess.run([sys.executable, "-c", CHILD], env={**base, **environment}, capture_output=True, text=True)
+
+
+def test_the_environment_reaches_the_device_through_the_engine(tmp_path: Path) -> None:
+    ran = _child({"LAMINA_CACHE": str(tmp_path / "cache")})
+    assert ran.stdout.strip() == "ran", ran.stderr
+    assert any((tmp_path / "cache" / "kernels").iterdir())
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    refused = _child({"LAMINA_CACHE": str(not_a_directory)})
+    assert f"LAMINA_CACHE={not_a_directory}" in refused.stderr
+    missing = _child({"LAMINA_CACHE": str(tmp_path / "cache"), "CC": "/nonexistent/lamina-cc"})
+    assert "'/nonexistent/lamina-cc' (from CC)" in missing.stderr

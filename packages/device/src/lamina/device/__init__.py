@@ -1,9 +1,10 @@
 """lamina.device: buffers and allocators, the device registry, C compilers, the kernel cache, the kernel runtime,
-and native graphs that run many kernels in one call."""
+and native graphs that run many kernels in one call. Nothing here reads the environment: the engine passes in
+the device, compiler and cache directory it was asked for."""
 
 from lamina.device.allocator import ALIGNMENT, DEFAULT_POOL_BYTES, Allocation, Allocator, CPUAllocator
 from lamina.device.buffer import Buffer
-from lamina.device.cache import CacheDirectoryError, CacheStats, KernelCache, default_cache_dir, kernel_key
+from lamina.device.cache import CacheDirectoryError, CacheStats, KernelCache, kernel_key
 from lamina.device.compiler import (
     OPTIONAL_FLAGS,
     CompileError,
@@ -15,7 +16,7 @@ from lamina.device.compiler import (
 )
 from lamina.device.graph import MAX_GRAPH_ARGUMENTS, NativeGraph
 from lamina.device.program import Launcher, Program, Runtime, SupportsAddress
-from lamina.device.registry import Device, DeviceSpec
+from lamina.device.registry import Device, DeviceSpec, Toolchain
 
 __all__ = [
     "ALIGNMENT",
@@ -40,7 +41,7 @@ __all__ = [
     "Program",
     "Runtime",
     "SupportsAddress",
-    "default_cache_dir",
+    "Toolchain",
     "find_c_compiler",
     "kernel_key",
     "supported_flags",

@@ -44,23 +44,6 @@ class CacheDirectoryError(OSError):
     """The kernel cache directory cannot be used: missing rights, or others could plant code in it."""
 
 
-def default_cache_dir() -> Path:
-    """`LAMINA_CACHE` if set, else `$XDG_CACHE_HOME/lamina`, else `~/.cache/lamina`."""
-    explicit = os.environ.get("LAMINA_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "lamina"
-
-
-def _origin(directory: Path) -> str:
-    """How an error names the directory: by the variable that chose it, when one did."""
-    explicit = os.environ.get("LAMINA_CACHE")
-    if explicit and Path(explicit).expanduser() == directory:
-        return f"LAMINA_CACHE={explicit}"
-    return f"the kernel cache directory {directory}"
-
-
 def check_private_dir(path: Path, origin: str, follow: bool = True) -> None:
     """Raise CacheDirectoryError unless `path` is a directory that only this user can change.
 
@@ -107,9 +90,12 @@ class CacheStats:
 class KernelCache:
     """Compiled kernels and other small blobs, keyed by (kind, key), in memory and under `directory/<kind>/`."""
 
-    def __init__(self, directory: Path | str | None = None) -> None:
-        self.directory = Path(directory) if directory is not None else default_cache_dir()
-        self._chosen = directory is not None or bool(os.environ.get("LAMINA_CACHE"))
+    def __init__(self, directory: Path | str, origin: str | None = None, fallback: bool = False) -> None:
+        """`origin` names who chose `directory` in errors (`LAMINA_CACHE=...`); with `fallback`, a directory that
+        cannot be used (a default location) gives way to a private temporary one, with a warning."""
+        self.directory = Path(directory)
+        self._origin = origin or f"the kernel cache directory {self.directory}"
+        self._fallback = fallback
         self.stats: Final = CacheStats()
         self._memory: dict[tuple[str, str], bytes] = {}
         self._created_kinds: set[str] = set()
@@ -167,18 +153,18 @@ class KernelCache:
         if kind not in self._created_kinds:
             if not self._created_kinds:
                 self._open_root()
-            _make_private_dir(self.directory / kind, _origin(self.directory))
-            check_private_dir(self.directory / kind, _origin(self.directory), follow=False)
+            _make_private_dir(self.directory / kind, self._origin)
+            check_private_dir(self.directory / kind, self._origin, follow=False)
             self._created_kinds.add(kind)
         return self.directory / kind
 
     def _open_root(self) -> None:
         """Make (or check) the cache's own directory; the default one falls back to a private temporary one."""
-        origin = _origin(self.directory)
+        origin = self._origin
         try:
             _make_private_dir(self.directory, origin)
         except CacheDirectoryError as error:
-            if self._chosen:
+            if not self._fallback:
                 raise
             fallback = Path(tempfile.mkdtemp(prefix="lamina-cache-"))
             warnings.warn(
@@ -210,7 +196,7 @@ class KernelCache:
             descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         except PermissionError as error:
             raise CacheDirectoryError(
-                f"{_origin(self.directory)}: cannot write in {path.parent} ({error.strerror}); set LAMINA_CACHE to "
+                f"{self._origin}: cannot write in {path.parent} ({error.strerror}); set LAMINA_CACHE to "
                 "a directory you can write"
             ) from None
         try:

@@ -9,14 +9,16 @@ flags), so a cached binary is never reused across a compiler upgrade or a flag c
 from __future__ import annotations
 
 import functools
-import os
 import shlex
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
+
+if TYPE_CHECKING:
+    from lamina.device.cache import KernelCache  # the cache imports this module's Compiler protocol
 
 BASE_FLAGS: Final = (
     "-O3",
@@ -93,9 +95,10 @@ class CompileError(RuntimeError):
 _INSTALL_HINT: Final = "install one (apt-get install gcc, or apt-get install clang) or set CC to a C compiler"
 
 
-def find_c_compiler(cc: str | None = None) -> tuple[str, ...]:
-    """The command (program path plus any leading arguments) of the C compiler to use; see CPUCompiler."""
-    requested, origin = (cc, "the compiler argument") if cc is not None else (os.environ.get("CC") or None, "CC")
+def find_c_compiler(cc: str | None = None, origin: str = "the compiler argument") -> tuple[str, ...]:
+    """The command (program path plus any leading arguments) of the C compiler to use: `cc` (chosen by `origin`,
+    named in the error when it is missing), else clang, gcc or cc."""
+    requested = cc or None
     if requested is not None:
         # An explicitly requested compiler must exist: silently using another one would hide the mistake.
         words = shlex.split(requested)
@@ -111,11 +114,21 @@ def find_c_compiler(cc: str | None = None) -> tuple[str, ...]:
 
 
 class CPUCompiler:
-    """Compiles C kernels to shared objects with the explicit compiler, else `CC`, else clang, gcc or cc."""
+    """Compiles C kernels to shared objects with the compiler `cc`, else clang, gcc or cc.
 
-    def __init__(self, cc: str | None = None, extra_flags: Sequence[str] = ()) -> None:
-        self.command: Final = find_c_compiler(cc)
-        self._version, optional = _probe(self.command)
+    What probing the compiler found is remembered in `cache` (a `KernelCache`) when one is given, so a
+    process whose kernels are all cached spends no compiler run before its first kernel call.
+    """
+
+    def __init__(
+        self,
+        cc: str | None = None,
+        extra_flags: Sequence[str] = (),
+        cache: KernelCache | None = None,
+        cc_origin: str = "the compiler argument",
+    ) -> None:
+        self.command: Final = find_c_compiler(cc, cc_origin)
+        self._version, optional = _probe(self.command, cache)
         self.flags: Final = (*BASE_FLAGS, *optional, *extra_flags)
 
     @property
@@ -170,17 +183,14 @@ def _identity(command: tuple[str, ...]) -> str | None:
 
 
 @functools.cache
-def _probe(command: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
-    """`command`'s version line and the OPTIONAL_FLAGS it accepts, remembered on disk per compiler binary.
+def _probe(command: tuple[str, ...], cache: KernelCache | None) -> tuple[str, tuple[str, ...]]:
+    """`command`'s version line and the OPTIONAL_FLAGS it accepts, remembered in `cache` per compiler binary.
 
     Probing runs the compiler three times (about 0.15 s with clang), which a process with every
     kernel in its cache would otherwise spend before its first kernel call.
     """
-    from lamina.device.cache import KernelCache  # the cache imports this module's Compiler protocol
-
-    identity = _identity(command)
-    cache = KernelCache()
-    cached = cache.get(PROBES, identity) if identity is not None else None
+    identity = _identity(command) if cache is not None else None
+    cached = cache.get(PROBES, identity) if cache is not None and identity is not None else None
     if cached is not None:
         version, remembered = cached.decode().split("\n", 1)
         kept = set(remembered.split())
@@ -197,7 +207,7 @@ def _probe(command: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
         lines = _run_compiler([*command, "--version"]).stdout.splitlines()
         version = lines[0].strip() if lines else ""
         accepted = supported_flags(command)
-    if identity is not None:
+    if cache is not None and identity is not None:
         cache.put(PROBES, identity, f"{version}\n{' '.join(accepted)}".encode())
     return version, accepted
 

@@ -35,19 +35,19 @@ class Launcher(Protocol):
 class Runtime(Protocol):
     """How a device turns a compiled binary into a launcher (`Program` for the CPU)."""
 
-    def __call__(self, name: str, binary: bytes, n_buffers: int, int_args: int = 0) -> Launcher: ...
+    def __call__(
+        self, name: str, binary: bytes, n_buffers: int, int_args: int = 0, *, cache: KernelCache
+    ) -> Launcher: ...
 
 
 class Program:
     """A kernel from a shared object, called through cffi with `n_buffers` pointers then `int_args` ints."""
 
-    def __init__(
-        self, name: str, binary: bytes, n_buffers: int, int_args: int = 0, cache: KernelCache | None = None
-    ) -> None:
+    def __init__(self, name: str, binary: bytes, n_buffers: int, int_args: int = 0, *, cache: KernelCache) -> None:
         if n_buffers < 0 or int_args < 0:
             raise ValueError(f"argument counts must be non-negative, got n_buffers={n_buffers}, int_args={int_args}")
         # dlopen needs a file; it lives in the cache so a binary loaded by many processes is written once.
-        path = (cache if cache is not None else KernelCache()).shared_object_path(binary)
+        path = cache.shared_object_path(binary)
         self.name: Final = name
         self.n_buffers: Final = n_buffers
         self.int_args: Final = int_args

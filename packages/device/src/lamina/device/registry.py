@@ -2,22 +2,35 @@
 
 A `DeviceSpec` bundles a device's allocator, compiler factory and runtime, so the layers above
 ask for `Device.get("CPU")` and never name a concrete class. The registry is open: a later
-`Device.register` adds e.g. "CUDA" without touching this module. The `DEVICE` environment
-variable is read once, when this module is imported.
+`Device.register` adds e.g. "CUDA" without touching this module. Nothing here reads the
+environment: which device is the default, which C compiler and which cache directory to use are
+the engine's options (`lamina.engine.Context`), handed to a device's compiler as `Toolchain`.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Final
+from typing import ClassVar
 
 from lamina.device.allocator import Allocator, CPUAllocator
+from lamina.device.cache import KernelCache
 from lamina.device.compiler import Compiler, CPUCompiler
 from lamina.device.program import Program, Runtime
 
-_DEFAULT_DEVICE: Final = os.environ.get("DEVICE", "CPU").upper() or "CPU"
+
+@dataclass(frozen=True, slots=True)
+class Toolchain:
+    """What a device's compiler is made with: the C compiler asked for (None: the first one found) and where
+    what probing it found is kept."""
+
+    cc: str | None
+    cache: KernelCache
+    cc_origin: str = "CC"
+
+
+def _cpu_compiler(toolchain: Toolchain) -> Compiler:
+    return CPUCompiler(toolchain.cc, cache=toolchain.cache, cc_origin=toolchain.cc_origin)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +39,7 @@ class DeviceSpec:
 
     name: str
     allocator: Allocator
-    compiler: Callable[[], Compiler]
+    compiler: Callable[[Toolchain], Compiler]
     runtime: Runtime
 
 
@@ -53,10 +66,5 @@ class Device:
         """The names of every registered device."""
         return tuple(sorted(cls._specs))
 
-    @staticmethod
-    def default_name() -> str:
-        """The `DEVICE` environment variable (upper-cased) as read at import, else "CPU"."""
-        return _DEFAULT_DEVICE
 
-
-Device.register(DeviceSpec(name="CPU", allocator=CPUAllocator(), compiler=CPUCompiler, runtime=Program))
+Device.register(DeviceSpec(name="CPU", allocator=CPUAllocator(), compiler=_cpu_compiler, runtime=Program))

@@ -101,7 +101,7 @@ class _Timer:
             binary = self.cache.compile(self.compiler, source.source)
         except (ValueError, CompileError):
             return float("inf")
-        launcher = Device.get(self.device).runtime(source.name, binary, source.buffer_count)
+        launcher = Device.get(self.device).runtime(source.name, binary, source.buffer_count, cache=self.cache)
         launcher(*self.buffers)
         samples: list[float] = []
         deadline = time.perf_counter() + TIMING_SECONDS

@@ -2,7 +2,9 @@
 
 `DEBUG` (0-4) controls what realize prints, `DEVICE` picks the default device, `NOOPT` turns the
 kernel optimizer off, `BEAM=n` searches each kernel's opts with a beam of n (see `beam.py`),
-`LAMINA_THREADS` caps the cores a kernel may use (default: all of them).
+`LAMINA_THREADS` caps the cores a kernel may use (default: all of them), `CC` names the C compiler
+(default: clang, gcc or cc, whichever is found first) and `LAMINA_CACHE` the directory compiled
+kernels are kept in (default: `$XDG_CACHE_HOME/lamina`, else `~/.cache/lamina`).
 Lower layers never read the environment: they get what they need from here.
 """
 
@@ -11,7 +13,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +26,9 @@ class Context:
     noopt: bool = False
     threads: int = 1
     beam: int = 0
+    cc: str | None = None
+    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "lamina")
+    cache_origin: str | None = None  # "LAMINA_CACHE=..." when the variable chose cache_dir; None for the default
 
 
 def _int_option(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -36,16 +42,25 @@ def _int_option(environ: Mapping[str, str], name: str, default: int) -> int:
 
 
 def context_from_environment(environ: Mapping[str, str]) -> Context:
-    """The Context the environment `environ` asks for (DEBUG, DEVICE, NOOPT, BEAM, LAMINA_THREADS)."""
+    """The Context the environment `environ` asks for (DEBUG, DEVICE, NOOPT, BEAM, LAMINA_THREADS, CC, LAMINA_CACHE)."""
     threads = _int_option(environ, "LAMINA_THREADS", os.cpu_count() or 1)
     if threads < 1:
         raise ValueError(f"environment variable LAMINA_THREADS must be at least 1, got {threads}")
+    explicit_cache = environ.get("LAMINA_CACHE", "")
+    if explicit_cache:
+        cache_dir, cache_origin = Path(explicit_cache).expanduser(), f"LAMINA_CACHE={explicit_cache}"
+    else:
+        xdg = environ.get("XDG_CACHE_HOME", "")
+        cache_dir, cache_origin = (Path(xdg) if xdg else Path.home() / ".cache") / "lamina", None
     return Context(
         debug=_int_option(environ, "DEBUG", 0),
         device=environ.get("DEVICE", "CPU").upper() or "CPU",
         noopt=_int_option(environ, "NOOPT", 0) != 0,
         threads=threads,
         beam=_int_option(environ, "BEAM", 0),
+        cc=environ.get("CC") or None,
+        cache_dir=cache_dir,
+        cache_origin=cache_origin,
     )
 
 

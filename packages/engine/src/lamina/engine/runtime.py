@@ -27,10 +27,10 @@ import lamina.dtype
 import lamina.rewrite
 import lamina.uop
 from lamina.codegen import Opt, OptimizeOptions, generate_c
-from lamina.device import Buffer, Compiler, Device, KernelCache, Launcher
+from lamina.device import Buffer, Compiler, Device, KernelCache, Launcher, Toolchain
 from lamina.engine.beam import searched_opts
 from lamina.engine.capture import Launch, active_capture
-from lamina.engine.context import Context
+from lamina.engine.context import Context, current_context
 from lamina.engine.libraries import build_kernels
 from lamina.schedule import Schedule, ScheduleItem, view_base
 from lamina.uop import CHECK_PASSED, Check, Ops, UOp, format_graph, format_kernel, toposort
@@ -68,7 +68,9 @@ SOURCES: Final = "sources"
 def kernel_cache() -> KernelCache:
     """The process's disk cache of compiled kernels (created on first use)."""
     if not _kernel_cache:
-        _kernel_cache.append(KernelCache())
+        context = current_context()
+        cache = KernelCache(context.cache_dir, context.cache_origin, fallback=context.cache_origin is None)
+        _kernel_cache.append(cache)
     return _kernel_cache[0]
 
 
@@ -76,7 +78,8 @@ def compiler_for(device: str) -> Compiler:
     """The compiler of `device`, made once per process (finding it and its flags runs the compiler)."""
     compiler = _compilers.get(device)
     if compiler is None:
-        compiler = _compilers[device] = Device.get(device).compiler()
+        context = current_context()
+        compiler = _compilers[device] = Device.get(device).compiler(Toolchain(context.cc, kernel_cache()))
     return compiler
 
 
@@ -142,7 +145,7 @@ def compile_kernels(items: Sequence[ScheduleItem], device: str, context: Context
         built = build_kernels(kernels, compiler, kernel_cache(), workers=max(1, os.cpu_count() or 1))
         for (key, item), (binary, symbol) in zip(missing.items(), built, strict=True):
             name, source, buffer_count = sources[key]
-            launcher = spec.runtime(symbol, binary, buffer_count)
+            launcher = spec.runtime(symbol, binary, buffer_count, cache=kernel_cache())
             bytes_moved = sum(buffer.buffer.size * buffer.scalar_dtype.itemsize for buffer in item.buffers)
             _programs[key] = CompiledKernel(name, source, launcher, _estimate_flops(item.ast), bytes_moved)
             stats.programs_built += 1
