@@ -24,7 +24,7 @@ from lamina.engine.capture import active_capture
 from lamina.engine.runtime import attach_buffer, buffer_of
 from lamina.schedule import view_base
 from lamina.shape import broadcast_shapes, contiguous_strides
-from lamina.tensor.core import TensorCore, _with_realized, grad_enabled, scalar_uop
+from lamina.tensor.core import TensorCore, grad_enabled, scalar_uop, with_realized
 from lamina.tensor.elementwise import Operand
 from lamina.tensor.indexing import IndexingMixin, _index_tensor
 from lamina.uop import Ops, UOp
@@ -82,7 +82,7 @@ class AssignmentMixin(IndexingMixin):
         if value.numel() == 0:
             return
         self.realize()
-        source = _with_realized([value.uop])[0]  # reads of self's old graph now name its buffer
+        source = with_realized([value.uop])[0]  # reads of self's old graph now name its buffer
         layout = _region_layout(self.shape, items)
         old_base = view_base(self.uop)
         memory, size, probe = buffer_of(old_base), old_base.buffer.size, weakref.ref(old_base)

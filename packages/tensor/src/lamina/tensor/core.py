@@ -1,11 +1,12 @@
 """The heart of `Tensor`: a lazy value (a UOp graph) on a device, how it is made real, and autograd state.
 
-Every operation only builds UOps; `realize()` hands the graphs to the scheduler and runtime and
+Every operation only builds UOps; `realize()` hands the graphs to the scheduler and the engine and
 swaps each tensor's graph for a view of its new buffer. The graph a gradient-needing result was
 computed from is remembered (weakly, keyed by its buffer view), so `backward()` can differentiate
 through tensors that were realized along the way, as torch keeps its autograd graph.
 Realized graphs are remembered weakly, so another tensor built on the same nodes reuses the
-buffer instead of recomputing it.
+buffer instead of recomputing it. What is remembered across operations is one object, `frontend`
+(`state.py`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -26,32 +27,24 @@ from lamina.engine.context import current_context
 from lamina.engine.runtime import attach_buffer, buffer_of, run_schedule
 from lamina.gradient import compute_gradient
 from lamina.schedule import create_schedule, is_buffer_view, view_base
+from lamina.tensor.state import frontend
 from lamina.uop import ConstValue, Ops, UOp, substitute, toposort
 
 TensorData = UOp | ConstValue | Sequence[Any] | npt.NDArray[Any]
-
-# A realized graph's buffer view, held weakly: `_graphs` holds the graph of a result that autograd needs, so a
-# strong view here would tie each entry of one map to an entry of the other, and neither would ever go.
-_realized: weakref.WeakKeyDictionary[UOp, weakref.ref[UOp]] = weakref.WeakKeyDictionary()
-_graphs: weakref.WeakKeyDictionary[UOp, UOp] = weakref.WeakKeyDictionary()
-_grad_enabled = [True]
-# Tensors backward() ran on, until the next realize computes them too: a loss is read after the optimizer's
-# step, and computing it in the step's schedule shares the forward pass instead of running it again.
-_awaiting_value: weakref.WeakValueDictionary[int, TensorCore] = weakref.WeakValueDictionary()
 
 
 @contextmanager
 def no_grad() -> Iterator[None]:
     """Build graphs that record nothing for autograd (optimizer steps, evaluation)."""
-    _grad_enabled.append(False)
+    frontend.grad_enabled.append(False)
     try:
         yield
     finally:
-        _grad_enabled.pop()
+        frontend.grad_enabled.pop()
 
 
 def grad_enabled() -> bool:
-    return _grad_enabled[-1]
+    return frontend.grad_enabled[-1]
 
 
 def scalar_uop(dtype: DType, value: ConstValue) -> UOp:
@@ -127,8 +120,6 @@ class TensorCore:
     """Storage, realization and autograd bookkeeping; the operations come in the classes built on it."""
 
     __slots__ = ("__weakref__", "_leaf", "_requires_grad", "device", "grad", "uop")
-    # Keyed by id: a WeakSet would compare tensors with ==, which builds a comparison tensor.
-    _grad_leaves: ClassVar[weakref.WeakValueDictionary[int, TensorCore]] = weakref.WeakValueDictionary()
 
     uop: UOp
     device: str
@@ -201,7 +192,7 @@ class TensorCore:
             raise TypeError(f"only floating point tensors can require gradients, not {self.dtype}")
         self._requires_grad = value
         if value:
-            TensorCore._grad_leaves[id(self)] = self
+            frontend.grad_leaves[id(self)] = self
 
     def requires_grad_(self, requires_grad: bool = True) -> Self:
         self.requires_grad = requires_grad
@@ -307,9 +298,9 @@ class TensorCore:
             if gradient.shape != self.shape:
                 raise ValueError(f"gradient of shape {gradient.shape} for a tensor of shape {self.shape}")
             seed = gradient.uop
-        _awaiting_value[id(self)] = self
+        frontend.awaiting_value[id(self)] = self
         root = _autograd_graph(self.uop)
-        leaves = [leaf for leaf in TensorCore._grad_leaves.values() if leaf._requires_grad and leaf._leaf]
+        leaves = [leaf for leaf in frontend.grad_leaves.values() if leaf._requires_grad and leaf._leaf]
         gradients = compute_gradient(root, seed, [leaf.uop for leaf in leaves])
         for leaf in leaves:
             grad_uop = gradients.get(leaf.uop)
@@ -322,16 +313,17 @@ class TensorCore:
 def _autograd_graph(root: UOp) -> UOp:
     """`root` with each realized intermediate that autograd needs replaced by the graph that computed it."""
     while True:
-        known = {node: _graphs[node] for node in toposort([root]) if node in _graphs}
+        known = {node: frontend.graphs[node] for node in toposort([root]) if node in frontend.graphs}
         if not known:
             return root
         root = substitute([root], known)[0]
 
 
-def _with_realized(targets: list[UOp]) -> list[UOp]:
+def with_realized(targets: list[UOp]) -> list[UOp]:
+    """`targets` with every node that was realized before replaced by the buffer view it became."""
     known: dict[UOp, UOp] = {}
     for node in toposort(targets, stop=is_buffer_view):
-        result = _realized[node]() if node in _realized else None
+        result = frontend.realized[node]() if node in frontend.realized else None
         if result is not None:
             known[node] = result
     return substitute(targets, known) if known else targets
@@ -344,9 +336,9 @@ def realize(*tensors: TensorCore) -> None:
     if by_id:
         devices = {tensor.device for tensor in by_id.values()}
         # Tensors on other devices keep waiting for a realize on theirs.
-        for key, tensor in list(_awaiting_value.items()):
+        for key, tensor in list(frontend.awaiting_value.items()):
             if tensor.device in devices:
-                del _awaiting_value[key]
+                del frontend.awaiting_value[key]
                 if not is_buffer_view(tensor.uop):
                     by_id.setdefault(id(tensor), tensor)
     pending = list(by_id.values())
@@ -354,13 +346,13 @@ def realize(*tensors: TensorCore) -> None:
     for device in dict.fromkeys(tensor.device for tensor in pending):
         group = [tensor for tensor in pending if tensor.device == device]
         originals = [tensor.uop for tensor in group]
-        targets = _with_realized(list(dict.fromkeys(originals)))
+        targets = with_realized(list(dict.fromkeys(originals)))
         schedule = create_schedule(targets, device)
         run_schedule(schedule, device, context)
         results = dict(zip(dict.fromkeys(originals), (schedule.results[target] for target in targets), strict=True))
         for tensor in group:
             original = tensor.uop
-            _realized[original] = weakref.ref(results[original])
+            frontend.realized[original] = weakref.ref(results[original])
             if tensor._requires_grad and not tensor._leaf:
-                _graphs[results[original]] = original
+                frontend.graphs[results[original]] = original
             tensor.uop = results[original]

@@ -39,6 +39,7 @@ from lamina.engine.runtime import attach_buffer, buffer_of, compiler_for, kernel
 from lamina.schedule import is_buffer_view, view_base
 from lamina.tensor.core import TensorCore, realize
 from lamina.tensor.python_state import python_state
+from lamina.tensor.state import frontend
 from lamina.tensor.tensor import Tensor
 from lamina.uop import Check, UOp
 
@@ -183,14 +184,12 @@ class Jit(Generic[P, R]):
     def _capture(
         self, signature: Hashable, inputs: list[TensorCore], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> R:
-        leaves_before = {id(leaf): leaf.grad for leaf in TensorCore._grad_leaves.values()}
+        leaves_before = {id(leaf): leaf.grad for leaf in frontend.grad_leaves.values()}
         with capturing() as capture:
             result = self.function(*args, **kwargs)
             returned, returns = _returned(result)
             realize(*returned, *(tensor for tensor, _ in _assigned(capture)))
-        cleared = tuple(
-            leaf for leaf in TensorCore._grad_leaves.values() if leaf.grad is not leaves_before.get(id(leaf))
-        )
+        cleared = tuple(leaf for leaf in frontend.grad_leaves.values() if leaf.grad is not leaves_before.get(id(leaf)))
         plan = _make_plan(signature, capture, inputs, returned, returns, cleared)
         self.plan = replace(plan, python_state=self._reads(plan.states, inputs))
         return result

@@ -1,0 +1,42 @@
+"""What the frontend remembers between operations, in one documented object (`frontend`).
+
+Every other piece of Tensor state lives on the tensors themselves. These five outlive single
+operations: which graphs were realized into which buffers (so a graph built again from the same
+nodes reuses the buffer), the graphs autograd still needs behind realized results, the no_grad
+stack, the tensors whose value a backward() promised to the next realize, and the leaves that
+require gradients. Everything keyed by a graph or a tensor is held weakly, so this state never
+keeps alive what the program dropped (the memory tests count live UOps and buffers).
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from lamina.uop import UOp
+
+if TYPE_CHECKING:
+    from lamina.tensor.core import TensorCore
+
+
+@dataclass
+class FrontendState:
+    """The frontend's memory across operations (see the module)."""
+
+    # A realized graph -> the buffer view it became. Weak both ways: `graphs` holds the graph of a result that
+    # autograd needs, so a strong view here would tie each entry of one map to an entry of the other forever.
+    realized: weakref.WeakKeyDictionary[UOp, weakref.ref[UOp]] = field(default_factory=weakref.WeakKeyDictionary)
+    # A realized result that autograd needs -> the graph that computed it, for backward() to differentiate.
+    graphs: weakref.WeakKeyDictionary[UOp, UOp] = field(default_factory=weakref.WeakKeyDictionary)
+    # The no_grad() stack: whether new graphs record autograd information.
+    grad_enabled: list[bool] = field(default_factory=lambda: [True])
+    # Tensors backward() ran on, until the next realize computes them too: a loss is read after the optimizer's
+    # step, and computing it in the step's schedule shares the forward pass instead of running it again.
+    awaiting_value: weakref.WeakValueDictionary[int, TensorCore] = field(default_factory=weakref.WeakValueDictionary)
+    # Leaves that require gradients, by id (a WeakSet would compare tensors with ==, which builds a tensor).
+    grad_leaves: weakref.WeakValueDictionary[int, TensorCore] = field(default_factory=weakref.WeakValueDictionary)
+
+
+frontend = FrontendState()
+"""The process's frontend state."""
