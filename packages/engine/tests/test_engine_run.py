@@ -130,3 +130,21 @@ def test_the_environment_reaches_the_device_through_the_engine(tmp_path: Path) -
     assert f"LAMINA_CACHE={not_a_directory}" in refused.stderr
     missing = _child({"LAMINA_CACHE": str(tmp_path / "cache"), "CC": "/nonexistent/lamina-cc"})
     assert "'/nonexistent/lamina-cc' (from CC)" in missing.stderr
+
+
+def test_a_replay_runs_the_captured_launches_on_new_buffers() -> None:
+    from lamina.engine import plan_replay
+
+    x = _input([1.0, 2.0, 3.0])
+    doubled = x + x
+    schedule = create_schedule([doubled], "CPU")
+    with capturing() as capture:
+        run_schedule(schedule, "CPU", current_context())
+    result = view_base(schedule.results[doubled])
+    replay, _, (output,) = plan_replay(capture, [x], [], [result])
+    assert output[0] == "fresh"
+    assert replay.graph is not None  # the CPU runs the launches as one native call
+    new_input = Buffer("CPU", 3, dtypes.float32).copyin(np.array([5.0, 6.0, 7.0], np.float32))
+    pools = replay([new_input], [])
+    np.testing.assert_array_equal(pools["fresh"][output[1]].numpy(), [10.0, 12.0, 14.0])
+    np.testing.assert_array_equal(buffer_of(result).numpy(), [2.0, 4.0, 6.0])  # the captured result is untouched

@@ -63,7 +63,7 @@ def test_replays_run_only_the_captured_kernels() -> None:
         step(Tensor(x), Tensor(y))
     assert stats.programs_built == built
     assert step.plan is not None
-    assert len(step.plan.launches) > 0
+    assert len(step.plan.replay.launches) > 0
 
 
 def test_a_cpu_replay_is_one_native_call_and_equals_the_kernel_by_kernel_replay(
@@ -71,21 +71,21 @@ def test_a_cpu_replay_is_one_native_call_and_equals_the_kernel_by_kernel_replay(
 ) -> None:
     import importlib
 
-    jit_module = importlib.import_module("lamina.tensor.jit")
+    replay_module = importlib.import_module("lamina.engine.replay")
     native_model, loop_model = LinearModel(3), LinearModel(3)
     native_step = jit(native_model.step)
     batches = _batches(5)
     for x, y in batches[:2]:
         native_step(Tensor(x), Tensor(y))
     with monkeypatch.context() as patched:
-        patched.setattr(jit_module, "_native_launches", lambda launches, fixed: None)
+        patched.setattr(replay_module, "_launch_graph", lambda device, launches, fixed: None)
         loop_step = jit(loop_model.step)
         for x, y in batches[:2]:
             loop_step(Tensor(x), Tensor(y))
     assert native_step.plan is not None
-    assert native_step.plan.native is not None
+    assert native_step.plan.replay.graph is not None
     assert loop_step.plan is not None
-    assert loop_step.plan.native is None
+    assert loop_step.plan.replay.graph is None
     for x, y in batches[2:]:
         assert native_step(Tensor(x), Tensor(y)).item() == loop_step(Tensor(x), Tensor(y)).item()
     np.testing.assert_array_equal(native_model.w.numpy(), loop_model.w.numpy())

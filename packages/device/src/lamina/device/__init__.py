@@ -14,7 +14,7 @@ from lamina.device.compiler import (
     find_c_compiler,
     supported_flags,
 )
-from lamina.device.graph import MAX_GRAPH_ARGUMENTS, NativeGraph
+from lamina.device.graph import MAX_GRAPH_ARGUMENTS, LaunchGraph, NativeGraph, cpu_launch_graph
 from lamina.device.program import Launcher, Program, Runtime, SupportsAddress
 from lamina.device.registry import Device, DeviceSpec, Toolchain
 
@@ -36,12 +36,14 @@ __all__ = [
     "Device",
     "DeviceSpec",
     "KernelCache",
+    "LaunchGraph",
     "Launcher",
     "NativeGraph",
     "Program",
     "Runtime",
     "SupportsAddress",
     "Toolchain",
+    "cpu_launch_graph",
     "find_c_compiler",
     "kernel_key",
     "supported_flags",

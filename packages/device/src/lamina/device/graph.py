@@ -11,14 +11,14 @@ assignment.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from lamina.device.cache import KernelCache
 from lamina.device.compiler import Compiler
-from lamina.device.program import Program
+from lamina.device.program import Launcher, Program
 
 MAX_GRAPH_ARGUMENTS: Final = 32
 """The most pointer arguments a kernel in a graph may take (the runner's switch has a case for each count)."""
@@ -46,6 +46,23 @@ def runner_source() -> str:
   }}
 }}
 """
+
+
+class LaunchGraph(Protocol):
+    """A device's way of running a fixed sequence of launches in one call, on a table of buffer addresses."""
+
+    @property
+    def arguments(self) -> npt.NDArray[np.uint64]:
+        """The address table, one entry per buffer argument of each launch in order (written in place)."""
+        ...
+
+    def __call__(self) -> None: ...
+
+
+def cpu_launch_graph(launchers: Sequence[Launcher], compiler: Compiler, cache: KernelCache) -> NativeGraph | None:
+    """The CPU's launch graph of `launchers`: a NativeGraph, or None unless each is a Program it can take."""
+    programs = [launcher for launcher in launchers if isinstance(launcher, Program) and NativeGraph.accepts(launcher)]
+    return NativeGraph(programs, compiler, cache) if programs and len(programs) == len(launchers) else None
 
 
 class NativeGraph:

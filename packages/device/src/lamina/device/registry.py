@@ -9,14 +9,15 @@ the engine's options (`lamina.engine.Context`), handed to a device's compiler as
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 from lamina.device.allocator import Allocator, CPUAllocator
 from lamina.device.cache import KernelCache
 from lamina.device.compiler import Compiler, CPUCompiler
-from lamina.device.program import Program, Runtime
+from lamina.device.graph import LaunchGraph, cpu_launch_graph
+from lamina.device.program import Launcher, Program, Runtime
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,8 @@ class DeviceSpec:
     allocator: Allocator
     compiler: Callable[[Toolchain], Compiler]
     runtime: Runtime
+    # Runs a fixed sequence of this device's launches in one call (the JIT's replays), where the device has one.
+    graph: Callable[[Sequence[Launcher], Compiler, KernelCache], LaunchGraph | None] | None = None
 
 
 class Device:
@@ -67,4 +70,6 @@ class Device:
         return tuple(sorted(cls._specs))
 
 
-Device.register(DeviceSpec(name="CPU", allocator=CPUAllocator(), compiler=_cpu_compiler, runtime=Program))
+Device.register(
+    DeviceSpec(name="CPU", allocator=CPUAllocator(), compiler=_cpu_compiler, runtime=Program, graph=cpu_launch_graph)
+)

@@ -3,12 +3,14 @@
 `run_schedule` compiles a schedule's kernels (generated code and binaries cached on disk; BEAM
 searches their opts when asked), gives every BUFFER node device memory, launches the kernels in
 order, frees intermediates after their last use and raises the error of any failed check. A
-`Capture` records what runs, for the JIT to replay. `Context` holds the options, read from the
-environment once (`context_from_environment`) and passed down: no lower layer reads it.
+`Capture` records what runs, and `plan_replay` turns it into a `Replay` of those launches on new
+buffers, for any device (as one launch graph where the device has one). `Context` holds the options,
+read from the environment once (`context_from_environment`) and passed down: no lower layer reads it.
 """
 
 from lamina.engine.capture import Capture, JitError, Launch, Stateful, active_capture, capturing, refuse_host_transfer
 from lamina.engine.context import Context, context_from_environment, current_context, options
+from lamina.engine.replay import FreshBuffer, Replay, Slot, plan_replay
 from lamina.engine.runtime import (
     CompiledKernel,
     LiveCounts,
@@ -29,10 +31,13 @@ __all__ = [
     "Capture",
     "CompiledKernel",
     "Context",
+    "FreshBuffer",
     "JitError",
     "Launch",
     "LiveCounts",
+    "Replay",
     "RuntimeStats",
+    "Slot",
     "Stateful",
     "active_capture",
     "attach_buffer",
@@ -46,6 +51,7 @@ __all__ = [
     "kernel_source",
     "live_counts",
     "options",
+    "plan_replay",
     "raise_failed_checks",
     "refuse_host_transfer",
     "run_schedule",

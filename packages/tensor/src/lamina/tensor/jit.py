@@ -2,11 +2,13 @@
 
 `@jit` lets the first call run as usual (it compiles every kernel), captures the second (which
 kernels ran, on which buffers), and from the third call on replays the captured launches: no
-graph is built, scheduled or compiled, only the kernels are called. Each buffer a kernel touched
-plays a role in the replay: a Tensor argument's buffer is swapped for the new argument's; a tensor
-the function `assign`ed (a parameter, an optimizer's state) is read from where it lives now and
-written to a fresh buffer that it then points to, as a normal call would leave it; the function's
-returned tensors get fresh buffers too; every other buffer (intermediates, constants) is reused.
+graph is built, scheduled or compiled, only the kernels are called (the engine's `Replay`). Each
+buffer a kernel touched plays a role in the replay: a Tensor argument's buffer is swapped for the
+new argument's; a tensor the function `assign`ed (a parameter, an optimizer's state) is read from
+where it lives now and written to a fresh buffer that it then points to, as a normal call would
+leave it (one written in place by item assignment keeps its buffer); the function's returned
+tensors get fresh buffers too; every other buffer (intermediates, constants) is reused. This module
+holds the Tensor side: signatures, Python values, which tensors are states and results.
 
 What a replay cannot reproduce raises `JitError` instead of computing something else: arguments of
 another shape, dtype or device; a different value for a non-Tensor argument (it was frozen into
@@ -28,20 +30,17 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Generic, Literal, ParamSpec, TypeVar
 
-import numpy as np
-import numpy.typing as npt
-
-from lamina.device import Buffer, Launcher, NativeGraph, Program
-from lamina.dtype import DType
+from lamina.device import Buffer
 from lamina.engine.capture import Capture, JitError, capturing
 from lamina.engine.context import current_context
-from lamina.engine.runtime import attach_buffer, buffer_of, compiler_for, kernel_cache, raise_failed_checks, stats
+from lamina.engine.replay import Replay, Slot, plan_replay
+from lamina.engine.runtime import attach_buffer, buffer_of
 from lamina.schedule import is_buffer_view, view_base
 from lamina.tensor.core import TensorCore, realize
 from lamina.tensor.python_state import python_state
 from lamina.tensor.state import frontend
 from lamina.tensor.tensor import Tensor
-from lamina.uop import Check, UOp
+from lamina.uop import UOp
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -50,64 +49,16 @@ Returned = Literal["none", "tensor", "tuple"]
 
 
 @dataclass(frozen=True, slots=True)
-class _Fresh:
-    """A buffer made anew on every replay: a state tensor's next value or a returned tensor."""
-
-    device: str
-    size: int
-    dtype: DType
-
-
-Slot = tuple[str, int]  # ("input", i) | ("state", i) | ("fresh", i) | ("fixed", i)
-
-
-@dataclass(frozen=True, slots=True)
 class _Plan:
-    """A captured call: the launches with their buffers as slots, and where the results go."""
+    """A captured call: the engine's replay of its launches, and where the tensors' values go."""
 
     signature: Hashable
-    launches: tuple[tuple[Launcher, tuple[Slot, ...]], ...]
-    fixed: tuple[Buffer, ...]
-    fresh: tuple[_Fresh, ...]
+    replay: Replay
     states: tuple[tuple[TensorCore, Slot, tuple[int, ...]], ...]  # tensor, the slot of its new value, its shape
     outputs: tuple[tuple[Slot, tuple[int, ...]], ...]  # per returned tensor: its buffer's slot and its shape
     returns: Returned  # what the function returned: None, one Tensor, or a tuple of them
     cleared_grads: tuple[TensorCore, ...]
-    native: _NativeLaunches | None  # every launch as one native call, where the device's kernels allow it
     python_state: list[object]  # what the function could read from Python after the captured call (python_state.py)
-    checks: tuple[tuple[Buffer, Check], ...] = ()  # verdict buffers (fixed: kernels rewrite them) read after a replay
-
-
-@dataclass(frozen=True, slots=True)
-class _NativeLaunches:
-    """The launches as a `NativeGraph`, and which entries of its argument table change from call to call."""
-
-    graph: NativeGraph
-    positions: npt.NDArray[np.intp]  # entries of the table holding a non-fixed buffer
-    slots: tuple[Slot, ...]  # the buffer each such entry holds
-
-
-def _native_launches(
-    launches: Sequence[tuple[Launcher, tuple[Slot, ...]]], fixed: Sequence[Buffer]
-) -> _NativeLaunches | None:
-    """The launches as one native graph with the fixed buffers' addresses filled in; None where a launcher is not
-    a native `Program` taking buffers only (another runtime, or more arguments than a graph passes)."""
-    programs = [launcher for launcher, _ in launches if isinstance(launcher, Program) and NativeGraph.accepts(launcher)]
-    if len(programs) != len(launches) or not programs:
-        return None
-    graph = NativeGraph(programs, compiler_for("CPU"), kernel_cache())
-    positions: list[int] = []
-    slots: list[Slot] = []
-    entry = 0
-    for _, launch_slots in launches:
-        for kind, index in launch_slots:
-            if kind == "fixed":
-                graph.arguments[entry] = fixed[index].address
-            else:
-                positions.append(entry)
-                slots.append((kind, index))
-            entry += 1
-    return _NativeLaunches(graph, np.array(positions, dtype=np.intp), tuple(slots))
 
 
 def _describe(value: object) -> Hashable:
@@ -197,29 +148,17 @@ class Jit(Generic[P, R]):
     def _replay(self, inputs: list[TensorCore]) -> JitResult:
         plan = self.plan
         assert plan is not None
-        fresh = [Buffer(each.device, each.size, each.dtype) for each in plan.fresh]
         for tensor, (kind, _), _ in plan.states:
             if kind == "state":
                 _detach_other_readers(tensor)
         state_buffers = [buffer_of(view_base(tensor.uop)) for tensor, _, _ in plan.states]
-        input_buffers = [buffer_of(view_base(tensor.uop)) for tensor in inputs]
-        pools = {"input": input_buffers, "state": state_buffers, "fresh": fresh, "fixed": plan.fixed}
-        if plan.native is not None:
-            addresses = [pools[kind][index].address for kind, index in plan.native.slots]
-            plan.native.graph.arguments[plan.native.positions] = addresses
-            plan.native.graph()
-        else:
-            for launcher, slots in plan.launches:
-                launcher(*(pools[kind][index] for kind, index in slots))
-        stats.kernels_run += len(plan.launches)
-        # A failed check raises before any state moves on: the call did not happen, as in eager mode.
-        raise_failed_checks(plan.checks)
+        pools = plan.replay([buffer_of(view_base(tensor.uop)) for tensor in inputs], state_buffers)
         for tensor, (kind, index), shape in plan.states:
             tensor.uop = _view_of(pools[kind][index], shape)
         for leaf in plan.cleared_grads:
             leaf.grad = None
         if current_context().debug >= 1:
-            print(f"jit: replayed {len(plan.launches)} kernels")
+            print(f"jit: replayed {len(plan.replay.launches)} kernels")
         outputs = [Tensor(_view_of(pools[kind][index], shape)) for (kind, index), shape in plan.outputs]
         if plan.returns == "none":
             return None
@@ -261,65 +200,22 @@ def _make_plan(
     returns: Returned,
     cleared: tuple[TensorCore, ...],
 ) -> _Plan:
-    roles: dict[UOp, Slot] = {}
-    for position, tensor in enumerate(inputs):
-        roles.setdefault(view_base(tensor.uop), ("input", position))
-    written = {launch.nodes[0] for launch in capture.launches}
-    fresh: list[_Fresh] = []
-    fixed: list[Buffer] = []
-
-    def result_slot(node: UOp) -> Slot:
-        """Where a result lives: a fresh buffer per replay if a kernel wrote it; else an input or state buffer
-        (a function may return its input) or a buffer made before the call, which replays hand back as is."""
-        role = roles.get(node)
-        if role is not None and (role[0] != "state" or node not in written):
-            return role
-        if node in written:
-            roles[node] = ("fresh", len(fresh))
-            fresh.append(_Fresh(node.buffer.device, node.buffer.size, node.scalar_dtype))
-        else:
-            roles[node] = ("fixed", len(fixed))
-            fixed.append(buffer_of(node))
-        return roles[node]
-
-    states: list[tuple[TensorCore, Slot, tuple[int, ...]]] = []
-    for position, (tensor, before) in enumerate(_assigned(capture)):
+    assigned = _assigned(capture)
+    for tensor, before in assigned:
         if not is_buffer_view(before):
             raise JitError(
                 f"a jitted function assigned a tensor of shape {tensor.shape} whose value was not computed "
                 "before the call; realize it before the first call"
             )
-        roles.setdefault(view_base(before), ("state", position))
-    for tensor, before in _assigned(capture):
-        after = view_base(tensor.uop)
-        # Written in place (item assignment): the state keeps its buffer, which the replay writes into.
-        in_place = after is view_base(before)
-        states.append((tensor, roles[after] if in_place else result_slot(after), tensor.shape))
-    outputs = [(result_slot(view_base(tensor.uop)), tensor.shape) for tensor in returned]
-    launches: list[tuple[Launcher, tuple[Slot, ...]]] = []
-    for launch in capture.launches:
-        slots: list[Slot] = []
-        for node, buffer in zip(launch.nodes, launch.buffers, strict=True):
-            role = roles.get(node)
-            if role is None:
-                role = roles[node] = ("fixed", len(fixed))
-                fixed.append(buffer)
-            slots.append(role)
-        launches.append((launch.launcher, tuple(slots)))
-    native = _native_launches(launches, fixed)
-    return _Plan(
-        signature,
-        tuple(launches),
-        tuple(fixed),
-        tuple(fresh),
-        tuple(states),
-        tuple(outputs),
-        returns,
-        cleared,
-        native,
-        python_state=[],
-        checks=tuple(capture.checks),
+    replay, state_slots, output_slots = plan_replay(
+        capture,
+        [view_base(tensor.uop) for tensor in inputs],
+        [(view_base(before), view_base(tensor.uop)) for tensor, before in assigned],
+        [view_base(tensor.uop) for tensor in returned],
     )
+    states = tuple((tensor, slot, tensor.shape) for (tensor, _), slot in zip(assigned, state_slots, strict=True))
+    outputs = tuple((slot, tensor.shape) for tensor, slot in zip(returned, output_slots, strict=True))
+    return _Plan(signature, replay, states, outputs, returns, cleared, python_state=[])
 
 
 def jit(function: Callable[P, R]) -> Jit[P, R]:

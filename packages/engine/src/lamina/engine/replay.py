@@ -1,0 +1,149 @@
+"""Replaying captured kernel launches on new buffers: the engine's half of the JIT, for any device.
+
+A `Capture` lists launches over BUFFER nodes. `plan_replay` gives each buffer a role, as a slot: an
+argument's buffer (`input`), the buffer an assigned value held before the call (`state`), a buffer
+made anew on every replay (`fresh`: an assigned value's next value, a returned value), or one reused
+as it is (`fixed`: intermediates, constants, check verdicts). A `Replay` runs the launches on the
+buffers now in those roles, as one launch graph where the device offers one (the CPU's
+`NativeGraph`), and raises the error of any failed check before anything moves on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from lamina.device import Buffer, Device, Launcher, LaunchGraph
+from lamina.dtype import DType
+from lamina.engine.capture import Capture
+from lamina.engine.runtime import buffer_of, compiler_for, kernel_cache, raise_failed_checks, stats
+from lamina.uop import Check, UOp
+
+Slot = tuple[str, int]
+"""A buffer's role in a replay: ("input", i), ("state", i), ("fresh", i) or ("fixed", i)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FreshBuffer:
+    """A buffer made anew on every replay."""
+
+    device: str
+    size: int
+    dtype: DType
+
+
+@dataclass(frozen=True, slots=True)
+class _GraphLaunches:
+    """The launches as one launch graph, and which entries of its argument table change from call to call."""
+
+    graph: LaunchGraph
+    positions: npt.NDArray[np.intp]  # entries of the table holding a non-fixed buffer
+    slots: tuple[Slot, ...]  # the buffer each such entry holds
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """Captured launches with their buffers as slots; calling it runs them on the buffers now in each role."""
+
+    launches: tuple[tuple[Launcher, tuple[Slot, ...]], ...]
+    fixed: tuple[Buffer, ...]
+    fresh: tuple[FreshBuffer, ...]
+    checks: tuple[tuple[Buffer, Check], ...]  # verdict buffers (fixed: kernels rewrite them), read after each run
+    graph: _GraphLaunches | None
+
+    def __call__(self, inputs: Sequence[Buffer], states: Sequence[Buffer]) -> dict[str, list[Buffer]]:
+        """Run every launch; return the buffers of each role (the fresh ones made for this run)."""
+        pools = {
+            "input": list(inputs),
+            "state": list(states),
+            "fresh": [Buffer(each.device, each.size, each.dtype) for each in self.fresh],
+            "fixed": list(self.fixed),
+        }
+        if self.graph is not None:
+            addresses = [pools[kind][index].address for kind, index in self.graph.slots]
+            self.graph.graph.arguments[self.graph.positions] = addresses
+            self.graph.graph()
+        else:
+            for launcher, slots in self.launches:
+                launcher(*(pools[kind][index] for kind, index in slots))
+        stats.kernels_run += len(self.launches)
+        raise_failed_checks(self.checks)
+        return pools
+
+
+def plan_replay(
+    capture: Capture, inputs: Sequence[UOp], states: Sequence[tuple[UOp, UOp]], outputs: Sequence[UOp]
+) -> tuple[Replay, list[Slot], list[Slot]]:
+    """The replay of `capture` and the slots of each state's next value and of each output.
+
+    `inputs` are the arguments' BUFFER nodes; `states` the (before, after) BUFFER nodes of each value the
+    function assigned, where after is before when the value was written in place; `outputs` the BUFFER
+    nodes of the values it returned.
+    """
+    roles: dict[UOp, Slot] = {}
+    for position, node in enumerate(inputs):
+        roles.setdefault(node, ("input", position))
+    for position, (before, _) in enumerate(states):
+        roles.setdefault(before, ("state", position))
+    written = {launch.nodes[0] for launch in capture.launches}
+    fresh: list[FreshBuffer] = []
+    fixed: list[Buffer] = []
+
+    def result_slot(node: UOp) -> Slot:
+        """Where a result lives: a fresh buffer per replay if a kernel wrote it; else an input or state buffer
+        (a function may return its input) or a buffer made before the call, which replays hand back as is."""
+        role = roles.get(node)
+        if role is not None and (role[0] != "state" or node not in written):
+            return role
+        if node in written:
+            roles[node] = ("fresh", len(fresh))
+            fresh.append(FreshBuffer(node.buffer.device, node.buffer.size, node.scalar_dtype))
+        else:
+            roles[node] = ("fixed", len(fixed))
+            fixed.append(buffer_of(node))
+        return roles[node]
+
+    # Written in place (item assignment): the state keeps its buffer, which the replay writes into.
+    state_slots = [roles[after] if after is before else result_slot(after) for before, after in states]
+    output_slots = [result_slot(node) for node in outputs]
+    launches: list[tuple[Launcher, tuple[Slot, ...]]] = []
+    for launch in capture.launches:
+        slots: list[Slot] = []
+        for node, buffer in zip(launch.nodes, launch.buffers, strict=True):
+            role = roles.get(node)
+            if role is None:
+                role = roles[node] = ("fixed", len(fixed))
+                fixed.append(buffer)
+            slots.append(role)
+        launches.append((launch.launcher, tuple(slots)))
+    devices = {buffer.device for launch in capture.launches for buffer in launch.buffers}
+    graph = _launch_graph(devices.pop(), launches, fixed) if len(devices) == 1 else None
+    return Replay(tuple(launches), tuple(fixed), tuple(fresh), tuple(capture.checks), graph), state_slots, output_slots
+
+
+def _launch_graph(
+    device: str, launches: Sequence[tuple[Launcher, tuple[Slot, ...]]], fixed: Sequence[Buffer]
+) -> _GraphLaunches | None:
+    """The launches as one launch graph of `device`, with the fixed buffers' addresses filled in; None where the
+    device has none or its graph does not take these launchers."""
+    make_graph = Device.get(device).graph
+    if make_graph is None or not launches:
+        return None
+    graph = make_graph([launcher for launcher, _ in launches], compiler_for(device), kernel_cache())
+    if graph is None:
+        return None
+    positions: list[int] = []
+    slots: list[Slot] = []
+    entry = 0
+    for _, launch_slots in launches:
+        for kind, index in launch_slots:
+            if kind == "fixed":
+                graph.arguments[entry] = fixed[index].address
+            else:
+                positions.append(entry)
+                slots.append((kind, index))
+            entry += 1
+    return _GraphLaunches(graph, np.array(positions, dtype=np.intp), tuple(slots))
