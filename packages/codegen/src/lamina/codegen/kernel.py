@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lamina.codegen.linearize import LinearProgram, linearize
-from lamina.codegen.optimize import Opt, OptimizeOptions, optimize_kernel
+from lamina.codegen.optimize import optimize_kernel
+from lamina.codegen.opts import Opt, OptimizeOptions
 from lamina.codegen.render_c import render_c
 from lamina.uop import UOp
 

@@ -37,7 +37,6 @@ from lamina.codegen.c_prelude import (
     shift_helper,
 )
 from lamina.codegen.linearize import LinearProgram
-from lamina.codegen.optimize import TILE_ACCUMULATORS
 from lamina.dtype import DType, PtrDType, dtypes
 from lamina.uop import SPREAD_AXES, AxisKind, ConstValue, GroupOp, Ops, UOp, toposort
 
@@ -90,6 +89,9 @@ _INFIX: Final[dict[Ops, str]] = {
 # Signed arithmetic that can overflow: on values it is written through the unsigned type, where it wraps.
 _WRAPPING: Final = frozenset({Ops.ADD, Ops.SUB, Ops.MUL})
 _UNSIGNED_OF: Final = {4: "unsigned int", 8: "unsigned long long"}
+# gcc's loop vectorizer spends seconds on a loop carrying this many accumulators or more (a full register tile)
+# and gains nothing there (see _signature).
+LARGE_TILE_ACCUMULATORS: Final = 256
 # A padded read reaches at most this far either side of its row's base through the row of zeros (see
 # _rerouted_address): 4096 elements covers a convolution's taps over rows and channels.
 ZERO_ROW_REACH: Final = 4096
@@ -443,7 +445,7 @@ class _CKernel:
         # gcc's loop vectorizer spends seconds on a loop carrying a large tile of accumulators and gains
         # nothing there: its basic-block SLP pass vectorizes the tile. Smaller tiles and SIMD loops need
         # the loop vectorizer (measured with gcc 12). clang needs no such hint.
-        attribute = "LM_TILE_KERNEL " if accumulators >= TILE_ACCUMULATORS and not simd else ""
+        attribute = "LM_TILE_KERNEL " if accumulators >= LARGE_TILE_ACCUMULATORS and not simd else ""
         if attribute:
             self.helpers["LM_TILE_KERNEL"] = TILE_KERNEL_ATTRIBUTE
         return f"{attribute}void {self.program.name}({', '.join(parameters) or 'void'})"

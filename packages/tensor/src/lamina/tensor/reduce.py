@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from typing import Final, Generic, NamedTuple, Self, TypeVar, overload
 
-from lamina.codegen.optimize import WIDE_UPCAST
+from lamina.codegen import CPU_TARGET
 from lamina.dtype import dtypes
 from lamina.shape import matmul_shape, normalize_axes, normalize_axis
 from lamina.tensor.core import TensorCore
@@ -26,7 +26,7 @@ Axis = int | Sequence[int] | None
 # register tile) when it is too big to sit in a core's L2 cache beside the rows of A in use, and the
 # left operand has enough rows to pay for the copy. (Packing smaller transposed weights, x @ W.T, saved
 # 0.1 ms of the MLP step under clang, but gcc left that tile with its bias epilogue scalar: 5x slower.)
-PANEL_COLUMNS: Final = WIDE_UPCAST
+PANEL_COLUMNS: Final = CPU_TARGET.tile_columns
 PANEL_MIN_ELEMENTS: Final = 1 << 18
 PANEL_MIN_ROWS: Final = 64
 

@@ -1,0 +1,60 @@
+"""What the code generator knows of the machine a kernel will run on: the facts its choices derive from.
+
+The optimizer's heuristic never names a register count or a cache size: it reads them from a `Target`
+(a tile of accumulators fills part of the vector registers, a block of rows fits in the per-core
+cache). `CPU_TARGET` describes the machine the heuristic was first tuned on, an AVX-512 CPU with 32
+vector registers and 1 MB of L2 per core; targets read from the compiler and the OS (AVX2, NEON) and
+GPU targets (threads per group, local memory) come with their own values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+ELEMENT_BYTES: Final = 4
+"""The element size the register and cache budgets are counted in (float32, int32)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A machine as the code generator sees it."""
+
+    name: str = "cpu"
+    vector_bytes: int = 64  # the widest vector register
+    vector_registers: int = 32
+    cache_bytes: int = 1 << 20  # the cache private to one core (L2)
+
+    @property
+    def vector_lanes(self) -> int:
+        """4-byte elements per vector register."""
+        return self.vector_bytes // ELEMENT_BYTES
+
+    @property
+    def tile_columns(self) -> int:
+        """Contiguous columns of a matmul's register tile: two vectors, so each loaded row of B feeds both."""
+        return 2 * self.vector_lanes
+
+    @property
+    def tile_rows(self) -> int:
+        """Rows of a matmul's register tile: two vectors a row, half the registers, the rest for loads."""
+        return self.vector_registers // 4
+
+    @property
+    def tile_accumulators(self) -> int:
+        """The accumulators of a full register tile."""
+        return self.tile_columns * self.tile_rows
+
+    @property
+    def simd_accumulators(self) -> int:
+        """Vector accumulators a SIMD reduction may carry, leaving registers for its loads."""
+        return self.vector_registers - 8
+
+    @property
+    def block_bytes(self) -> int:
+        """A block of a matmul's rows of A that stays in the core's cache while panels of B pass by: half of it."""
+        return self.cache_bytes // 2
+
+
+CPU_TARGET: Final = Target()
+"""The CPU target the heuristic was tuned on (see the module)."""
