@@ -23,6 +23,7 @@ from lamina.engine.runtime import (
     kernel_source,
     live_counts,
     raise_failed_checks,
+    realize_graphs,
     run_schedule,
     stats,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "options",
     "plan_replay",
     "raise_failed_checks",
+    "realize_graphs",
     "refuse_host_transfer",
     "run_schedule",
     "stats",

@@ -24,9 +24,9 @@ from lamina.device import Buffer, Device
 from lamina.dtype import DType, bfloat16_bits_to_float32, dtypes, float32_to_bfloat16_bits, from_numpy_dtype
 from lamina.engine.capture import refuse_host_transfer
 from lamina.engine.context import current_context
-from lamina.engine.runtime import attach_buffer, buffer_of, run_schedule
+from lamina.engine.runtime import attach_buffer, buffer_of, realize_graphs
 from lamina.gradient import compute_gradient
-from lamina.schedule import create_schedule, is_buffer_view, view_base
+from lamina.schedule import is_buffer_view, view_base
 from lamina.tensor.state import frontend
 from lamina.uop import ConstValue, Ops, UOp, substitute, toposort
 
@@ -347,9 +347,7 @@ def realize(*tensors: TensorCore) -> None:
         group = [tensor for tensor in pending if tensor.device == device]
         originals = [tensor.uop for tensor in group]
         targets = with_realized(list(dict.fromkeys(originals)))
-        schedule = create_schedule(targets, device)
-        run_schedule(schedule, device, context)
-        results = dict(zip(dict.fromkeys(originals), (schedule.results[target] for target in targets), strict=True))
+        results = dict(zip(dict.fromkeys(originals), realize_graphs(targets, device, context), strict=True))
         for tensor in group:
             original = tensor.uop
             frontend.realized[original] = weakref.ref(results[original])
