@@ -199,3 +199,23 @@ def test_subtracting_negative_zero_is_not_a_decrement(compiler: str, kit: Kernel
     run_kernel(ast, [expected, source])
     kit.compile_and_run(compiler, ast, [compiled, source], tmp_path)
     np.testing.assert_array_equal(compiled, expected)
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["optimized", "noopt"])
+def test_the_opencl_dialect_runs_the_outer_loop_on_work_items(kit: KernelKit, enabled: bool) -> None:
+    from lamina.codegen import OPENCL_TARGET
+
+    index = kit.loop(64, 0)
+    ast = kit.kernel(index, kit.load(1, dtypes.int64, index).alu(Ops.IDIV, kit.load(2, dtypes.int64, index)))
+    generated = generate_c(ast, OptimizeOptions(enabled=enabled, target=OPENCL_TARGET))
+    source = generated.source
+    assert "__kernel void" in source
+    assert "__global long* restrict data0" in source
+    assert "long long" not in source
+    assert "#include" not in source
+    assert "for (int gidx0 = get_global_id(0); gidx0 < 64; gidx0 += get_global_size(0)) {" in source
+    assert "#pragma omp" not in source
+    assert generated.global_size == (64,)
+    cpu = generate_c(ast, OptimizeOptions(enabled=enabled))
+    assert "__kernel" not in cpu.source
+    assert cpu.global_size == (1,)

@@ -71,7 +71,7 @@ def test_a_kernel_builds_launches_and_reports_its_device_time(tmp_path: Path) ->
     source, result = allocator.alloc(values.nbytes), allocator.alloc(values.nbytes)
     allocator.copyin(source, values.view(np.uint8))
     binary = KernelCache(tmp_path).compile(OpenCLCompiler(), SCALE)
-    program = OpenCLProgram("scale", binary, 2, 1, global_size=(8,))
+    program = OpenCLProgram("scale", binary, 2, 1, cache=KernelCache(tmp_path), global_size=(8,))
     elapsed = program(_Memory(result.address), _Memory(source.address), ints=[3], timed=True)
     assert elapsed > 0
     back = np.zeros(values.nbytes, np.uint8)

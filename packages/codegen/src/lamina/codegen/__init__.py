@@ -12,13 +12,18 @@ from lamina.codegen.library import CLibrary, join_kernels, library_symbol
 from lamina.codegen.linearize import LinearProgram, kernel_name, linearize, reduce_identity
 from lamina.codegen.optimize import optimize_kernel
 from lamina.codegen.opts import Opt, OptimizeOptions, OptKind, apply_opts
-from lamina.codegen.render_c import compute_type, render_c, render_const
+from lamina.codegen.render_c import C_DIALECT, DIALECTS, OPENCL_DIALECT, Dialect, compute_type, render_c, render_const
 from lamina.codegen.search import possible_opts
-from lamina.codegen.target import CPU_TARGET, Target
+from lamina.codegen.target import CPU_TARGET, OPENCL_TARGET, Target
 
 __all__ = [
     "CPU_TARGET",
+    "C_DIALECT",
+    "DIALECTS",
+    "OPENCL_DIALECT",
+    "OPENCL_TARGET",
     "CLibrary",
+    "Dialect",
     "KernelSource",
     "LinearProgram",
     "Opt",

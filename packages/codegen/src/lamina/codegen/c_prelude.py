@@ -50,17 +50,17 @@ FLOAT_TO_HALF: Final = """static inline unsigned short lm_float_to_half(float va
     if (exponent < -10) return (unsigned short)sign;
     mantissa |= 0x800000u;
     unsigned int shift = (unsigned int)(14 - exponent);
-    unsigned int half = mantissa >> shift;
+    unsigned int bits16 = mantissa >> shift;
     unsigned int rest = mantissa & ((1u << shift) - 1u);
     unsigned int middle = 1u << (shift - 1u);
-    if (rest > middle || (rest == middle && (half & 1u))) half++;
-    return (unsigned short)(sign | half);
+    if (rest > middle || (rest == middle && (bits16 & 1u))) bits16++;
+    return (unsigned short)(sign | bits16);
   }
-  unsigned int half = ((unsigned int)exponent << 10) | (mantissa >> 13);
+  unsigned int bits16 = ((unsigned int)exponent << 10) | (mantissa >> 13);
   unsigned int rest = mantissa & 0x1fffu;
   /* a carry out of the mantissa correctly bumps the exponent, up to infinity */
-  if (rest > 0x1000u || (rest == 0x1000u && (half & 1u))) half++;
-  return (unsigned short)(sign | half);
+  if (rest > 0x1000u || (rest == 0x1000u && (bits16 & 1u))) bits16++;
+  return (unsigned short)(sign | bits16);
 }"""
 
 BF16_TO_FLOAT: Final = """static inline float lm_bf16_to_float(unsigned short b) {
@@ -90,9 +90,9 @@ EXP_SCALED: Final = """static inline float lm_exp_scaled(float r, float k) {
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
   int whole = (int)k;
-  int half = whole / 2;
-  unsigned int high = (unsigned int)(half + 127) << 23;
-  unsigned int low = (unsigned int)(whole - half + 127) << 23;
+  int first = whole / 2;
+  unsigned int high = (unsigned int)(first + 127) << 23;
+  unsigned int low = (unsigned int)(whole - first + 127) << 23;
   float high_scale, low_scale;
   memcpy(&high_scale, &high, sizeof high_scale);
   memcpy(&low_scale, &low, sizeof low_scale);

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from lamina.codegen.linearize import LinearProgram, linearize
 from lamina.codegen.optimize import optimize_kernel
 from lamina.codegen.opts import Opt, OptimizeOptions
-from lamina.codegen.render_c import render_c
-from lamina.uop import UOp
+from lamina.codegen.render_c import DIALECTS, render_c
+from lamina.uop import AxisKind, Ops, UOp
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,7 @@ class KernelSource:
     source: str
     buffer_count: int
     program: LinearProgram
+    global_size: tuple[int, ...] = (1,)  # work items to launch (GPU dialects): the GLOBAL loop's length
 
 
 def generate_c(ast: UOp, options: OptimizeOptions | None = None, opts: Sequence[Opt] | None = None) -> KernelSource:
@@ -32,4 +33,13 @@ def generate_c(ast: UOp, options: OptimizeOptions | None = None, opts: Sequence[
     with `opts` when given, else the hand-coded heuristic's."""
     chosen = options if options is not None else OptimizeOptions()
     program = linearize(optimize_kernel(ast, chosen, opts))
-    return KernelSource(program.name, render_c(program, chosen.threads), len(program.parameters), program)
+    source = render_c(program, chosen.threads, DIALECTS[chosen.target.dialect])
+    return KernelSource(program.name, source, len(program.parameters), program, global_size(program))
+
+
+def global_size(program: LinearProgram) -> tuple[int, ...]:
+    """How many work items a launch of `program` needs: its GLOBAL loop's length (1 without one)."""
+    for uop in program.uops:
+        if uop.op is Ops.RANGE and uop.arg[1] is AxisKind.GLOBAL and uop.src[0].op is Ops.CONST:
+            return (max(int(uop.src[0].arg), 1),)
+    return (1,)

@@ -55,7 +55,7 @@ def _ranges_of(sink: UOp) -> dict[UOp, frozenset[UOp]]:
 
 
 def _is_output_axis(node: UOp) -> bool:
-    return node.op is Ops.RANGE and (node.arg[1] is AxisKind.LOOP or node.arg[1] in SPREAD_AXES)
+    return node.op is Ops.RANGE and (node.arg[1] in (AxisKind.LOOP, AxisKind.GLOBAL) or node.arg[1] in SPREAD_AXES)
 
 
 class _Linearizer:

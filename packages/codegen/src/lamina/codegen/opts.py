@@ -44,6 +44,7 @@ class OptKind(Enum):
     BLOCK = auto()  # split an output loop; its inner part becomes the innermost output loop (cache tiling)
     MERGE = auto()  # join a reduce loop with the reduce loop inside it into one loop over both
     HOIST = auto()  # split an output loop; its outer part becomes the outermost loop (loop reordering)
+    GLOBAL = auto()  # run an output loop's iterations on a GPU's work items
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +263,8 @@ def apply_opts(sink: UOp, opts: Sequence[Opt]) -> UOp:
             sink = _mark(sink, loop, AxisKind.PARALLEL)
         elif opt.kind is OptKind.DYNAMIC and loop.arg[1] is AxisKind.LOOP:
             sink = _mark(sink, loop, AxisKind.DYNAMIC)
+        elif opt.kind is OptKind.GLOBAL and loop.arg[1] is AxisKind.LOOP:
+            sink = _mark(sink, loop, AxisKind.GLOBAL)
         elif opt.kind is OptKind.BLOCK and loop.arg[1] is AxisKind.LOOP:
             sink = _block(sink, loop, opt.amount)
         elif opt.kind is OptKind.HOIST and loop.arg[1] is AxisKind.LOOP:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final
 
 from lamina.codegen.c_prelude import (
@@ -98,6 +99,42 @@ ZERO_ROW_REACH: Final = 4096
 _PREFIXES: Final[dict[Ops, str]] = {Ops.LOAD: "val", Ops.CAST: "cast", Ops.BITCAST: "cast", Ops.WHERE: "alu"}
 
 
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """What one member of the C family writes differently: the renderer is the same for all of them."""
+
+    name: str
+    includes: tuple[str, ...]
+    preamble: str  # definitions every kernel starts with (behind an include guard)
+    kernel_prefix: str  # before `void name(...)`
+    pointer_space: str  # the address space of a buffer parameter
+    bool_storage: str  # the `lm_bool` typedef: how a boolean buffer stores its elements
+    spellings: tuple[tuple[str, str], ...]  # C type spellings the dialect writes otherwise
+
+
+C_DIALECT: Final = Dialect("c", ("#include <math.h>", "#include <string.h>"), "", "", "", BOOL_STORAGE, ())
+
+# OpenCL C has the C99 math functions overloaded under their double names and no libc: the float names
+# and memcpy (for bit casts, which the compiler turns into moves) are mapped onto its builtins.
+_OPENCL_PREAMBLE: Final = "\n".join(
+    [
+        "#pragma OPENCL EXTENSION cl_khr_fp64 : enable",
+        "#define memcpy(destination, source, size) __builtin_memcpy(destination, source, size)",
+        *(f"#define {name}f {name}" for name in sorted({*_FLOAT_FUNCTIONS.values(), "exp", "exp2"})),
+    ]
+)
+OPENCL_DIALECT: Final = Dialect(
+    "opencl",
+    (),
+    _OPENCL_PREAMBLE,
+    "__kernel ",
+    "__global ",
+    "typedef uchar lm_bool;",
+    (("unsigned long long", "ulong"), ("long long", "long")),
+)
+DIALECTS: Final = {dialect.name: dialect for dialect in (C_DIALECT, OPENCL_DIALECT)}
+
+
 def compute_type(dtype: DType) -> str:
     """The C type a value of `dtype` is held in while computing (16-bit floats compute in float)."""
     return "float" if dtype in _SIXTEEN_BIT_FLOATS else dtype.c_name
@@ -133,9 +170,10 @@ def render_const(value: ConstValue, dtype: DType) -> str:
 class _CKernel:
     """Renders one linear program; holds the names given so far and the helpers needed."""
 
-    def __init__(self, program: LinearProgram, threads: int) -> None:
+    def __init__(self, program: LinearProgram, threads: int, dialect: Dialect) -> None:
         self.program = program
         self.threads = threads
+        self.dialect = dialect
         self.indent = 1
         self.names: dict[UOp, str] = {}
         self.depth: dict[UOp, int] = {}
@@ -390,7 +428,14 @@ class _CKernel:
         number = str(axis) if axis >= 0 else f"m{-axis}"
         name = f"{'ridx' if kind in (AxisKind.REDUCE, AxisKind.SIMD) else 'gidx'}{number}"
         self.names[uop] = name
-        loop = f"for ({uop.scalar_dtype.c_name} {name} = 0; {name} < {self.ref(uop.src[0])}; {name}++) {{"
+        index_type = uop.scalar_dtype.c_name
+        if kind is AxisKind.GLOBAL:
+            # Work item i takes iterations i, i + the global size, ...: right for any global size the launch has.
+            return (
+                f"for ({index_type} {name} = get_global_id(0); {name} < {self.ref(uop.src[0])}; "
+                f"{name} += get_global_size(0)) {{"
+            )
+        loop = f"for ({index_type} {name} = 0; {name} < {self.ref(uop.src[0])}; {name}++) {{"
         pragma = ""
         if kind in SPREAD_AXES:
             # Everything the loop body declares is private to its iteration, so no clauses are needed. A
@@ -429,7 +474,7 @@ class _CKernel:
         """The C type a buffer of `dtype` holds its elements as (booleans: see BOOL_STORAGE)."""
         if not dtype.is_bool:
             return dtype.c_name
-        self.helpers["lm_bool"] = BOOL_STORAGE
+        self.helpers["lm_bool"] = self.dialect.bool_storage
         return "lm_bool"
 
     def _signature(self) -> str:
@@ -439,16 +484,18 @@ class _CKernel:
             qualifier = "" if parameter in self.stored else "const "
             name = f"data{parameter.arg}"
             self.names[parameter] = name
-            parameters.append(f"{qualifier}{self._storage_type(parameter.dtype.base)}* restrict {name}")
+            storage = self._storage_type(parameter.dtype.base)
+            parameters.append(f"{self.dialect.pointer_space}{qualifier}{storage}* restrict {name}")
         accumulators = sum(1 for uop in self.program.uops if uop.op is Ops.DEFINE_ACC)
         simd = any(uop.op is Ops.RANGE and uop.arg[1] is AxisKind.SIMD for uop in self.program.uops)
         # gcc's loop vectorizer spends seconds on a loop carrying a large tile of accumulators and gains
         # nothing there: its basic-block SLP pass vectorizes the tile. Smaller tiles and SIMD loops need
         # the loop vectorizer (measured with gcc 12). clang needs no such hint.
-        attribute = "LM_TILE_KERNEL " if accumulators >= LARGE_TILE_ACCUMULATORS and not simd else ""
+        large = accumulators >= LARGE_TILE_ACCUMULATORS and not simd and self.dialect is C_DIALECT
+        attribute = "LM_TILE_KERNEL " if large else ""
         if attribute:
             self.helpers["LM_TILE_KERNEL"] = TILE_KERNEL_ATTRIBUTE
-        return f"{attribute}void {self.program.name}({', '.join(parameters) or 'void'})"
+        return f"{self.dialect.kernel_prefix}{attribute}void {self.program.name}({', '.join(parameters) or 'void'})"
 
     def render(self) -> str:
         self.count_uses()
@@ -465,19 +512,22 @@ class _CKernel:
             if uop.op is Ops.RANGE:
                 self.indent += 1
                 self.open_loops.append(uop)
-        includes = ["#include <math.h>", "#include <string.h>"]
         # In first-use order, which puts a helper after the helpers it calls. Each is guarded so that kernels
         # joined into one library (see library.py) define it once.
-        helpers = [
-            f"#ifndef LM_HAVE_{name}\n#define LM_HAVE_{name}\n{code}\n#endif" for name, code in self.helpers.items()
-        ]
-        return "\n".join([*includes, *helpers, f"{signature} {{", *body, "}", ""])
+        guarded = {"preamble": self.dialect.preamble} if self.dialect.preamble else {}
+        guarded.update(self.helpers)
+        helpers = [f"#ifndef LM_HAVE_{name}\n#define LM_HAVE_{name}\n{code}\n#endif" for name, code in guarded.items()]
+        source = "\n".join([*self.dialect.includes, *helpers, f"{signature} {{", *body, "}", ""])
+        for spelling, written in self.dialect.spellings:
+            source = source.replace(spelling, written)
+        return source
 
 
-def render_c(program: LinearProgram, threads: int = 1) -> str:
-    """The C source of `program`: one function named after it, one pointer argument per buffer.
+def render_c(program: LinearProgram, threads: int = 1, dialect: Dialect = C_DIALECT) -> str:
+    """The source of `program` in `dialect` (C, OpenCL C): one function named after it, one pointer per buffer.
 
     A PARALLEL (or DYNAMIC) loop becomes an OpenMP `parallel for` over `threads` threads; the source then
-    needs -fopenmp, without which the pragma is ignored and the loop runs serially.
+    needs -fopenmp, without which the pragma is ignored and the loop runs serially. A GLOBAL loop runs over
+    the work items of an OpenCL launch.
     """
-    return _CKernel(program, threads).render()
+    return _CKernel(program, threads, dialect).render()

@@ -21,6 +21,8 @@ class Target:
     """A machine as the code generator sees it."""
 
     name: str = "cpu"
+    kind: str = "cpu"  # "cpu": loops, vectors and cores; "gpu": output loops over work items
+    dialect: str = "c"  # the C family the renderer writes: "c" or "opencl"
     vector_bytes: int = 64  # the widest vector register
     vector_registers: int = 32
     cache_bytes: int = 1 << 20  # the cache private to one core (L2)
@@ -58,3 +60,6 @@ class Target:
 
 CPU_TARGET: Final = Target()
 """The CPU target the heuristic was tuned on (see the module)."""
+
+OPENCL_TARGET: Final = Target(name="opencl", kind="gpu", dialect="opencl")
+"""An OpenCL device: the outer output loop runs over work items."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, overload
@@ -150,7 +151,7 @@ class OpenCLProgram:
         n_buffers: int,
         int_args: int = 0,
         *,
-        cache: KernelCache | None = None,
+        cache: KernelCache,
         global_size: Sequence[int] = (1,),
     ) -> None:
         del cache  # the driver loads binaries from memory: no file is needed
@@ -165,6 +166,9 @@ class OpenCLProgram:
         self.global_size: Final = tuple(global_size)
         self._program: Final = self.device.api.build_from_binary(self.device.context, self.device.device, binary)
         self._kernel: Final = self.device.api.create_kernel(self._program, name)
+        # Released with the launcher, or at exit while the OpenCL library is still loaded (not in a __del__
+        # run during interpreter shutdown, when cffi may already be gone).
+        weakref.finalize(self, _release, self.device.api, self._kernel, self._program)
 
     @overload
     def __call__(self, *buffers: SupportsAddress, ints: Sequence[int] = (), timed: Literal[False] = False) -> None: ...
@@ -186,9 +190,7 @@ class OpenCLProgram:
             return None
         return elapsed if elapsed is not None else time.perf_counter() - started
 
-    def __del__(self) -> None:
-        try:
-            self.device.api.release_kernel(self._kernel)
-            self.device.api.release_program(self._program)
-        except (AttributeError, OpenCLError):
-            pass
+
+def _release(api: OpenCLAPI, kernel: int, program: int) -> None:
+    api.release_kernel(kernel)
+    api.release_program(program)

@@ -36,14 +36,31 @@ class Runtime(Protocol):
     """How a device turns a compiled binary into a launcher (`Program` for the CPU)."""
 
     def __call__(
-        self, name: str, binary: bytes, n_buffers: int, int_args: int = 0, *, cache: KernelCache
+        self,
+        name: str,
+        binary: bytes,
+        n_buffers: int,
+        int_args: int = 0,
+        *,
+        cache: KernelCache,
+        global_size: Sequence[int] = (1,),
     ) -> Launcher: ...
 
 
 class Program:
     """A kernel from a shared object, called through cffi with `n_buffers` pointers then `int_args` ints."""
 
-    def __init__(self, name: str, binary: bytes, n_buffers: int, int_args: int = 0, *, cache: KernelCache) -> None:
+    def __init__(
+        self,
+        name: str,
+        binary: bytes,
+        n_buffers: int,
+        int_args: int = 0,
+        *,
+        cache: KernelCache,
+        global_size: Sequence[int] = (1,),
+    ) -> None:
+        del global_size  # a CPU kernel runs its loops itself
         if n_buffers < 0 or int_args < 0:
             raise ValueError(f"argument counts must be non-negative, got n_buffers={n_buffers}, int_args={int_args}")
         # dlopen needs a file; it lives in the cache so a binary loaded by many processes is written once.

@@ -17,6 +17,7 @@ from lamina.device.allocator import Allocator, CPUAllocator
 from lamina.device.cache import KernelCache
 from lamina.device.compiler import Compiler, CPUCompiler
 from lamina.device.graph import LaunchGraph, cpu_launch_graph
+from lamina.device.opencl import OpenCLAllocator, OpenCLCompiler, OpenCLProgram
 from lamina.device.program import Launcher, Program, Runtime
 
 
@@ -44,6 +45,7 @@ class DeviceSpec:
     runtime: Runtime
     # Runs a fixed sequence of this device's launches in one call (the JIT's replays), where the device has one.
     graph: Callable[[Sequence[Launcher], Compiler, KernelCache], LaunchGraph | None] | None = None
+    codegen: str = "cpu"  # which code generator target writes its kernels (the engine maps the name)
 
 
 class Device:
@@ -70,6 +72,18 @@ class Device:
         return tuple(sorted(cls._specs))
 
 
+def _opencl_compiler(toolchain: Toolchain) -> Compiler:
+    del toolchain  # the OpenCL driver compiles; its device is the process's one (see opencl.open_device)
+    return OpenCLCompiler()
+
+
 Device.register(
     DeviceSpec(name="CPU", allocator=CPUAllocator(), compiler=_cpu_compiler, runtime=Program, graph=cpu_launch_graph)
+)
+# Registered wherever lamina runs: the OpenCL library and a platform are looked for on first use, and their
+# absence is an error that says what to install.
+Device.register(
+    DeviceSpec(
+        name="OPENCL", allocator=OpenCLAllocator(), compiler=_opencl_compiler, runtime=OpenCLProgram, codegen="opencl"
+    )
 )

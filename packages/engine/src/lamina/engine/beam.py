@@ -101,7 +101,9 @@ class _Timer:
             binary = self.cache.compile(self.compiler, source.source)
         except (ValueError, CompileError):
             return float("inf")
-        launcher = Device.get(self.device).runtime(source.name, binary, source.buffer_count, cache=self.cache)
+        launcher = Device.get(self.device).runtime(
+            source.name, binary, source.buffer_count, cache=self.cache, global_size=source.global_size
+        )
         launcher(*self.buffers)
         samples: list[float] = []
         deadline = time.perf_counter() + TIMING_SECONDS

@@ -26,7 +26,7 @@ import lamina.codegen
 import lamina.dtype
 import lamina.rewrite
 import lamina.uop
-from lamina.codegen import Opt, OptimizeOptions, generate_c
+from lamina.codegen import CPU_TARGET, OPENCL_TARGET, Opt, OptimizeOptions, Target, generate_c
 from lamina.device import Buffer, Compiler, Device, KernelCache, Launcher, Toolchain
 from lamina.engine.beam import searched_opts
 from lamina.engine.capture import Launch, active_capture
@@ -61,6 +61,8 @@ stats = RuntimeStats()
 _programs: dict[tuple[str, UOp, bool, int, int], CompiledKernel] = {}
 _kernel_cache: list[KernelCache] = []
 _compilers: dict[str, Compiler] = {}
+# The code generator's target for each device's `codegen` name.
+TARGETS: Final[dict[str, Target]] = {"cpu": CPU_TARGET, "opencl": OPENCL_TARGET}
 # The disk cache's kind for generated C sources, keyed by kernel listing (see kernel_source).
 SOURCES: Final = "sources"
 
@@ -130,24 +132,26 @@ def compile_kernels(items: Sequence[ScheduleItem], device: str, context: Context
     if missing:
         spec = Device.get(device)
         compiler = compiler_for(device)
-        threads = context.threads if compiler.parallel else 1
-        optimize = OptimizeOptions(enabled=not context.noopt, threads=threads, openmp=compiler.parallel)
+        optimize = optimize_options(device, context, compiler.parallel)
         sources = {
             key: kernel_source(item.ast, optimize, _opts_for(item, device, context, optimize))
             for key, item in missing.items()
         }
-        for key, (_, source, _) in sources.items():
+        for key, generated in sources.items():
             if context.debug >= 3:
                 print(format_kernel(missing[key].ast), file=sys.stderr)
             if context.debug >= 4:
-                print(source, file=sys.stderr)
-        kernels = [(name, source) for name, source, _ in sources.values()]
+                print(generated.source, file=sys.stderr)
+        kernels = [(generated.name, generated.source) for generated in sources.values()]
         built = build_kernels(kernels, compiler, kernel_cache(), workers=max(1, os.cpu_count() or 1))
         for (key, item), (binary, symbol) in zip(missing.items(), built, strict=True):
-            name, source, buffer_count = sources[key]
-            launcher = spec.runtime(symbol, binary, buffer_count, cache=kernel_cache())
+            generated = sources[key]
+            launcher = spec.runtime(
+                symbol, binary, generated.buffer_count, cache=kernel_cache(), global_size=generated.global_size
+            )
             bytes_moved = sum(buffer.buffer.size * buffer.scalar_dtype.itemsize for buffer in item.buffers)
-            _programs[key] = CompiledKernel(name, source, launcher, _estimate_flops(item.ast), bytes_moved)
+            flops = _estimate_flops(item.ast)
+            _programs[key] = CompiledKernel(generated.name, generated.source, launcher, flops, bytes_moved)
             stats.programs_built += 1
     return [_programs[key] for key in keys]
 
@@ -161,8 +165,26 @@ def _opts_for(item: ScheduleItem, device: str, context: Context, optimize: Optim
     )
 
 
-def kernel_source(ast: UOp, optimize: OptimizeOptions, opts: tuple[Opt, ...] | None = None) -> tuple[str, str, int]:
-    """The C function name, source and buffer count of `ast`, from the disk cache when this code made it before.
+def optimize_options(device: str, context: Context, openmp: bool) -> OptimizeOptions:
+    """What the code generator may use for `device`: its target, and the cores when its compiler has OpenMP."""
+    target = TARGETS[Device.get(device).codegen]
+    threads = context.threads if openmp else 1
+    return OptimizeOptions(enabled=not context.noopt, threads=threads, openmp=openmp, target=target)
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedKernel:
+    """What the runtime needs of a generated kernel: its name, source, buffer count and launch size."""
+
+    name: str
+    source: str
+    buffer_count: int
+    global_size: tuple[int, ...]
+
+
+def kernel_source(ast: UOp, optimize: OptimizeOptions, opts: tuple[Opt, ...] | None = None) -> GeneratedKernel:
+    """The generated function of `ast` (name, source, buffer count, launch size), from the disk cache when this
+    code made it before.
 
     Optimizing and rendering a large kernel takes longer than loading its binary, so a fresh process
     looks the source up by the kernel's listing and the code generator's own source (any change to
@@ -172,12 +194,13 @@ def kernel_source(ast: UOp, optimize: OptimizeOptions, opts: tuple[Opt, ...] | N
     key = hashlib.sha256(listing.encode()).hexdigest()
     cached = kernel_cache().get(SOURCES, key)
     if cached is not None:
-        name, count, source = cached.decode().split("\n", 2)
-        return name, source, int(count)
+        name, count, size, source = cached.decode().split("\n", 3)
+        return GeneratedKernel(name, source, int(count), tuple(int(extent) for extent in size.split(",")))
     generated = generate_c(ast, optimize, opts)
-    entry = f"{generated.name}\n{generated.buffer_count}\n{generated.source}"
+    size = ",".join(str(extent) for extent in generated.global_size)
+    entry = f"{generated.name}\n{generated.buffer_count}\n{size}\n{generated.source}"
     kernel_cache().put(SOURCES, key, entry.encode())
-    return generated.name, generated.source, generated.buffer_count
+    return GeneratedKernel(generated.name, generated.source, generated.buffer_count, generated.global_size)
 
 
 @functools.cache

@@ -112,6 +112,7 @@ class AxisKind(Enum):
     LOOP = auto()  # an output axis, a plain serial loop
     PARALLEL = auto()  # an output axis split across cores
     DYNAMIC = auto()  # an output axis across cores, each iteration taken by whichever core is free
+    GLOBAL = auto()  # an output axis over a GPU's work items (each takes every global-size-th iteration)
     REDUCE = auto()  # an axis a REDUCE sums over
     SIMD = auto()  # a reduce axis the C compiler vectorizes, free to reorder its sums (the optimizer's)
 
