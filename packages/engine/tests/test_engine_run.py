@@ -148,3 +148,25 @@ def test_a_replay_runs_the_captured_launches_on_new_buffers() -> None:
     pools = replay([new_input], [])
     np.testing.assert_array_equal(pools["fresh"][output[1]].numpy(), [10.0, 12.0, 14.0])
     np.testing.assert_array_equal(buffer_of(result).numpy(), [2.0, 4.0, 6.0])  # the captured result is untouched
+
+
+def _opencl_available() -> bool:
+    from lamina.device.opencl import list_devices
+    from lamina.device.opencl_api import OpenCLAPI, OpenCLUnavailableError
+
+    try:
+        return bool(list_devices(OpenCLAPI()))
+    except OpenCLUnavailableError:
+        return False
+
+
+@pytest.mark.skipif(not _opencl_available(), reason="no OpenCL platform installed")
+def test_the_opencl_device_is_chosen_by_the_environment(tmp_path: Path) -> None:
+    child = CHILD.replace('"CPU"', '"OPENCL"')
+    base = {key: value for key, value in os.environ.items() if key != "LAMINA_OPENCL_DEVICE"}
+    environment = {**base, "LAMINA_CACHE": str(tmp_path / "cache")}
+    ran = subprocess.run([sys.executable, "-c", child], env=environment, capture_output=True, text=True)
+    assert ran.stdout.strip() == "ran", ran.stderr
+    missing = {**environment, "LAMINA_OPENCL_DEVICE": "99"}
+    refused = subprocess.run([sys.executable, "-c", child], env=missing, capture_output=True, text=True)
+    assert "LAMINA_OPENCL_DEVICE=99: OpenCL device 99 does not exist; the devices are 0: " in refused.stderr

@@ -61,9 +61,26 @@ def list_devices(api: OpenCLAPI) -> list[tuple[int, int, str]]:
     return found
 
 
-@functools.cache
+# The device `open_device()` opens, and who chose it (named in errors): set by the engine from its options.
+_chosen: list[tuple[int | None, str]] = [(None, "")]
+
+
+def choose_device(index: int | None, origin: str = "") -> None:
+    """Make `index` (into `list_devices`; None: the first) the device `open_device()` opens for this process;
+    `origin` names who chose it in errors (`LAMINA_OPENCL_DEVICE=3`)."""
+    if _open_device.cache_info().currsize and _chosen[0][0] != index:
+        raise RuntimeError(f"the OpenCL device was opened already (device {_chosen[0][0] or 0}); choose it first")
+    _chosen[0] = (index, origin)
+
+
 def open_device(index: int | None = None) -> OpenCLDevice:
-    """The process's OpenCL device: `index` into `list_devices`, else the first device (raises when none)."""
+    """The process's OpenCL device: `index` into `list_devices`, else the chosen one (see `choose_device`), else
+    the first; raises when there is none."""
+    return _open_device(index if index is not None else _chosen[0][0])
+
+
+@functools.cache
+def _open_device(index: int | None) -> OpenCLDevice:
     api = OpenCLAPI()
     devices = list_devices(api)
     if not devices:
@@ -73,7 +90,8 @@ def open_device(index: int | None = None) -> OpenCLDevice:
         )
     if index is not None and not 0 <= index < len(devices):
         listed = "; ".join(f"{position}: {name}" for position, (_, _, name) in enumerate(devices))
-        raise ValueError(f"OpenCL device {index} does not exist; the devices are {listed}")
+        origin = f"{_chosen[0][1]}: " if _chosen[0][1] and _chosen[0][0] == index else ""
+        raise ValueError(f"{origin}OpenCL device {index} does not exist; the devices are {listed}")
     platform, device, name = devices[index or 0]
     context = api.create_context(device)
     description = " | ".join(

@@ -3,8 +3,9 @@
 `DEBUG` (0-4) controls what realize prints, `DEVICE` picks the default device, `NOOPT` turns the
 kernel optimizer off, `BEAM=n` searches each kernel's opts with a beam of n (see `beam.py`),
 `LAMINA_THREADS` caps the cores a kernel may use (default: all of them), `CC` names the C compiler
-(default: clang, gcc or cc, whichever is found first) and `LAMINA_CACHE` the directory compiled
-kernels are kept in (default: `$XDG_CACHE_HOME/lamina`, else `~/.cache/lamina`).
+(default: clang, gcc or cc, whichever is found first), `LAMINA_CACHE` the directory compiled
+kernels are kept in (default: `$XDG_CACHE_HOME/lamina`, else `~/.cache/lamina`) and
+`LAMINA_OPENCL_DEVICE` which OpenCL device `OPENCL` is (an index into every platform's devices).
 Lower layers never read the environment: they get what they need from here.
 """
 
@@ -15,6 +16,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from lamina.device.opencl import choose_device
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,7 @@ class Context:
     cc: str | None = None
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "lamina")
     cache_origin: str | None = None  # "LAMINA_CACHE=..." when the variable chose cache_dir; None for the default
+    opencl_device: int | None = None  # LAMINA_OPENCL_DEVICE: an index into every OpenCL platform's devices
 
 
 def _int_option(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -59,12 +63,14 @@ def context_from_environment(environ: Mapping[str, str]) -> Context:
         threads=threads,
         beam=_int_option(environ, "BEAM", 0),
         cc=environ.get("CC") or None,
+        opencl_device=_int_option(environ, "LAMINA_OPENCL_DEVICE", -1) if environ.get("LAMINA_OPENCL_DEVICE") else None,
         cache_dir=cache_dir,
         cache_origin=cache_origin,
     )
 
 
 _current = [context_from_environment(os.environ)]
+choose_device(_current[0].opencl_device, f"LAMINA_OPENCL_DEVICE={_current[0].opencl_device}")
 
 
 def current_context() -> Context:
