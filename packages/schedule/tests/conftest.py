@@ -17,7 +17,7 @@ import numpy.typing as npt
 import pytest
 
 from lamina.dtype import DType, dtypes, to_numpy_dtype
-from lamina.schedule import Schedule, create_schedule
+from lamina.schedule import CPU_LOWERING, Lowering, Schedule, create_schedule
 from lamina.shape import prod
 from lamina.uop import Ops, UOp, evaluate, run_kernel, toposort
 
@@ -52,9 +52,12 @@ def _check_frees(schedule: Schedule, leaves: set[UOp]) -> None:
             assert last_use[buffer] == position, f"freed after kernel {position}, last used by {last_use[buffer]}"
 
 
-def run_schedule(targets: Sequence[UOp], rtol: float = 1e-5, atol: float = 1e-5) -> Schedule:
-    """Schedule `targets`, run the kernels with `run_kernel`, compare with `evaluate`; return the schedule."""
-    schedule = create_schedule(targets, "CPU")
+def run_schedule(
+    targets: Sequence[UOp], rtol: float = 1e-5, atol: float = 1e-5, lowering: Lowering = CPU_LOWERING
+) -> Schedule:
+    """Schedule `targets` (lowered as `lowering` says), run the kernels with `run_kernel`, compare with
+    `evaluate`; return the schedule."""
+    schedule = create_schedule(targets, "CPU", lowering)
     rng = np.random.default_rng(0)
     leaves = [node for node in toposort(targets) if node.op is Ops.BUFFER]
     inputs = {leaf: random_array(leaf.buffer.size, leaf.scalar_dtype, rng) for leaf in leaves}

@@ -187,3 +187,17 @@ def test_a_long_float_sum_is_a_sum_of_block_sums(run_schedule: Runner, tensor: M
     assert len([node for node in toposort([short.items[0].ast]) if node.op is Ops.REDUCE]) == 1
     integers = run_schedule([tensor((CASCADE_FROM,), dtypes.int32).reduce_axis(Ops.ADD, (0,))])
     assert len([node for node in toposort([integers.items[0].ast]) if node.op is Ops.REDUCE]) == 1
+
+
+@pytest.mark.parametrize("op", [Ops.ADD, Ops.MAX], ids=["sum", "max"])
+def test_a_gpu_reduces_a_long_axis_in_stored_blocks(run_schedule: Runner, tensor: Maker, op: Ops) -> None:
+    from lamina.schedule import GPU_LOWERING
+
+    values = tensor((3, 10_001))  # not a whole number of blocks: the padding must be the reduction's identity
+    negative = values.alu(Ops.NEG) - values.const_like(5.0)  # all below zero, so a zero pad would win a max
+    schedule = run_schedule([negative.reduce_axis(op, (1,))], rtol=1e-4, lowering=GPU_LOWERING)
+    assert len(schedule.items) == 2  # the block results side by side (one work item each), then their combination
+    integers = run_schedule([tensor((20_000,), dtypes.int32).reduce_axis(op, (0,))], lowering=GPU_LOWERING)
+    assert len(integers.items) == 2
+    short = run_schedule([tensor((1000,)).reduce_axis(op, (0,))], lowering=GPU_LOWERING)
+    assert len(short.items) == 1

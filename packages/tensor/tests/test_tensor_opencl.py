@@ -12,7 +12,7 @@ import pytest
 from lamina.device.opencl import list_devices
 from lamina.device.opencl_api import OpenCLAPI, OpenCLUnavailableError
 from lamina.dtype import DType, dtypes
-from lamina.tensor import Tensor, jit, options
+from lamina.tensor import Tensor, jit, options, stats
 
 
 def _available() -> bool:
@@ -117,3 +117,14 @@ def test_debug_4_prints_opencl_c(capfd: pytest.CaptureFixture[str]) -> None:
     printed = capfd.readouterr().err
     assert "__kernel void" in printed
     assert "get_global_id(0)" in printed
+
+
+def test_long_reductions_are_shared_by_work_items() -> None:
+    values = np.random.default_rng(0).standard_normal(1 << 20).astype(np.float32)
+    tensor = Tensor(values, device="OPENCL").realize()
+    before = stats.kernels_run
+    total = tensor.sum().item()
+    assert stats.kernels_run - before == 2  # 1024 block sums side by side, then their sum
+    assert abs(total - values.astype(np.float64).sum()) < 1e-3 * np.abs(values).sum() / np.sqrt(values.size)
+    assert tensor.amax().item() == values.max()
+    assert Tensor(np.arange(50_000), device="OPENCL").sum().item() == 50_000 * 49_999 // 2

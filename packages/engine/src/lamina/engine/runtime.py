@@ -32,7 +32,7 @@ from lamina.engine.beam import searched_opts
 from lamina.engine.capture import Launch, active_capture
 from lamina.engine.context import Context, current_context
 from lamina.engine.libraries import build_kernels
-from lamina.schedule import Schedule, ScheduleItem, create_schedule, view_base
+from lamina.schedule import CPU_LOWERING, GPU_LOWERING, Schedule, ScheduleItem, create_schedule, view_base
 from lamina.uop import CHECK_PASSED, Check, Ops, UOp, format_graph, format_kernel, toposort
 
 _device_buffers: weakref.WeakKeyDictionary[UOp, Buffer] = weakref.WeakKeyDictionary()
@@ -216,7 +216,8 @@ def _codegen_fingerprint() -> str:
 
 def realize_graphs(targets: Sequence[UOp], device: str, context: Context) -> list[UOp]:
     """Compute the graphs `targets` on `device` (schedule them, run the kernels): the buffer view each became."""
-    schedule = create_schedule(targets, device)
+    lowering = GPU_LOWERING if TARGETS[Device.get(device).codegen].kind == "gpu" else CPU_LOWERING
+    schedule = create_schedule(targets, device, lowering)
     run_schedule(schedule, device, context)
     return [schedule.results[target] for target in targets]
 

@@ -28,8 +28,9 @@ class GraphStructure:
     buffers: tuple[UOp, ...]
 
 
-def graph_structure(targets: Sequence[UOp], device: str) -> GraphStructure:
-    """The structure of the graphs of `targets`; raises ValueError for a buffer not on `device`."""
+def graph_structure(targets: Sequence[UOp], device: str, lowering: Hashable = None) -> GraphStructure:
+    """The structure of the graphs of `targets` (and how they are lowered, which changes their schedule); raises
+    ValueError for a buffer not on `device`."""
     position: dict[UOp, int] = {}
     buffers: list[UOp] = []
     rows: list[Hashable] = []
@@ -42,7 +43,8 @@ def graph_structure(targets: Sequence[UOp], device: str) -> GraphStructure:
         else:
             rows.append((node.op, node.dtype, arg_key(node.arg), tuple(map(position.__getitem__, node.src))))
         position[node] = len(position)
-    return GraphStructure((device, tuple(rows), tuple(position[target] for target in targets)), tuple(buffers))
+    key = (device, lowering, tuple(rows), tuple(position[target] for target in targets))
+    return GraphStructure(key, tuple(buffers))
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,13 +7,19 @@ ones stops growing at 2**24, and 16M values near 1000 come out 0.3% off), where 
 CASCADE_BLOCK loses about CASCADE_BLOCK + N / CASCADE_BLOCK, which torch's and numpy's pairwise sums
 match. The blocks are a reshape of the reduced elements (zero-padded to whole blocks: zeros add
 exactly), so the kernel is an inner reduction inside an outer one, with the inner loop contiguous.
+
+How a device wants it is a `Lowering`: a GPU takes every long reduction (sums, maxima, products, of
+any dtype) in stored blocks, so one kernel computes the blocks side by side, one work item each, and
+a short one combines them; a CPU core combines the blocks in the same loop.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
+from lamina.dtype import dtypes
 from lamina.schedule.boundaries import is_buffer_view
 from lamina.shape import prod
 from lamina.uop import Ops, UOp, toposort
@@ -25,40 +31,83 @@ CASCADE_BLOCK: Final = 4096
 """Elements summed into each block total."""
 
 
-def lower_graph(roots: Sequence[UOp]) -> list[UOp]:
-    """`roots` with every CHECK replaced by the value it guards and every long float sum computed in blocks."""
+@dataclass(frozen=True, slots=True)
+class Lowering:
+    """How a device's kernels want long reductions: which ones go in blocks, how long a block is, and whether
+    the blocks' results are stored (one kernel computes them side by side: a GPU's work items share a long
+    reduction so) or combined in the same kernel (a CPU core's loop, where only precision is at stake)."""
+
+    reductions: frozenset[Ops] = frozenset({Ops.ADD})
+    floats_only: bool = True
+    from_elements: int = CASCADE_FROM
+    block: int = CASCADE_BLOCK
+    store_blocks: bool = False
+
+
+CPU_LOWERING: Final = Lowering()
+"""Float sums in blocks, for their precision."""
+
+GPU_LOWERING: Final = Lowering(
+    reductions=frozenset({Ops.ADD, Ops.MAX, Ops.MUL}), floats_only=False, from_elements=1 << 13, block=1024,
+    store_blocks=True,
+)  # fmt: skip
+"""Every long reduction in stored blocks of 1024, one work item a block, so the device runs them in parallel."""
+
+
+def lower_graph(roots: Sequence[UOp], lowering: Lowering = CPU_LOWERING) -> list[UOp]:
+    """`roots` with every CHECK replaced by the value it guards and long reductions computed in blocks."""
     rebuilt: dict[UOp, UOp] = {}
     for node in toposort(roots, stop=is_buffer_view):
         if node.op is Ops.CHECK:
             rebuilt[node] = rebuilt[node.src[0]]
             continue
         new_src = tuple(rebuilt.get(source, source) for source in node.src)
-        if _long_float_sum(node):
-            rebuilt[node] = _in_blocks(node, new_src[0])
+        if _long_reduction(node, lowering):
+            rebuilt[node] = _in_blocks(node, new_src[0], lowering)
             continue
         rebuilt[node] = node if new_src == node.src else UOp(node.op, node.dtype, new_src, node.arg)
     return [rebuilt.get(root, root) for root in roots]
 
 
-def _long_float_sum(node: UOp) -> bool:
-    if node.op is not Ops.REDUCE_AXIS or node.arg[0] is not Ops.ADD or not node.scalar_dtype.is_float:
+def _long_reduction(node: UOp, lowering: Lowering) -> bool:
+    if node.op is not Ops.REDUCE_AXIS or node.arg[0] not in lowering.reductions:
         return False
-    return prod(node.src[0].shape[axis] for axis in node.arg[1]) >= CASCADE_FROM
+    if lowering.floats_only and not node.scalar_dtype.is_float:
+        return False
+    return prod(node.src[0].shape[axis] for axis in node.arg[1]) >= lowering.from_elements
 
 
-def _in_blocks(node: UOp, source: UOp) -> UOp:
-    """The sum `node` of `source` as a sum over blocks of CASCADE_BLOCK-element sums (see the module)."""
-    _, axes = node.arg
+def _in_blocks(node: UOp, source: UOp, lowering: Lowering) -> UOp:
+    """The reduction `node` of `source` as a reduction over blocks of `lowering.block` elements (see the module);
+    padding is the reduction's identity, so it changes nothing."""
+    op, axes = node.arg
     shape = source.shape
     kept = [axis for axis in range(len(shape)) if axis not in axes]
     kept_shape = tuple(shape[axis] for axis in kept)
     count = prod(shape[axis] for axis in axes)
-    blocks = -(-count // CASCADE_BLOCK)
+    block = lowering.block
+    blocks = -(-count // block)
     flat = source.permute((*kept, *axes)).reshape((*kept_shape, count))
-    padded = flat.pad(((0, 0),) * len(kept) + ((0, blocks * CASCADE_BLOCK - count),))
-    totals = padded.reshape((*kept_shape, blocks, CASCADE_BLOCK)).reduce_axis(Ops.ADD, (len(kept) + 1,))
+    padded = _padded(flat, blocks * block - count, op)
+    totals = padded.reshape((*kept_shape, blocks, block)).reduce_axis(op, (len(kept) + 1,))
     totals = totals.reshape((*kept_shape, blocks))
-    summed = totals.reduce_axis(Ops.ADD, (len(kept),))
-    if blocks >= CASCADE_FROM:
-        summed = _in_blocks(summed, totals)
-    return summed.reshape(node.shape)
+    if lowering.store_blocks:
+        totals = totals.contiguous()
+    combined = totals.reduce_axis(op, (len(kept),))
+    if _long_reduction(combined, lowering):
+        combined = _in_blocks(combined, totals, lowering)
+    return combined.reshape(node.shape)
+
+
+def _padded(flat: UOp, extra: int, op: Ops) -> UOp:
+    """`flat` with `extra` elements of `op`'s identity after its last dim (PAD fills zero: shifted for MAX, MUL)."""
+    if not extra:
+        return flat
+    widths = ((0, 0),) * (len(flat.shape) - 1) + ((0, extra),)
+    if op is Ops.ADD:
+        return flat.pad(widths)
+    identity = flat.scalar_dtype.min_value if op is Ops.MAX else 1
+    inside = UOp.full(flat.shape, dtypes.bool, True).pad(widths)
+    return inside.where(
+        flat.pad(widths), UOp.full(tuple(size for size in flat.pad(widths).shape), flat.scalar_dtype, identity)
+    )

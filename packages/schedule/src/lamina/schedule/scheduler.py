@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from lamina.dtype import DType
 from lamina.schedule.boundaries import find_realize_points, is_buffer_view, view_base
 from lamina.schedule.cache import GraphStructure, ScheduleCache, ScheduleTemplate, graph_structure
-from lamina.schedule.lowering import lower_graph
+from lamina.schedule.lowering import CPU_LOWERING, Lowering, lower_graph
 from lamina.schedule.rangeify import build_kernel
 from lamina.shape import prod
 from lamina.uop import Check, Ops, UOp, toposort
@@ -64,22 +64,23 @@ def _plan_frees(items: Sequence[ScheduleItem], made_here: set[UOp], keep: set[UO
 schedule_cache = ScheduleCache()
 
 
-def create_schedule(targets: Sequence[UOp], device: str) -> Schedule:
-    """The kernels that compute `targets` on `device`; all their buffers must already be on `device`."""
-    structure = graph_structure(targets, device)
+def create_schedule(targets: Sequence[UOp], device: str, lowering: Lowering = CPU_LOWERING) -> Schedule:
+    """The kernels that compute `targets` on `device`, long reductions lowered as `lowering` says (the device's
+    wish, see lowering.py); all their buffers must already be on `device`."""
+    structure = graph_structure(targets, device, lowering)
     template = schedule_cache.get(structure)
     if template is not None:
         return _instantiate(template, structure, targets, device)
-    schedule = _schedule(targets, device)
+    schedule = _schedule(targets, device, lowering)
     schedule_cache.put(structure, _template(schedule, structure, targets))
     return schedule
 
 
-def _schedule(targets: Sequence[UOp], device: str) -> Schedule:
+def _schedule(targets: Sequence[UOp], device: str, lowering: Lowering) -> Schedule:
     checks = [node for node in toposort(targets, stop=is_buffer_view) if node.op is Ops.CHECK]
     verdicts = list(dict.fromkeys(check.src[1] for check in checks))
     roots = [*targets, *verdicts]
-    lowered = lower_graph(roots)
+    lowered = lower_graph(roots, lowering)
     schedule = _schedule_plain(lowered, device)
     view_of = dict(zip(roots, (schedule.results[node] for node in lowered), strict=True))
     return Schedule(
