@@ -128,3 +128,10 @@ def test_long_reductions_are_shared_by_work_items() -> None:
     assert abs(total - values.astype(np.float64).sum()) < 1e-3 * np.abs(values).sum() / np.sqrt(values.size)
     assert tensor.amax().item() == values.max()
     assert Tensor(np.arange(50_000), device="OPENCL").sum().item() == 50_000 * 49_999 // 2
+
+
+def test_beam_searches_opencl_kernels_and_keeps_them_on_work_items() -> None:
+    values = np.arange(64 * 16, dtype=np.float32).reshape(64, 16)
+    with options(beam=1, debug=0):
+        result = (Tensor(values, device="OPENCL") * 2 + 1).sum(1).numpy()
+    np.testing.assert_array_equal(result, (values * 2 + 1).sum(1))

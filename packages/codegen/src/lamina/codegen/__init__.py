@@ -10,7 +10,7 @@ from lamina.codegen.heuristic_cpu import hand_coded_opts
 from lamina.codegen.kernel import KernelSource, generate_c
 from lamina.codegen.library import CLibrary, join_kernels, library_symbol
 from lamina.codegen.linearize import LinearProgram, kernel_name, linearize, reduce_identity
-from lamina.codegen.optimize import optimize_kernel
+from lamina.codegen.optimize import heuristic_opts, optimize_kernel
 from lamina.codegen.opts import Opt, OptimizeOptions, OptKind, apply_opts
 from lamina.codegen.render_c import C_DIALECT, DIALECTS, OPENCL_DIALECT, Dialect, compute_type, render_c, render_const
 from lamina.codegen.search import possible_opts
@@ -34,6 +34,7 @@ __all__ = [
     "compute_type",
     "generate_c",
     "hand_coded_opts",
+    "heuristic_opts",
     "join_kernels",
     "kernel_name",
     "library_symbol",

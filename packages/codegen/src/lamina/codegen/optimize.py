@@ -14,8 +14,13 @@ from collections.abc import Sequence
 from lamina.codegen.cleanup import simplify_indices
 from lamina.codegen.heuristic_cpu import hand_coded_opts
 from lamina.codegen.heuristic_gpu import gpu_opts
-from lamina.codegen.opts import Opt, OptimizeOptions, apply_opts
+from lamina.codegen.opts import Opt, OptimizeOptions, OptKind, apply_opts
 from lamina.uop import UOp
+
+
+def heuristic_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
+    """The opts the target's heuristic picks for `sink` (the CPU's or the GPU's)."""
+    return gpu_opts(sink, options) if options.target.kind == "gpu" else hand_coded_opts(sink, options)
 
 
 def optimize_kernel(sink: UOp, options: OptimizeOptions, opts: Sequence[Opt] | None = None) -> UOp:
@@ -23,6 +28,8 @@ def optimize_kernel(sink: UOp, options: OptimizeOptions, opts: Sequence[Opt] | N
     if not options.enabled:
         # A GPU runs a kernel on its work items even unoptimized: only the outer loop is spread over them.
         return apply_opts(sink, gpu_opts(sink, options)) if options.target.kind == "gpu" else sink
-    heuristic = gpu_opts if options.target.kind == "gpu" else hand_coded_opts
-    chosen = heuristic(sink, options) if opts is None else opts
+    chosen = heuristic_opts(sink, options) if opts is None else opts
+    if options.target.kind == "gpu" and not any(opt.kind is OptKind.GLOBAL for opt in chosen):
+        # Searched opts (BEAM) say how to shape the work; which loop runs on the work items stays the rule's.
+        chosen = (*chosen, *gpu_opts(apply_opts(sink, chosen), options))
     return simplify_indices(apply_opts(sink, chosen))

@@ -19,8 +19,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
 
-from lamina.codegen import Opt, OptimizeOptions, OptKind, apply_opts, generate_c, hand_coded_opts, possible_opts
+import numpy as np
+
+from lamina.codegen import Opt, OptimizeOptions, OptKind, apply_opts, generate_c, heuristic_opts, possible_opts
 from lamina.device import Buffer, CompileError, Compiler, Device, KernelCache
+from lamina.dtype import to_numpy_dtype
 from lamina.schedule import ScheduleItem
 from lamina.uop import UOp, format_graph
 
@@ -50,8 +53,8 @@ def searched_opts(
     if cached is not None:
         return tuple(Opt(OptKind[kind], axis, amount) for kind, axis, amount in json.loads(cached))
     buffers = [Buffer(device, max(node.buffer.size, 1), node.scalar_dtype) for node in item.buffers]
-    for buffer in buffers:
-        buffer.view_numpy()[:] = 0
+    for buffer in buffers:  # zeros, through the allocator: device memory may not be the host's
+        buffer.copyin(np.zeros(buffer.size, dtype=to_numpy_dtype(buffer.dtype)))
     timer = _Timer(item.ast, device, options, compiler, cache, buffers)
     best = _search(item.ast, options, width, timer)
     cache.put(SEARCHED, key, json.dumps([[opt.kind.name, opt.axis, opt.amount] for opt in best]).encode())
@@ -62,7 +65,7 @@ def _search(
     ast: UOp, options: OptimizeOptions, width: int, timer: Callable[[tuple[Opt, ...]], float]
 ) -> tuple[Opt, ...]:
     timed: dict[tuple[Opt, ...], float] = {}
-    default = hand_coded_opts(ast, options)
+    default = heuristic_opts(ast, options)
     for start in ((), default):
         timed[start] = timer(start)
     beam = sorted(timed, key=timed.__getitem__)[:width]
