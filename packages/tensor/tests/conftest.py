@@ -102,3 +102,20 @@ def _gradcheck(function: Callable[..., Tensor], inputs: Sequence[npt.NDArray[np.
 def gradcheck() -> Callable[[Callable[..., Tensor], Sequence[npt.NDArray[np.float64]]], None]:
     """`gradcheck(function, float64_inputs)`: autograd's gradients of a scalar function equal finite differences."""
     return _gradcheck
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "cpu_default: the test assumes the default device is the CPU")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The suite runs on any default device (DEVICE=OPENCL runs it on OpenCL); tests of the CPU's own
+    behaviour (native replays, panels, the default device itself) skip elsewhere."""
+    from lamina.tensor import current_context
+
+    if current_context().device == "CPU":
+        return
+    skip = pytest.mark.skip(reason=f"tests the CPU as the default device, which is {current_context().device}")
+    for item in items:
+        if item.get_closest_marker("cpu_default") is not None:
+            item.add_marker(skip)

@@ -66,6 +66,7 @@ def test_replays_run_only_the_captured_kernels() -> None:
     assert len(step.plan.replay.launches) > 0
 
 
+@pytest.mark.cpu_default
 def test_a_cpu_replay_is_one_native_call_and_equals_the_kernel_by_kernel_replay(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

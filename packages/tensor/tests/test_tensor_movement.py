@@ -107,6 +107,7 @@ def test_movements_of_zero_size_tensors(matches: Matcher) -> None:
     matches(empty.pad(((0, 0), (1, 0), (0, 0)), value=2.0), np.full((2, 1, 3), 2.0))
 
 
+@pytest.mark.cpu_default
 def test_properties() -> None:
     tensor = Tensor.zeros(2, 3, 4)
     assert tensor.shape == (2, 3, 4)

@@ -53,7 +53,7 @@ def _inputs(dtype: DType, device: str) -> tuple[Tensor, Tensor]:
 @pytest.mark.parametrize("expression", [case[1] for case in EXPRESSIONS], ids=[case[0] for case in EXPRESSIONS])
 def test_a_kernel_on_opencl_computes_what_it_computes_on_the_cpu(expression: Expression, dtype: DType) -> None:
     if expression is EXPRESSIONS[8][1]:
-        cpu = _inputs(dtype, "CPU")[0][Tensor([3, 0, -1])]
+        cpu = _inputs(dtype, "CPU")[0][Tensor([3, 0, -1], device="CPU")]
     else:
         cpu = expression(*_inputs(dtype, "CPU"))
     opencl = expression(*_inputs(dtype, "OPENCL"))
@@ -113,7 +113,7 @@ def test_a_jitted_step_replays_on_opencl() -> None:
 
 def test_debug_4_prints_opencl_c(capfd: pytest.CaptureFixture[str]) -> None:
     with options(debug=4):
-        (Tensor([1.0, 2.0], device="OPENCL") * 3).numpy()
+        (Tensor([1.0, 2.0, 3.0, 4.0, 5.0], device="OPENCL") * 3.125 - 0.5).numpy()
     printed = capfd.readouterr().err
     assert "__kernel void" in printed
     assert "get_global_id(0)" in printed

@@ -65,6 +65,7 @@ def _kernel_count(result: Tensor) -> int:
     return len(create_schedule([result.uop], "CPU").items)
 
 
+@pytest.mark.cpu_default
 def test_a_matmul_with_a_large_right_operand_reads_it_in_panels() -> None:
     # 600 x 448 floats (over a megabyte) is copied into panels of 32 columns first: one kernel more.
     rng = np.random.default_rng(7)
@@ -120,6 +121,7 @@ def test_threads_come_from_lamina_threads() -> None:
         context_from_environment({"LAMINA_THREADS": "many"})
 
 
+@pytest.mark.cpu_default
 def test_generated_sources_come_back_from_the_disk_cache(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, operands: tuple[np.ndarray, np.ndarray]
 ) -> None:

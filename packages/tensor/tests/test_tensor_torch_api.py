@@ -87,6 +87,7 @@ def test_stack_takes_a_list_and_bad_joins_name_the_problem() -> None:
         Tensor.stack([a, Tensor([1])])
 
 
+@pytest.mark.cpu_default
 def test_to_type_and_python_conversions_like_torch() -> None:
     x = Tensor([1.7, -2.2])
     assert x.to(dtypes.int32).tolist() == [1, -2]

@@ -110,6 +110,9 @@ class Dialect:
     pointer_space: str  # the address space of a buffer parameter
     bool_storage: str  # the `lm_bool` typedef: how a boolean buffer stores its elements
     spellings: tuple[tuple[str, str], ...]  # C type spellings the dialect writes otherwise
+    # Padded reads through a static row of zeros (see _rerouted_address): OpenCL C keeps program-scope data in
+    # another address space than the buffers, and a pointer cannot choose between the two.
+    zero_rows: bool = True
 
 
 C_DIALECT: Final = Dialect("c", ("#include <math.h>", "#include <string.h>"), "", "", "", BOOL_STORAGE, ())
@@ -131,6 +134,7 @@ OPENCL_DIALECT: Final = Dialect(
     "__global ",
     "typedef uchar lm_bool;",
     (("unsigned long long", "ulong"), ("long long", "long")),
+    zero_rows=False,
 )
 DIALECTS: Final = {dialect.name: dialect for dialect in (C_DIALECT, OPENCL_DIALECT)}
 
@@ -377,7 +381,7 @@ class _CKernel:
         index = uop.src[0]
         dtype = uop.scalar_dtype
         padded = len(index.src) == 3
-        rerouted = self._rerouted_address(index) if padded else None
+        rerouted = self._rerouted_address(index) if padded and self.dialect.zero_rows else None
         element = self._address(index) if rerouted is None else rerouted
         if dtype in _SIXTEEN_BIT_FLOATS:
             element = f"{self._to_float(dtype)}({element})"
