@@ -10,19 +10,18 @@ import numpy as np
 import pytest
 
 from lamina.device import CompileError, KernelCache
-from lamina.device.opencl import OpenCLAllocator, OpenCLCompiler, OpenCLProgram, list_devices, open_device
+from lamina.device.opencl import (
+    OpenCLAllocator,
+    OpenCLCompiler,
+    OpenCLProgram,
+    list_devices,
+    open_device,
+    opencl_available,
+)
 from lamina.device.opencl_api import OpenCLAPI, OpenCLUnavailableError
 
-
-def _available() -> bool:
-    try:
-        return bool(list_devices(OpenCLAPI()))
-    except OpenCLUnavailableError:
-        return False
-
-
 pytestmark = pytest.mark.skipif(
-    not _available(), reason="no OpenCL platform installed (apt-get install pocl-opencl-icd)"
+    not opencl_available(), reason="no OpenCL platform installed (apt-get install pocl-opencl-icd)"
 )
 
 SCALE = """__kernel void scale(__global float* restrict out, __global const float* restrict x, int factor) {

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from lamina.device import Buffer
+from lamina.device.opencl import opencl_available
 from lamina.dtype import dtypes
 from lamina.engine import (
     Context,
@@ -150,17 +151,7 @@ def test_a_replay_runs_the_captured_launches_on_new_buffers() -> None:
     np.testing.assert_array_equal(buffer_of(result).numpy(), [2.0, 4.0, 6.0])  # the captured result is untouched
 
 
-def _opencl_available() -> bool:
-    from lamina.device.opencl import list_devices
-    from lamina.device.opencl_api import OpenCLAPI, OpenCLUnavailableError
-
-    try:
-        return bool(list_devices(OpenCLAPI()))
-    except OpenCLUnavailableError:
-        return False
-
-
-@pytest.mark.skipif(not _opencl_available(), reason="no OpenCL platform installed")
+@pytest.mark.skipif(not opencl_available(), reason="no OpenCL platform installed")
 def test_the_opencl_device_is_chosen_by_the_environment(tmp_path: Path) -> None:
     child = CHILD.replace('"CPU"', '"OPENCL"')
     base = {key: value for key, value in os.environ.items() if key != "LAMINA_OPENCL_DEVICE"}

@@ -9,21 +9,12 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from lamina.device.opencl import list_devices
-from lamina.device.opencl_api import OpenCLAPI, OpenCLUnavailableError
+from lamina.device.opencl import opencl_available
 from lamina.dtype import DType, dtypes
 from lamina.tensor import Tensor, jit, options, stats
 
-
-def _available() -> bool:
-    try:
-        return bool(list_devices(OpenCLAPI()))
-    except OpenCLUnavailableError:
-        return False
-
-
 pytestmark = pytest.mark.skipif(
-    not _available(), reason="no OpenCL platform installed (apt-get install pocl-opencl-icd)"
+    not opencl_available(), reason="no OpenCL platform installed (apt-get install pocl-opencl-icd)"
 )
 
 Expression = Callable[[Tensor, Tensor], Tensor]

@@ -34,7 +34,7 @@ from lamina.device.opencl_api import (
     OpenCLError,
     OpenCLUnavailableError,
 )
-from lamina.device.program import SupportsAddress
+from lamina.device.program import SupportsAddress, check_arguments
 
 BUILD_OPTIONS: Final = "-cl-std=CL1.2"
 """OpenCL C 1.2: what every current platform (and PoCL) builds."""
@@ -49,6 +49,14 @@ class OpenCLDevice:
     context: int
     queue: int
     description: str  # platform, device and driver, for the kernel cache's key
+
+
+def opencl_available() -> bool:
+    """Whether this machine has an OpenCL loader and at least one device."""
+    try:
+        return bool(list_devices(OpenCLAPI()))
+    except OpenCLUnavailableError:
+        return False
 
 
 def list_devices(api: OpenCLAPI) -> list[tuple[int, int, str]]:
@@ -195,11 +203,7 @@ class OpenCLProgram:
 
     def __call__(self, *buffers: SupportsAddress, ints: Sequence[int] = (), timed: bool = False) -> float | None:
         """Run the kernel and wait for it; with `timed=True`, return its device time in seconds."""
-        if len(buffers) != self.n_buffers or len(ints) != self.int_args:
-            raise TypeError(
-                f"kernel {self.name!r} takes {self.n_buffers} buffers and {self.int_args} ints, "
-                f"got {len(buffers)} and {len(ints)}"
-            )
+        check_arguments(self.name, self.n_buffers, self.int_args, buffers, ints)
         started = time.perf_counter()
         elapsed = self.device.api.launch(
             self.device.queue, self._kernel, [buffer.address for buffer in buffers], ints, self.global_size, timed

@@ -47,6 +47,15 @@ class Runtime(Protocol):
     ) -> Launcher: ...
 
 
+def check_arguments(name: str, n_buffers: int, int_args: int, buffers: Sequence[object], ints: Sequence[int]) -> None:
+    """Raise TypeError unless a launch of kernel `name` got as many buffers and ints as it takes."""
+    if len(buffers) != n_buffers or len(ints) != int_args:
+        raise TypeError(
+            f"kernel {name!r} takes {n_buffers} buffers and {int_args} ints, "
+            f"got {len(buffers)} buffers and {len(ints)} ints"
+        )
+
+
 class Program:
     """A kernel from a shared object, called through cffi with `n_buffers` pointers then `int_args` ints."""
 
@@ -82,11 +91,7 @@ class Program:
 
     def __call__(self, *buffers: SupportsAddress, ints: Sequence[int] = (), timed: bool = False) -> float | None:
         """Run the kernel on `buffers` and `ints`; with `timed=True`, return its wall time in seconds."""
-        if len(buffers) != self.n_buffers or len(ints) != self.int_args:
-            raise TypeError(
-                f"kernel {self.name!r} takes {self.n_buffers} buffers and {self.int_args} ints, "
-                f"got {len(buffers)} buffers and {len(ints)} ints"
-            )
+        check_arguments(self.name, self.n_buffers, self.int_args, buffers, ints)
         addresses = [buffer.address for buffer in buffers]
         start = time.perf_counter()
         self._function(addresses, ints)
