@@ -96,3 +96,24 @@ def test_a_build_error_carries_the_build_log_and_the_source() -> None:
         OpenCLCompiler().compile(broken)
     assert "lamina_undeclared" in raised.value.message
     assert "   2 |   x[0] = lamina_undeclared;" in str(raised.value)
+
+
+def test_released_buffers_are_reused_for_the_same_size() -> None:
+    allocator = OpenCLAllocator()
+    first = allocator.alloc(4096)
+    allocator.free(first)
+    assert allocator.alloc(4096).address == first.address
+    assert allocator.alloc(4096).address != first.address  # the pool had one
+    tiny = OpenCLAllocator(pool_bytes=0)
+    kept = tiny.alloc(64)
+    tiny.free(kept)  # nothing pooled: released to the driver
+    assert tiny.alloc(64).nbytes == 64
+
+
+def test_a_device_without_float64_refuses_double_precision_by_name() -> None:
+    from dataclasses import replace
+
+    single = replace(open_device(), float64=False)
+    with pytest.raises(CompileError, match=r"has no float64 \(cl_khr_fp64\)"):
+        OpenCLCompiler(single).compile("__kernel void k(__global double* x) { x[0] = 1.0; }")
+    assert OpenCLCompiler(single).compile(SCALE)

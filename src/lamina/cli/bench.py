@@ -33,6 +33,7 @@ from lamina.cli.bench_cases import (
     sum_case,
 )
 from lamina.device import CPUCompiler
+from lamina.device.opencl import OpenCLCompiler
 from lamina.engine.runtime import compiler_for
 from lamina.tensor import options
 
@@ -60,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compare", type=Path, default=None, help="an earlier JSON report to compare with")
     parser.add_argument("--markdown", action="store_true", help="also print the results as a markdown table")
     parser.add_argument("--budget", type=float, default=2.0, help="seconds of timing per library and case")
+    parser.add_argument("--device", default="CPU", help="the device lamina runs on (CPU, OPENCL); numpy and torch: CPU")
     parser.add_argument(
         "--threads", type=int, default=os.cpu_count() or 1, help="threads each library may use (default: all cores)"
     )
@@ -185,21 +187,27 @@ def run(arguments: argparse.Namespace) -> int:
     if threads < 1:
         raise ValueError(f"--threads must be at least 1, got {threads}")
     torch_version = _pin_torch_threads(threads)
-    compiler = compiler_for("CPU")
+    device = arguments.device.upper()
+    compiler = compiler_for(device)
     version, flags = (compiler.version, list(compiler.flags)) if isinstance(compiler, CPUCompiler) else ("", [])
+    if isinstance(compiler, OpenCLCompiler):
+        version = compiler.device.description.split(" | ")[0]
     report: dict[str, Any] = {
         "machine": platform.machine(),
         "processor": platform.processor(),
         "cpu_count": os.cpu_count(),
         "threads": threads,
+        "device": device,
         "numpy": np.__version__,
         "torch": torch_version,
         "compiler": version,
         "compiler_flags": flags,
         "cases": [],
     }
-    print(f"threads per library: {threads}; torch: {torch_version or 'not installed'}; C compiler: {version}")
-    with threadpool_limits(limits=threads), options(threads=threads):
+    print(f"threads per library: {threads}; torch: {torch_version or 'not installed'}; lamina on {device}: {version}")
+    if "Portable Computing Language" in version:
+        print("PoCL runs OpenCL on this CPU: these figures measure the OpenCL path, not a GPU")
+    with threadpool_limits(limits=threads), options(threads=threads, device=device):
         for name in names:
             entry = run_case(name, SUITE[name](), arguments.budget)
             report["cases"].append(entry)

@@ -345,7 +345,9 @@ print(time.perf_counter() - started)
 
 def _first_step_seconds(library: str, cache: Path, threads: int) -> float:
     """Seconds to build the MLP and run its first train step in a fresh process (imports done before)."""
-    environment = {**os.environ, "LAMINA_CACHE": str(cache), "LAMINA_THREADS": str(threads)}
+    environment = {
+        **os.environ, "LAMINA_CACHE": str(cache), "LAMINA_THREADS": str(threads), "DEVICE": current_context().device,
+    }  # fmt: skip
     environment |= {"OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)}
     command = [sys.executable, "-c", _FIRST_STEP, library, str(threads)]
     finished = subprocess.run(command, capture_output=True, text=True, env=environment, check=False, timeout=600)

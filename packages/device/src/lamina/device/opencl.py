@@ -12,6 +12,7 @@ buffers and ints as arguments and runs the kernel over its global size.
 from __future__ import annotations
 
 import functools
+import re
 import time
 import weakref
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from lamina.device.allocator import Allocation
 from lamina.device.cache import KernelCache
 from lamina.device.compiler import CompileError
 from lamina.device.opencl_api import (
+    DEVICE_EXTENSIONS,
     DEVICE_NAME,
     DEVICE_VERSION,
     DRIVER_VERSION,
@@ -49,6 +51,7 @@ class OpenCLDevice:
     context: int
     queue: int
     description: str  # platform, device and driver, for the kernel cache's key
+    float64: bool  # whether the device computes in double precision (cl_khr_fp64)
 
 
 def opencl_available() -> bool:
@@ -110,14 +113,23 @@ def _open_device(index: int | None) -> OpenCLDevice:
             api.device_info(device, DRIVER_VERSION),
         )
     )
-    return OpenCLDevice(api, device, context, api.create_queue(context, device), description)
+    float64 = "cl_khr_fp64" in api.device_info(device, DEVICE_EXTENSIONS).split()
+    return OpenCLDevice(api, device, context, api.create_queue(context, device), description, float64)
+
+
+DEFAULT_POOL_BYTES: Final = 1 << 30
+"""How many bytes of released buffers the OpenCL allocator keeps for reuse, at most."""
 
 
 class OpenCLAllocator:
-    """Device memory as `cl_mem` objects; the allocation's address is the object's handle."""
+    """Device memory as `cl_mem` objects (the allocation's address is the object's handle); released buffers are
+    kept, up to `pool_bytes`, for the next allocation of the same size: creating one costs a driver call."""
 
-    def __init__(self, device: OpenCLDevice | None = None) -> None:
+    def __init__(self, device: OpenCLDevice | None = None, pool_bytes: int = DEFAULT_POOL_BYTES) -> None:
         self._device = device
+        self.pool_bytes: Final = pool_bytes
+        self._pool: dict[int, list[Allocation]] = {}
+        self._pooled_bytes = 0
 
     @property
     def device(self) -> OpenCLDevice:
@@ -126,12 +138,20 @@ class OpenCLAllocator:
     def alloc(self, nbytes: int) -> Allocation:
         if nbytes < 0:
             raise ValueError(f"cannot allocate a negative number of bytes ({nbytes})")
+        released = self._pool.get(nbytes)
+        if released:
+            self._pooled_bytes -= nbytes
+            return released.pop()
         # OpenCL refuses empty buffers: a zero-byte allocation holds one byte nobody reads.
         handle = self.device.api.create_buffer(self.device.context, max(nbytes, 1))
         return Allocation(handle, nbytes, None)
 
     def free(self, allocation: Allocation) -> None:
-        self.device.api.release_buffer(allocation.address)
+        if self._pooled_bytes + allocation.nbytes <= self.pool_bytes:
+            self._pool.setdefault(allocation.nbytes, []).append(allocation)
+            self._pooled_bytes += allocation.nbytes
+        else:
+            self.device.api.release_buffer(allocation.address)
 
     def copyin(self, allocation: Allocation, source: npt.NDArray[np.uint8]) -> None:
         if allocation.nbytes:
@@ -155,8 +175,12 @@ class OpenCLCompiler:
         return f"opencl\0{self.device.description}\0{BUILD_OPTIONS}"
 
     def compile(self, source: str) -> bytes:
-        """The device binary of `source`; raises CompileError carrying the build log."""
+        """The device binary of `source`; raises CompileError carrying the build log (or saying the device has no
+        float64, where the source computes in double)."""
         api = self.device.api
+        if not self.device.float64 and re.search(r"\bdouble\b", source):
+            reason = f"{self.device.description.split(' | ')[0]} has no float64 (cl_khr_fp64): use float32 there"
+            raise CompileError(source, reason, ["clBuildProgram", BUILD_OPTIONS])
         try:
             program, _ = api.build_from_source(self.device.context, self.device.device, source, BUILD_OPTIONS)
         except OpenCLError as error:
