@@ -219,3 +219,11 @@ def test_the_opencl_dialect_runs_the_outer_loop_on_work_items(kit: KernelKit, en
     cpu = generate_c(ast, OptimizeOptions(enabled=enabled))
     assert "__kernel" not in cpu.source
     assert cpu.global_size == (1,)
+
+
+def test_opencl_maps_every_float_function_the_renderer_calls() -> None:
+    from lamina.codegen import OPENCL_DIALECT
+    from lamina.codegen.render_c import _FLOAT_FUNCTIONS
+
+    for name in {*_FLOAT_FUNCTIONS.values(), "exp", "exp2"}:
+        assert f"#define {name}f {name}" in OPENCL_DIALECT.preamble

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from lamina.codegen.dialects import DIALECTS
 from lamina.codegen.linearize import LinearProgram, linearize
 from lamina.codegen.optimize import optimize_kernel
 from lamina.codegen.opts import Opt, OptimizeOptions
-from lamina.codegen.render_c import DIALECTS, render_c
+from lamina.codegen.render_c import render_c
 from lamina.uop import AxisKind, Ops, UOp
 
 

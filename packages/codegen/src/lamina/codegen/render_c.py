@@ -16,12 +16,10 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
 
 from lamina.codegen.c_prelude import (
     BF16_TO_FLOAT,
-    BOOL_STORAGE,
     EXP2_FLOAT,
     EXP_FLOAT,
     EXP_SCALED,
@@ -37,6 +35,7 @@ from lamina.codegen.c_prelude import (
     max_helper,
     shift_helper,
 )
+from lamina.codegen.dialects import C_DIALECT, Dialect
 from lamina.codegen.linearize import LinearProgram
 from lamina.dtype import DType, PtrDType, dtypes
 from lamina.uop import SPREAD_AXES, AxisKind, ConstValue, GroupOp, Ops, UOp, toposort
@@ -97,46 +96,6 @@ LARGE_TILE_ACCUMULATORS: Final = 256
 # _rerouted_address): 4096 elements covers a convolution's taps over rows and channels.
 ZERO_ROW_REACH: Final = 4096
 _PREFIXES: Final[dict[Ops, str]] = {Ops.LOAD: "val", Ops.CAST: "cast", Ops.BITCAST: "cast", Ops.WHERE: "alu"}
-
-
-@dataclass(frozen=True, slots=True)
-class Dialect:
-    """What one member of the C family writes differently: the renderer is the same for all of them."""
-
-    name: str
-    includes: tuple[str, ...]
-    preamble: str  # definitions every kernel starts with (behind an include guard)
-    kernel_prefix: str  # before `void name(...)`
-    pointer_space: str  # the address space of a buffer parameter
-    bool_storage: str  # the `lm_bool` typedef: how a boolean buffer stores its elements
-    spellings: tuple[tuple[str, str], ...]  # C type spellings the dialect writes otherwise
-    # Padded reads through a static row of zeros (see _rerouted_address): OpenCL C keeps program-scope data in
-    # another address space than the buffers, and a pointer cannot choose between the two.
-    zero_rows: bool = True
-
-
-C_DIALECT: Final = Dialect("c", ("#include <math.h>", "#include <string.h>"), "", "", "", BOOL_STORAGE, ())
-
-# OpenCL C has the C99 math functions overloaded under their double names and no libc: the float names
-# and memcpy (for bit casts, which the compiler turns into moves) are mapped onto its builtins.
-_OPENCL_PREAMBLE: Final = "\n".join(
-    [
-        "#pragma OPENCL EXTENSION cl_khr_fp64 : enable",
-        "#define memcpy(destination, source, size) __builtin_memcpy(destination, source, size)",
-        *(f"#define {name}f {name}" for name in sorted({*_FLOAT_FUNCTIONS.values(), "exp", "exp2"})),
-    ]
-)
-OPENCL_DIALECT: Final = Dialect(
-    "opencl",
-    (),
-    _OPENCL_PREAMBLE,
-    "__kernel ",
-    "__global ",
-    "typedef uchar lm_bool;",
-    (("unsigned long long", "ulong"), ("long long", "long")),
-    zero_rows=False,
-)
-DIALECTS: Final = {dialect.name: dialect for dialect in (C_DIALECT, OPENCL_DIALECT)}
 
 
 def compute_type(dtype: DType) -> str:

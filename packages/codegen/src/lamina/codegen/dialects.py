@@ -1,0 +1,60 @@
+"""The members of the C family the renderer writes, as a table: what each writes differently, nothing else.
+
+`render_c` is one renderer; a `Dialect` says what its output must look like for one compiler: the
+CPU's C (includes, `restrict` buffers, OpenMP) or OpenCL C (`__kernel`, `__global` buffers, its
+own integer spellings, the C99 float functions and `memcpy` mapped onto its builtins, no
+program-scope data beside the buffers). CUDA C is the next row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from lamina.codegen.c_prelude import BOOL_STORAGE
+
+# The C99 float functions the renderer calls (their `f` forms for float): OpenCL C overloads the plain names.
+_C99_FLOAT_FUNCTIONS: Final = (
+    "ceil", "cos", "erf", "exp", "exp2", "expm1", "floor", "fmod", "log", "log1p", "log2", "pow", "rint", "sin",
+    "sqrt", "trunc",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """What one member of the C family writes differently: the renderer is the same for all of them."""
+
+    name: str
+    includes: tuple[str, ...]
+    preamble: str  # definitions every kernel starts with (behind an include guard)
+    kernel_prefix: str  # before `void name(...)`
+    pointer_space: str  # the address space of a buffer parameter
+    bool_storage: str  # the `lm_bool` typedef: how a boolean buffer stores its elements
+    spellings: tuple[tuple[str, str], ...]  # C type spellings the dialect writes otherwise
+    # Padded reads through a static row of zeros (see _rerouted_address): OpenCL C keeps program-scope data in
+    # another address space than the buffers, and a pointer cannot choose between the two.
+    zero_rows: bool = True
+
+
+C_DIALECT: Final = Dialect("c", ("#include <math.h>", "#include <string.h>"), "", "", "", BOOL_STORAGE, ())
+
+# OpenCL C has the C99 math functions overloaded under their double names and no libc: the float names
+# and memcpy (for bit casts, which the compiler turns into moves) are mapped onto its builtins.
+_OPENCL_PREAMBLE: Final = "\n".join(
+    [
+        "#pragma OPENCL EXTENSION cl_khr_fp64 : enable",
+        "#define memcpy(destination, source, size) __builtin_memcpy(destination, source, size)",
+        *(f"#define {name}f {name}" for name in _C99_FLOAT_FUNCTIONS),
+    ]
+)
+OPENCL_DIALECT: Final = Dialect(
+    "opencl",
+    (),
+    _OPENCL_PREAMBLE,
+    "__kernel ",
+    "__global ",
+    "typedef uchar lm_bool;",
+    (("unsigned long long", "ulong"), ("long long", "long")),
+    zero_rows=False,
+)
+DIALECTS: Final = {dialect.name: dialect for dialect in (C_DIALECT, OPENCL_DIALECT)}
