@@ -16,7 +16,7 @@ from lamina.dtype import dtypes
 from lamina.shape import matmul_shape, normalize_axes, normalize_axis
 from lamina.tensor.core import TensorCore
 from lamina.tensor.creation import arange_uop, index_dtype_for
-from lamina.tensor.elementwise import ElementwiseMixin
+from lamina.tensor.math_functions import MathMixin
 from lamina.uop import Ops
 
 Axis = int | Sequence[int] | None
@@ -50,7 +50,7 @@ class ValuesIndices(NamedTuple, Generic[T]):
     indices: T
 
 
-class ReduceMixin(ElementwiseMixin):
+class ReduceMixin(MathMixin):
     """Reductions over dims, softmax-family functions, cumsum and matmul.
 
     Every reduction takes torch's `dim=` and `keepdim=` (and numpy's `axis=` as another name for `dim`).
