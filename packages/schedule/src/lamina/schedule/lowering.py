@@ -104,10 +104,9 @@ def _padded(flat: UOp, extra: int, op: Ops) -> UOp:
     if not extra:
         return flat
     widths = ((0, 0),) * (len(flat.shape) - 1) + ((0, extra),)
+    padded = flat.pad(widths)
     if op is Ops.ADD:
-        return flat.pad(widths)
+        return padded
     identity = flat.scalar_dtype.min_value if op is Ops.MAX else 1
     inside = UOp.full(flat.shape, dtypes.bool, True).pad(widths)
-    return inside.where(
-        flat.pad(widths), UOp.full(tuple(size for size in flat.pad(widths).shape), flat.scalar_dtype, identity)
-    )
+    return inside.where(padded, UOp.full(padded.shape, flat.scalar_dtype, identity))
