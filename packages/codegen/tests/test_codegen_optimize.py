@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lamina.codegen import (
+    OPENCL_TARGET,
     Opt,
     OptimizeOptions,
     OptKind,
@@ -181,6 +182,13 @@ KERNELS = {
 def test_optimized_kernel_equals_the_unoptimized_one(kit: KernelKit, name: str, options: OptimizeOptions) -> None:
     ast = KERNELS[name](kit)
     optimized = apply_opts(ast, hand_coded_opts(ast, options))
+    np.testing.assert_allclose(_interpret(optimized), _interpret(ast), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", KERNELS)
+def test_gpu_lowering_keeps_every_kernels_result(kit: KernelKit, name: str) -> None:
+    ast = KERNELS[name](kit)
+    optimized = optimize_kernel(ast, OptimizeOptions(target=OPENCL_TARGET))
     np.testing.assert_allclose(_interpret(optimized), _interpret(ast), rtol=1e-5, atol=1e-6)
 
 

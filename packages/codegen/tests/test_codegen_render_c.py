@@ -202,7 +202,7 @@ def test_subtracting_negative_zero_is_not_a_decrement(compiler: str, kit: Kernel
 
 
 @pytest.mark.parametrize("enabled", [True, False], ids=["optimized", "noopt"])
-def test_the_opencl_dialect_runs_the_outer_loop_on_work_items(kit: KernelKit, enabled: bool) -> None:
+def test_the_opencl_dialect_runs_the_outputs_on_work_items(kit: KernelKit, enabled: bool) -> None:
     from lamina.codegen import OPENCL_TARGET
 
     index = kit.loop(64, 0)
@@ -213,9 +213,13 @@ def test_the_opencl_dialect_runs_the_outer_loop_on_work_items(kit: KernelKit, en
     assert "__global long* restrict data0" in source
     assert "long long" not in source
     assert "#include" not in source
-    assert "for (int gidx0 = get_global_id(0); gidx0 < 64; gidx0 += get_global_size(0)) {" in source
+    if enabled:  # one work-group of 64 items, one output each
+        assert "int lidx1 = (int)get_local_id(0);" in source
+        assert (generated.global_size, generated.local_size) == ((64,), (64,))
+    else:  # the outer loop over work items, as many as the driver launches
+        assert "for (int gidx0 = get_global_id(0); gidx0 < 64; gidx0 += get_global_size(0)) {" in source
+        assert (generated.global_size, generated.local_size) == ((64,), None)
     assert "#pragma omp" not in source
-    assert generated.global_size == (64,)
     cpu = generate_c(ast, OptimizeOptions(enabled=enabled))
     assert "__kernel" not in cpu.source
     assert cpu.global_size == (1,)

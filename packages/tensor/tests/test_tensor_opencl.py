@@ -110,6 +110,32 @@ def test_debug_4_prints_opencl_c(capfd: pytest.CaptureFixture[str]) -> None:
     assert "get_global_id(0)" in printed
 
 
+def test_debug_4_shows_a_matmul_tiled_over_work_groups_in_local_memory(capfd: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((128, 64)).astype(np.float32), rng.standard_normal((64, 256)).astype(np.float32)
+    with options(debug=4):
+        result = (Tensor(a, device="OPENCL") @ Tensor(b, device="OPENCL")).numpy()
+    printed = capfd.readouterr().err
+    assert "__local float local0[" in printed
+    assert printed.count("barrier(CLK_LOCAL_MEM_FENCE);") == 2
+    assert "get_local_id(1)" in printed
+    np.testing.assert_allclose(result, a @ b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(1, 64, 64), (33, 17, 65), (4, 256, 32), (256, 16, 48)], ids=str)
+def test_matmuls_of_every_shape_on_opencl(shape: tuple[int, int, int]) -> None:
+    rows, inner, columns = shape
+    rng = np.random.default_rng(2)
+    a, b = (
+        rng.standard_normal((rows, inner)).astype(np.float32),
+        rng.standard_normal((inner, columns)).astype(np.float32),
+    )
+    result = (Tensor(a, device="OPENCL") @ Tensor(b, device="OPENCL")).numpy()
+    np.testing.assert_allclose(result, a @ b, rtol=1e-4, atol=1e-4)
+    batched = (Tensor(np.stack([a, -a]), device="OPENCL") @ Tensor(b, device="OPENCL")).numpy()
+    np.testing.assert_allclose(batched, np.stack([a @ b, -a @ b]), rtol=1e-4, atol=1e-4)
+
+
 def test_long_reductions_are_shared_by_work_items() -> None:
     values = np.random.default_rng(0).standard_normal(1 << 20).astype(np.float32)
     tensor = Tensor(values, device="OPENCL").realize()

@@ -6,13 +6,14 @@ three; `join_kernels` puts several rendered kernels into one translation unit, c
 The loop structure stays explicit in UOps, so every optimization is a rewrite of it.
 """
 
+from lamina.codegen.apply import apply_opts
 from lamina.codegen.dialects import C_DIALECT, DIALECTS, OPENCL_DIALECT, Dialect
 from lamina.codegen.heuristic_cpu import hand_coded_opts
 from lamina.codegen.kernel import KernelSource, generate_c
 from lamina.codegen.library import CLibrary, join_kernels, library_symbol
 from lamina.codegen.linearize import LinearProgram, kernel_name, linearize, reduce_identity
 from lamina.codegen.optimize import heuristic_opts, optimize_kernel
-from lamina.codegen.opts import Opt, OptimizeOptions, OptKind, apply_opts
+from lamina.codegen.opts import Opt, OptimizeOptions, OptKind
 from lamina.codegen.render_c import compute_type, render_c, render_const
 from lamina.codegen.search import possible_opts
 from lamina.codegen.target import CPU_TARGET, OPENCL_TARGET, Target

@@ -36,7 +36,8 @@ def simplify_indices(sink: UOp) -> UOp:
         if len(simplified) == 3 and simplified[2].op is Ops.CONST and simplified[2].arg is True:
             simplified = simplified[:2]
         index = node.src[0]
-        replacements[node] = UOp(Ops.LOAD, node.dtype, (UOp(Ops.INDEX, index.dtype, simplified, index.arg),), node.arg)
+        located = UOp(Ops.INDEX, index.dtype, simplified, index.arg)
+        replacements[node] = UOp(Ops.LOAD, node.dtype, (located, *node.src[1:]), node.arg)
     (rebuilt,) = substitute([sink], replacements)
     # Stores too: merged output loops leave `(i // n) * n + i % n` in their addresses.
     stores: dict[UOp, UOp] = {}

@@ -31,6 +31,12 @@ class Dialect:
     pointer_space: str  # the address space of a buffer parameter
     bool_storage: str  # the `lm_bool` typedef: how a boolean buffer stores its elements
     spellings: tuple[tuple[str, str], ...]  # C type spellings the dialect writes otherwise
+    # GPU dialects: the functions giving a work item's group and index in it (dimension in brackets), local
+    # memory's address space, and a barrier over a work-group's local memory ("" where there are none).
+    group_id: str = ""
+    local_id: str = ""
+    local_space: str = ""
+    barrier: str = ""
     # Padded reads through a static row of zeros (see _rerouted_address): OpenCL C keeps program-scope data in
     # another address space than the buffers, and a pointer cannot choose between the two.
     zero_rows: bool = True
@@ -55,6 +61,10 @@ OPENCL_DIALECT: Final = Dialect(
     "__global ",
     "typedef uchar lm_bool;",
     (("unsigned long long", "ulong"), ("long long", "long")),
+    group_id="get_group_id",
+    local_id="get_local_id",
+    local_space="__local ",
+    barrier="barrier(CLK_LOCAL_MEM_FENCE);",
     zero_rows=False,
 )
 DIALECTS: Final = {dialect.name: dialect for dialect in (C_DIALECT, OPENCL_DIALECT)}

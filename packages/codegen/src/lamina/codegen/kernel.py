@@ -15,6 +15,7 @@ from lamina.codegen.linearize import LinearProgram, linearize
 from lamina.codegen.optimize import optimize_kernel
 from lamina.codegen.opts import Opt, OptimizeOptions
 from lamina.codegen.render_c import render_c
+from lamina.codegen.workgroup import launch_size
 from lamina.uop import AxisKind, Ops, UOp
 
 
@@ -26,7 +27,8 @@ class KernelSource:
     source: str
     buffer_count: int
     program: LinearProgram
-    global_size: tuple[int, ...] = (1,)  # work items to launch (GPU dialects): the GLOBAL loop's length
+    global_size: tuple[int, ...] = (1,)  # work items to launch (GPU dialects), per dimension
+    local_size: tuple[int, ...] | None = None  # work items per work-group, per dimension (None: the driver's pick)
 
 
 def generate_c(ast: UOp, options: OptimizeOptions | None = None, opts: Sequence[Opt] | None = None) -> KernelSource:
@@ -35,12 +37,17 @@ def generate_c(ast: UOp, options: OptimizeOptions | None = None, opts: Sequence[
     chosen = options if options is not None else OptimizeOptions()
     program = linearize(optimize_kernel(ast, chosen, opts))
     source = render_c(program, chosen.threads, DIALECTS[chosen.target.dialect])
-    return KernelSource(program.name, source, len(program.parameters), program, global_size(program))
+    global_items, local_items = launch_geometry(program)
+    return KernelSource(program.name, source, len(program.parameters), program, global_items, local_items)
 
 
-def global_size(program: LinearProgram) -> tuple[int, ...]:
-    """How many work items a launch of `program` needs: its GLOBAL loop's length (1 without one)."""
+def launch_geometry(program: LinearProgram) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
+    """How many work items a launch of `program` needs, and how many per work-group: its grid axes' sizes, or
+    its GLOBAL loop's length (any work-group size then), or one work item."""
+    grid = launch_size([uop for uop in program.uops if uop.op is Ops.RANGE])
+    if grid is not None:
+        return grid
     for uop in program.uops:
         if uop.op is Ops.RANGE and uop.arg[1] is AxisKind.GLOBAL and uop.src[0].op is Ops.CONST:
-            return (max(int(uop.src[0].arg), 1),)
-    return (1,)
+            return (max(int(uop.src[0].arg), 1),), None
+    return (1,), None

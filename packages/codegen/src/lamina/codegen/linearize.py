@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lamina.dtype import DType
-from lamina.uop import SPREAD_AXES, AxisKind, ConstValue, Ops, UOp, substitute, toposort
+from lamina.uop import GRID_AXES, SPREAD_AXES, AxisKind, ConstValue, Ops, UOp, substitute, toposort
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +55,8 @@ def _ranges_of(sink: UOp) -> dict[UOp, frozenset[UOp]]:
 
 
 def _is_output_axis(node: UOp) -> bool:
-    return node.op is Ops.RANGE and (node.arg[1] in (AxisKind.LOOP, AxisKind.GLOBAL) or node.arg[1] in SPREAD_AXES)
+    kind = node.arg[1] if node.op is Ops.RANGE else None
+    return kind in (AxisKind.LOOP, AxisKind.GLOBAL) or kind in SPREAD_AXES or kind in GRID_AXES
 
 
 class _Linearizer:

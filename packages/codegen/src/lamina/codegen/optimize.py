@@ -1,21 +1,26 @@
 """The kernel optimizer's entry: apply a kernel's opts (the heuristic's, or given ones) and tidy the result.
 
 An `Opt` is a rewrite of one loop (`opts.py`); the CPU heuristic (`heuristic_cpu.py`) chooses them from
-the kernel's access pattern and the `Target` (the GPU heuristic, `heuristic_gpu.py`, which loops run on
-work items); `search.py` lists what a search may try; `cleanup.py`
+the kernel's access pattern and the `Target` (the GPU heuristic, `heuristic_gpu.py`, how loops spread
+over work-groups and items, with the opts of `workgroup.py`); `search.py` lists what a search may try; `cleanup.py`
 puts addresses in canonical form afterwards. Every optimized kernel is an ordinary kernel AST, so the
 reference interpreter checks it against the unoptimized one.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import Final
 
+from lamina.codegen.apply import apply_opts
 from lamina.codegen.cleanup import simplify_indices
 from lamina.codegen.heuristic_cpu import hand_coded_opts
 from lamina.codegen.heuristic_gpu import gpu_opts
-from lamina.codegen.opts import Opt, OptimizeOptions, OptKind, apply_opts
-from lamina.uop import UOp
+from lamina.codegen.opts import Opt, OptimizeOptions, OptKind, loop_size
+from lamina.codegen.target import Target
+from lamina.codegen.workgroup import assign_grid, local_axes, local_bytes
+from lamina.uop import AxisKind, Ops, UOp, toposort
 
 
 def heuristic_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
@@ -25,11 +30,34 @@ def heuristic_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
 
 def optimize_kernel(sink: UOp, options: OptimizeOptions, opts: Sequence[Opt] | None = None) -> UOp:
     """`sink` with `opts` applied (by default the hand-coded ones; nothing when optimization is off)."""
+    gpu = options.target.kind == "gpu"
     if not options.enabled:
         # A GPU runs a kernel on its work items even unoptimized: only the outer loop is spread over them.
-        return apply_opts(sink, gpu_opts(sink, options)) if options.target.kind == "gpu" else sink
+        return apply_opts(sink, _outer_global(sink)) if gpu else sink
     chosen = heuristic_opts(sink, options) if opts is None else opts
-    if options.target.kind == "gpu" and not any(opt.kind is OptKind.GLOBAL for opt in chosen):
-        # Searched opts (BEAM) say how to shape the work; which loop runs on the work items stays the rule's.
-        chosen = (*chosen, *gpu_opts(apply_opts(sink, chosen), options))
-    return simplify_indices(apply_opts(sink, chosen))
+    if gpu and not any(opt.kind in _GRID_OPTS for opt in chosen):
+        # Searched opts (BEAM) that spread nothing over work items: the outer loop is, as unoptimized.
+        chosen = (*chosen, *_outer_global(apply_opts(sink, chosen)))
+    optimized = apply_opts(sink, chosen)
+    if gpu:
+        optimized = assign_grid(optimized)
+        _check_fits(optimized, options.target)
+    return simplify_indices(optimized)
+
+
+_GRID_OPTS: Final = frozenset({OptKind.GLOBAL, OptKind.LOCAL, OptKind.GROUP})
+
+
+def _outer_global(sink: UOp) -> tuple[Opt, ...]:
+    outputs = [node for node in toposort(sink) if node.op is Ops.RANGE and node.arg[1] is AxisKind.LOOP]
+    return (Opt(OptKind.GLOBAL, min(loop.arg[0] for loop in outputs)),) if outputs else ()
+
+
+def _check_fits(sink: UOp, target: Target) -> None:
+    """Raise ValueError for a work-group larger than `target` runs, or more local memory than it has."""
+    items = math.prod(loop_size(item) or 1 for item in local_axes(sink))
+    if items > max(target.max_local_size, 1):
+        raise ValueError(f"a work-group of {items} items is more than {target.name}'s {target.max_local_size}")
+    memory = local_bytes(sink)
+    if memory > target.local_bytes:
+        raise ValueError(f"{memory} bytes of local memory are more than {target.name}'s {target.local_bytes}")

@@ -18,7 +18,8 @@ columns: one long vector loop). Each opt is a
 substitution of the RANGE by index arithmetic over a shorter RANGE, so an optimized kernel is still
 an ordinary kernel AST: the reference interpreter checks it against the unoptimized one.
 
-This module holds the opts and how each is applied (`apply_opts`); `heuristic_cpu.py` chooses them,
+This module holds the loop rewrites (the GPU's work-group opts are in `workgroup.py`, and `apply.py`
+applies a list of opts); `heuristic_cpu.py` chooses them,
 `search.py` lists what a search may try, `cleanup.py` tidies the result and `optimize.py` runs it all.
 """
 
@@ -45,6 +46,9 @@ class OptKind(Enum):
     MERGE = auto()  # join a reduce loop with the reduce loop inside it into one loop over both
     HOIST = auto()  # split an output loop; its outer part becomes the outermost loop (loop reordering)
     GLOBAL = auto()  # run an output loop's iterations on a GPU's work items
+    LOCAL = auto()  # split an output loop; its inner part runs over the items of a GPU work-group
+    GROUP = auto()  # split a reduce loop over the items of a work-group, combining through local memory
+    STAGE = auto()  # tile a reduce loop; loads the work-group's items share are read from local memory
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +91,7 @@ def _split(loop: UOp, amount: int, kind: AxisKind) -> tuple[UOp | None, list[UOp
     return outer, [outer * amount + offset if offset else outer * amount for offset in range(amount)]
 
 
-def _upcast(sink: UOp, loop: UOp, amount: int) -> UOp:
+def upcast(sink: UOp, loop: UOp, amount: int) -> UOp:
     _, copies = _split(loop, amount, loop.arg[1])
     stores: list[UOp] = []
     for index in copies:
@@ -109,7 +113,7 @@ def _reduce_like(reduce: UOp, value: UOp, ranges: tuple[UOp, ...]) -> UOp:
     return UOp(Ops.REDUCE, reduce.dtype, (value, *ranges), reduce.arg) if ranges else value
 
 
-def _split_reduce(sink: UOp, loop: UOp, amount: int, separate: bool) -> UOp:
+def split_reduce(sink: UOp, loop: UOp, amount: int, separate: bool) -> UOp:
     """Every REDUCE over `loop` with `loop` split by `amount`: the unrolled iterations are summed in the
     body (one accumulator), or each gets a REDUCE of its own, combined after the loop (`separate`)."""
     outer, copies = _split(loop, amount, AxisKind.REDUCE)
@@ -143,7 +147,7 @@ def split_to(sink: UOp, loop: UOp, amount: int, outer_axis: int, inner_axis: int
     return rebuilt
 
 
-def _block(sink: UOp, loop: UOp, amount: int) -> UOp:
+def block(sink: UOp, loop: UOp, amount: int) -> UOp:
     """`loop` split by `amount`, the inner part with a new axis id above all others: the linearizer orders
     output loops by axis id, so it opens innermost, and each pass of the loops in between is reused by
     `amount` iterations of it (a matmul's panel of B stays in cache for that many tiles of rows)."""
@@ -159,7 +163,7 @@ def hoisted_axis(sink: UOp) -> int:
     return min(int(node.arg[0]) for node in toposort(sink) if node.op is Ops.RANGE) - 1
 
 
-def _hoist(sink: UOp, loop: UOp, amount: int) -> UOp:
+def hoist(sink: UOp, loop: UOp, amount: int) -> UOp:
     """`loop` split by `amount`, the outer part with an axis id below all others (the linearizer opens it
     outermost) and the inner part where `loop` was: each pass of the loops in between walks `amount`
     iterations of `loop`, so a copy that reads along one loop and writes along another reads and writes
@@ -183,7 +187,7 @@ def reduce_inside(sink: UOp, loop: UOp) -> tuple[UOp, list[UOp]]:
     return inner, reduces
 
 
-def _merge(sink: UOp, loop: UOp) -> UOp:
+def merge(sink: UOp, loop: UOp) -> UOp:
     """Every REDUCE over `loop` and the loop right inside it, over one loop of both sizes' product instead:
     the old indices are its quotient and remainder, which the index simplifier folds back into a
     single stride where the two loops walked memory contiguously (a convolution's rows and columns)."""
@@ -201,7 +205,7 @@ def _merge(sink: UOp, loop: UOp) -> UOp:
     return rebuilt
 
 
-def _merge_outputs(sink: UOp, loop: UOp) -> UOp:
+def merge_outputs(sink: UOp, loop: UOp) -> UOp:
     """Output `loop` and the output loop right inside it (the next axis id) as one loop of both sizes' product."""
     outputs = sorted((node for node in toposort(sink) if node.op is Ops.RANGE and node.arg[1] is AxisKind.LOOP),
                      key=lambda node: node.arg[0])  # fmt: skip
@@ -217,7 +221,7 @@ def _merge_outputs(sink: UOp, loop: UOp) -> UOp:
     return rebuilt
 
 
-def _mark(sink: UOp, loop: UOp, kind: AxisKind) -> UOp:
+def mark(sink: UOp, loop: UOp, kind: AxisKind) -> UOp:
     marked = UOp.range(loop.src[0], loop.arg[0], kind, loop.scalar_dtype)
     (rebuilt,) = substitute([sink], {loop: marked})
     return rebuilt
@@ -244,37 +248,3 @@ def products_per_update(nodes: Sequence[UOp], loop: UOp) -> int:
         sum(1 for inner in toposort(body) if inner.op is Ops.MUL and inner.scalar_dtype.is_float) for body in bodies
     ]
     return max(counts, default=0)
-
-
-def apply_opts(sink: UOp, opts: Sequence[Opt]) -> UOp:
-    """`sink` with `opts` applied in order; raises ValueError for an opt that does not fit its loop."""
-    for opt in opts:
-        loop = loops_by_axis(sink).get(opt.axis)
-        if loop is None:
-            raise ValueError(f"{opt.kind.name} names loop axis {opt.axis}, which the kernel does not have")
-        is_reduce = loop.arg[1] is AxisKind.REDUCE
-        if opt.kind is OptKind.UPCAST and not is_reduce:
-            sink = _upcast(sink, loop, opt.amount)
-        elif opt.kind is OptKind.SPLIT and is_reduce:
-            sink = _split_reduce(sink, loop, opt.amount, separate=True)
-        elif opt.kind is OptKind.UNROLL and is_reduce:
-            sink = _split_reduce(sink, loop, opt.amount, separate=False)
-        elif opt.kind is OptKind.PARALLEL and loop.arg[1] is AxisKind.LOOP:
-            sink = _mark(sink, loop, AxisKind.PARALLEL)
-        elif opt.kind is OptKind.DYNAMIC and loop.arg[1] is AxisKind.LOOP:
-            sink = _mark(sink, loop, AxisKind.DYNAMIC)
-        elif opt.kind is OptKind.GLOBAL and loop.arg[1] is AxisKind.LOOP:
-            sink = _mark(sink, loop, AxisKind.GLOBAL)
-        elif opt.kind is OptKind.BLOCK and loop.arg[1] is AxisKind.LOOP:
-            sink = _block(sink, loop, opt.amount)
-        elif opt.kind is OptKind.HOIST and loop.arg[1] is AxisKind.LOOP:
-            sink = _hoist(sink, loop, opt.amount)
-        elif opt.kind is OptKind.MERGE and is_reduce:
-            sink = _merge(sink, loop)
-        elif opt.kind is OptKind.MERGE and loop.arg[1] is AxisKind.LOOP:
-            sink = _merge_outputs(sink, loop)
-        elif opt.kind is OptKind.SIMD and is_reduce and simd_reduces(sink, loop):
-            sink = _mark(sink, loop, AxisKind.SIMD)
-        else:
-            raise ValueError(f"{opt.kind.name} does not apply to the {loop.arg[1].name} loop of axis {opt.axis}")
-    return sink

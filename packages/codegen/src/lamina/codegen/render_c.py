@@ -37,8 +37,9 @@ from lamina.codegen.c_prelude import (
 )
 from lamina.codegen.dialects import C_DIALECT, Dialect
 from lamina.codegen.linearize import LinearProgram
+from lamina.codegen.workgroup import grid_dimensions
 from lamina.dtype import DType, PtrDType, dtypes
-from lamina.uop import SPREAD_AXES, AxisKind, ConstValue, GroupOp, Ops, UOp, toposort
+from lamina.uop import GRID_AXES, SPREAD_AXES, AxisKind, ConstValue, GroupOp, Ops, UOp, toposort
 
 # How deep an inlined expression may nest before it is given a variable: compilers limit bracket depth.
 MAX_INLINE_DEPTH: Final = 16
@@ -152,12 +153,15 @@ class _CKernel:
         self.index_math: set[UOp] = set()
         # Per SIMD loop: the accumulators updated in it, and their REDUCE op, for its reduction clause.
         self.simd_accumulators: dict[UOp, list[tuple[str, Ops]]] = {}
+        self.grid = grid_dimensions([uop for uop in program.uops if uop.op is Ops.RANGE])
         self._table: dict[Ops, Callable[[UOp], str]] = {
             Ops.DEFINE_ACC: self._define_acc,
             Ops.ASSIGN: self._assign,
             Ops.STORE: self._store,
             Ops.RANGE: self._range,
-            Ops.END: lambda uop: "}",
+            Ops.END: lambda uop: "" if uop.src[0] in self.grid else "}",
+            Ops.DEFINE_LOCAL: self._define_local,
+            Ops.BARRIER: lambda uop: self._gpu_spelling(self.dialect.barrier, "a barrier"),
             # A REDUCE reads its accumulator, which was named for it when the accumulator was declared.
             Ops.REDUCE: lambda uop: "",
             # An INDEX is written where it is used, as `dataN[address]` inside its LOAD or STORE.
@@ -178,8 +182,8 @@ class _CKernel:
             elif uop.op is Ops.ASSIGN and open_simd:
                 accumulator = uop.src[0]
                 self.simd_accumulators[open_simd[-1]].append((f"acc{accumulator.arg[0]}", accumulator.arg[1].arg))
-            if uop.op in (Ops.RANGE, Ops.END):
-                segment += 1
+            if uop.op in (Ops.RANGE, Ops.END, Ops.BARRIER):
+                segment += 1  # nothing is inlined across a loop's bounds or a barrier
             self.segment[uop] = segment
             sources = uop.src[1].src if uop.op is Ops.ASSIGN else uop.src
             self.uses.update(sources)
@@ -339,6 +343,8 @@ class _CKernel:
     def _load(self, uop: UOp) -> str:
         index = uop.src[0]
         dtype = uop.scalar_dtype
+        if index.src[0].op is Ops.DEFINE_LOCAL:
+            return self._address(index)  # local memory holds values as computed (see _define_local)
         padded = len(index.src) == 3
         rerouted = self._rerouted_address(index) if padded and self.dialect.zero_rows else None
         element = self._address(index) if rerouted is None else rerouted
@@ -378,12 +384,26 @@ class _CKernel:
     # -- statements --
 
     def _store(self, uop: UOp) -> str:
-        index, value = uop.src
+        index, value = uop.src[:2]
         dtype = value.scalar_dtype
         stored = self.ref(value)
-        if dtype in _SIXTEEN_BIT_FLOATS:
+        if dtype in _SIXTEEN_BIT_FLOATS and index.src[0].op is not Ops.DEFINE_LOCAL:
             stored = f"{self._to_bits(dtype)}({stored})"
-        return f"{self._address(index)} = {stored};"
+        statement = f"{self._address(index)} = {stored};"
+        # A store some work items must skip (a tile larger than its copy, a result one item writes).
+        return f"if ({self.ref(index.src[2])}) {statement}" if len(index.src) == 3 else statement
+
+    def _define_local(self, uop: UOp) -> str:
+        number, size = uop.arg
+        assert isinstance(uop.dtype, PtrDType)
+        self.names[uop] = f"local{number}"
+        space = self._gpu_spelling(self.dialect.local_space, "local memory")
+        return f"{space}{compute_type(uop.dtype.base)} local{number}[{size}];"
+
+    def _gpu_spelling(self, spelling: str, what: str) -> str:
+        if not spelling:
+            raise NotImplementedError(f"{self.dialect.name} has no {what}: the kernel is for a GPU target")
+        return spelling
 
     def _range(self, uop: UOp) -> str:
         axis, kind = uop.arg
@@ -392,6 +412,14 @@ class _CKernel:
         name = f"{'ridx' if kind in (AxisKind.REDUCE, AxisKind.SIMD) else 'gidx'}{number}"
         self.names[uop] = name
         index_type = uop.scalar_dtype.c_name
+        if kind in GRID_AXES:
+            # No loop: the launch gives each work item its index (one per work-group, or per item in one).
+            local = kind is AxisKind.LOCAL
+            function = self.dialect.local_id if local else self.dialect.group_id
+            name = f"{'lidx' if local else 'gidx'}{number}"
+            self.names[uop] = name
+            spelled = self._gpu_spelling(function, "work-groups")
+            return f"{index_type} {name} = ({index_type}){spelled}({self.grid[uop]}); /* < {self.ref(uop.src[0])} */"
         if kind is AxisKind.GLOBAL:
             # Work item i takes iterations i, i + the global size, ...: right for any global size the launch has.
             return (
@@ -467,12 +495,14 @@ class _CKernel:
         for uop in self.program.uops:
             rule = self._table.get(uop.op)
             line = rule(uop) if rule is not None else self._value_statement(uop)
-            if uop.op is Ops.END:
+            loop = uop.src[0] if uop.op is Ops.END else uop
+            looping = uop.op in (Ops.RANGE, Ops.END) and loop not in self.grid  # a grid axis opens no loop
+            if uop.op is Ops.END and looping:
                 self.indent -= 1
                 self.open_loops.pop()
             if line:
                 body.append("  " * self.indent + line)
-            if uop.op is Ops.RANGE:
+            if uop.op is Ops.RANGE and looping:
                 self.indent += 1
                 self.open_loops.append(uop)
         # In first-use order, which puts a helper after the helpers it calls. Each is guarded so that kernels

@@ -3,8 +3,9 @@
 The optimizer's heuristic never names a register count or a cache size: it reads them from a `Target`
 (a tile of accumulators fills part of the vector registers, a block of rows fits in the per-core
 cache). `CPU_TARGET` describes the machine the heuristic was first tuned on, an AVX-512 CPU with 32
-vector registers and 1 MB of L2 per core; targets read from the compiler and the OS (AVX2, NEON) and
-GPU targets (threads per group, local memory) come with their own values.
+vector registers and 1 MB of L2 per core; targets read from the compiler and the OS (AVX2, NEON) come
+next. A GPU target says how many work items a work-group holds, how much local memory it has and how
+many work-groups run at once.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ class Target:
     vector_bytes: int = 64  # the widest vector register
     vector_registers: int = 32
     cache_bytes: int = 1 << 20  # the cache private to one core (L2)
+    # GPUs: work items per work-group, local memory per work-group, and work-groups the device runs at once
+    max_local_size: int = 0
+    local_bytes: int = 0
+    compute_units: int = 0
 
     @property
     def vector_lanes(self) -> int:
@@ -61,5 +66,8 @@ class Target:
 CPU_TARGET: Final = Target()
 """The CPU target the heuristic was tuned on (see the module)."""
 
-OPENCL_TARGET: Final = Target(name="opencl", kind="gpu", dialect="opencl")
-"""An OpenCL device: the outer output loop runs over work items."""
+OPENCL_TARGET: Final = Target(
+    name="opencl", kind="gpu", dialect="opencl", max_local_size=256, local_bytes=32 << 10, compute_units=16
+)
+"""An OpenCL device as every GPU of the last decade is: work-groups of 256 items with 32 KB of local memory
+(OpenCL's minimum for a GPU), and a device that runs 16 work-groups at once (a small one)."""

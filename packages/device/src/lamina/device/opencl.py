@@ -192,7 +192,8 @@ class OpenCLCompiler:
 
 
 class OpenCLProgram:
-    """A kernel of an OpenCL binary, launched over `global_size` work items with buffers then ints."""
+    """A kernel of an OpenCL binary, launched over `global_size` work items in work-groups of `local_size`
+    (None: the driver chooses) with buffers then ints."""
 
     def __init__(
         self,
@@ -203,17 +204,24 @@ class OpenCLProgram:
         *,
         cache: KernelCache,
         global_size: Sequence[int] = (1,),
+        local_size: Sequence[int] | None = None,
     ) -> None:
         del cache  # the driver loads binaries from memory: no file is needed
         if n_buffers < 0 or int_args < 0:
             raise ValueError(f"argument counts must be non-negative, got n_buffers={n_buffers}, int_args={int_args}")
         if not 1 <= len(global_size) <= 3 or any(size < 1 for size in global_size):
             raise ValueError(f"a global size is 1 to 3 positive extents, got {tuple(global_size)}")
+        if local_size is not None and (
+            len(local_size) != len(global_size)
+            or any(size < 1 or extent % size for size, extent in zip(local_size, global_size, strict=True))
+        ):
+            raise ValueError(f"a local size divides the global size {tuple(global_size)}, got {tuple(local_size)}")
         self.device: Final = open_device()
         self.name: Final = name
         self.n_buffers: Final = n_buffers
         self.int_args: Final = int_args
         self.global_size: Final = tuple(global_size)
+        self.local_size: Final = tuple(local_size) if local_size is not None else None
         self._program: Final = self.device.api.build_from_binary(self.device.context, self.device.device, binary)
         self._kernel: Final = self.device.api.create_kernel(self._program, name)
         # Released with the launcher, or at exit while the OpenCL library is still loaded (not in a __del__
@@ -230,7 +238,13 @@ class OpenCLProgram:
         check_arguments(self.name, self.n_buffers, self.int_args, buffers, ints)
         started = time.perf_counter()
         elapsed = self.device.api.launch(
-            self.device.queue, self._kernel, [buffer.address for buffer in buffers], ints, self.global_size, timed
+            self.device.queue,
+            self._kernel,
+            [buffer.address for buffer in buffers],
+            ints,
+            self.global_size,
+            timed,
+            self.local_size,
         )
         if not timed:
             return None

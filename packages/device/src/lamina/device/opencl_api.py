@@ -274,10 +274,11 @@ class OpenCLAPI:
 
     def launch(
         self, queue: int, kernel: int, buffers: Sequence[int], ints: Sequence[int], global_size: Sequence[int],
-        timed: bool,
+        timed: bool, local_size: Sequence[int] | None = None,
     ) -> float | None:  # fmt: skip
-        """Run `kernel` over `global_size` work items with `buffers` then `ints` as its arguments, and wait for it;
-        with `timed`, return its device time in seconds."""
+        """Run `kernel` over `global_size` work items (in work-groups of `local_size`, or as the driver likes)
+        with `buffers` then `ints` as its arguments, and wait for it; with `timed`, return its device time in
+        seconds."""
         handle = self._handle(kernel)
         for position, memory in enumerate(buffers):
             argument = self._ffi.new("cl_handle*", self._handle(memory))
@@ -287,11 +288,12 @@ class OpenCLAPI:
             argument = self._ffi.new("cl_int*", value)
             self._check("clSetKernelArg", self._lib.clSetKernelArg(handle, len(buffers) + offset, 4, argument))
         sizes = self._ffi.new("size_t[]", list(global_size))
+        group = self._ffi.new("size_t[]", list(local_size)) if local_size is not None else self._ffi.NULL
         event = self._ffi.new("cl_handle*")
         self._check(
             "clEnqueueNDRangeKernel",
             self._lib.clEnqueueNDRangeKernel(self._handle(queue), handle, len(global_size), self._ffi.NULL, sizes,
-                                             self._ffi.NULL, 0, self._ffi.NULL, event),
+                                             group, 0, self._ffi.NULL, event),
         )  # fmt: skip
         try:
             self._check("clWaitForEvents", self._lib.clWaitForEvents(1, event))

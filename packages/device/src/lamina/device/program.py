@@ -44,6 +44,7 @@ class Runtime(Protocol):
         *,
         cache: KernelCache,
         global_size: Sequence[int] = (1,),
+        local_size: Sequence[int] | None = None,
     ) -> Launcher: ...
 
 
@@ -68,8 +69,9 @@ class Program:
         *,
         cache: KernelCache,
         global_size: Sequence[int] = (1,),
+        local_size: Sequence[int] | None = None,
     ) -> None:
-        del global_size  # a CPU kernel runs its loops itself
+        del global_size, local_size  # a CPU kernel runs its loops itself
         if n_buffers < 0 or int_args < 0:
             raise ValueError(f"argument counts must be non-negative, got n_buffers={n_buffers}, int_args={int_args}")
         # dlopen needs a file; it lives in the cache so a binary loaded by many processes is written once.

@@ -71,7 +71,7 @@ def _search(
     beam = sorted(timed, key=timed.__getitem__)[:width]
     for _ in range(MAX_ROUNDS):
         fastest = min(timed.values())
-        for opts in beam:
+        for opts in (opts for opts in beam if timed[opts] != float("inf")):  # an opt list that failed is dropped
             for opt in possible_opts(apply_opts(ast, opts), options):
                 extended = (*opts, opt)
                 if extended not in timed:
@@ -105,7 +105,12 @@ class _Timer:
         except (ValueError, CompileError):
             return float("inf")
         launcher = Device.get(self.device).runtime(
-            source.name, binary, source.buffer_count, cache=self.cache, global_size=source.global_size
+            source.name,
+            binary,
+            source.buffer_count,
+            cache=self.cache,
+            global_size=source.global_size,
+            local_size=source.local_size,
         )
         launcher(*self.buffers)
         samples: list[float] = []

@@ -147,7 +147,12 @@ def compile_kernels(items: Sequence[ScheduleItem], device: str, context: Context
         for (key, item), (binary, symbol) in zip(missing.items(), built, strict=True):
             generated = sources[key]
             launcher = spec.runtime(
-                symbol, binary, generated.buffer_count, cache=kernel_cache(), global_size=generated.global_size
+                symbol,
+                binary,
+                generated.buffer_count,
+                cache=kernel_cache(),
+                global_size=generated.global_size,
+                local_size=generated.local_size,
             )
             bytes_moved = sum(buffer.buffer.size * buffer.scalar_dtype.itemsize for buffer in item.buffers)
             flops = _estimate_flops(item.ast)
@@ -180,6 +185,7 @@ class GeneratedKernel:
     source: str
     buffer_count: int
     global_size: tuple[int, ...]
+    local_size: tuple[int, ...] | None
 
 
 def kernel_source(ast: UOp, optimize: OptimizeOptions, opts: tuple[Opt, ...] | None = None) -> GeneratedKernel:
@@ -194,13 +200,17 @@ def kernel_source(ast: UOp, optimize: OptimizeOptions, opts: tuple[Opt, ...] | N
     key = hashlib.sha256(listing.encode()).hexdigest()
     cached = kernel_cache().get(SOURCES, key)
     if cached is not None:
-        name, count, size, source = cached.decode().split("\n", 3)
-        return GeneratedKernel(name, source, int(count), tuple(int(extent) for extent in size.split(",")))
+        name, count, size, group, source = cached.decode().split("\n", 4)
+        local_size = tuple(int(extent) for extent in group.split(",")) if group else None
+        return GeneratedKernel(name, source, int(count), tuple(int(extent) for extent in size.split(",")), local_size)
     generated = generate_c(ast, optimize, opts)
     size = ",".join(str(extent) for extent in generated.global_size)
-    entry = f"{generated.name}\n{generated.buffer_count}\n{size}\n{generated.source}"
+    group = ",".join(str(extent) for extent in generated.local_size or ())
+    entry = f"{generated.name}\n{generated.buffer_count}\n{size}\n{group}\n{generated.source}"
     kernel_cache().put(SOURCES, key, entry.encode())
-    return GeneratedKernel(generated.name, generated.source, generated.buffer_count, generated.global_size)
+    return GeneratedKernel(
+        generated.name, generated.source, generated.buffer_count, generated.global_size, generated.local_size
+    )
 
 
 @functools.cache

@@ -7,7 +7,7 @@ node; `toposort`/`substitute`/`consumers` walk graphs without recursion; `format
 from lamina.uop.check import CHECK_PASSED, Check, CheckKind, checked
 from lamina.uop.graph import consumers, substitute, toposort
 from lamina.uop.kernel_reference import run_kernel
-from lamina.uop.ops import SPREAD_AXES, AxisKind, GroupOp, Ops
+from lamina.uop.ops import GRID_AXES, SPREAD_AXES, AxisKind, GroupOp, Ops
 from lamina.uop.printer import format_graph, format_kernel
 from lamina.uop.reference import evaluate
 from lamina.uop.shapes import infer_shape
@@ -15,6 +15,7 @@ from lamina.uop.uop import BufferRef, ConstValue, UOp, UOpDType, arg_key, normal
 
 __all__ = [
     "CHECK_PASSED",
+    "GRID_AXES",
     "SPREAD_AXES",
     "AxisKind",
     "BufferRef",

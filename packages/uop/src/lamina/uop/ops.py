@@ -95,8 +95,12 @@ class Ops(Enum):
     DEFINE_GLOBAL = auto()  # buffer parameter; dtype PtrDType; arg=its position in the argument list
     RANGE = auto()  # a loop index 0 <= i < src[0]; arg=(axis id, AxisKind)
     INDEX = auto()  # address of element src[1] in buffer src[0]; optional src[2] a bool validity
-    LOAD = auto()  # read src[0] (an INDEX); an invalid index reads zero
-    STORE = auto()  # write src[1] to src[0] (an INDEX)
+    LOAD = auto()  # read src[0] (an INDEX); an invalid index reads zero; src[1], if any, a BARRIER it waits for
+    # write src[1] to src[0] (an INDEX; an invalid one writes nothing); src[2], if any, a BARRIER it waits for
+    STORE = auto()
+    # GPU kernels: memory shared by a work-group's items, and the point where they wait for each other
+    DEFINE_LOCAL = auto()  # local memory; dtype PtrDType; arg=(its number, element count)
+    BARRIER = auto()  # every item of the work-group reaches it (and src, the STOREs before it) before any goes on
 
     # -- linear program: what the linearizer lowers REDUCE and loops into --
     DEFINE_ACC = auto()  # an accumulator initialised to src[0]; arg=its number
@@ -113,12 +117,17 @@ class AxisKind(Enum):
     PARALLEL = auto()  # an output axis split across cores
     DYNAMIC = auto()  # an output axis across cores, each iteration taken by whichever core is free
     GLOBAL = auto()  # an output axis over a GPU's work items (each takes every global-size-th iteration)
+    WORKGROUP = auto()  # an output axis over a GPU launch's work-groups, one index each
+    LOCAL = auto()  # an axis over the work items of one work-group, one index each
     REDUCE = auto()  # an axis a REDUCE sums over
     SIMD = auto()  # a reduce axis the C compiler vectorizes, free to reorder its sums (the optimizer's)
 
 
 SPREAD_AXES: Final = frozenset({AxisKind.PARALLEL, AxisKind.DYNAMIC})
 """The output axes whose iterations run on several cores."""
+
+GRID_AXES: Final = frozenset({AxisKind.WORKGROUP, AxisKind.LOCAL})
+"""The axes a GPU launch's geometry provides (an index each, no loop): work-groups and the items in one."""
 
 
 class GroupOp:

@@ -54,7 +54,9 @@ _INFIX: Final = {
     Ops.ADD: "+", Ops.SUB: "-", Ops.MUL: "*", Ops.DIV: "/", Ops.IDIV: "//", Ops.MOD: "%", Ops.CMPLT: "<",
     Ops.CMPNE: "!=", Ops.CMPEQ: "==", Ops.AND: "&", Ops.OR: "|", Ops.XOR: "^", Ops.SHL: "<<", Ops.SHR: ">>",
 }  # fmt: skip
-_OWN_LINE: Final = frozenset({Ops.LOAD, Ops.STORE, Ops.REDUCE, Ops.RANGE, Ops.SINK, Ops.DEFINE_ACC, Ops.ASSIGN})
+_OWN_LINE: Final = frozenset(
+    {Ops.LOAD, Ops.STORE, Ops.REDUCE, Ops.RANGE, Ops.SINK, Ops.DEFINE_ACC, Ops.ASSIGN, Ops.BARRIER}
+)
 MAX_INLINE: Final = 100
 """The longest expression written inside its user; a longer one gets a line of its own."""
 
@@ -82,6 +84,9 @@ def format_kernel(sink: UOp) -> str:
             names[node] = _const_text(node)
         elif node.op is Ops.DEFINE_GLOBAL:
             names[node] = f"data{node.arg}"
+        elif node.op is Ops.DEFINE_LOCAL:
+            names[node] = f"local{node.arg[0]}"
+            lines.append(f"{names[node]} = DEFINE_LOCAL {node.dtype.name} [{node.arg[1]}]")
         elif node.op is Ops.RANGE:
             axis, kind = node.arg
             names[node] = f"r{axis}" if axis >= 0 else f"rm{-axis}"
@@ -103,7 +108,10 @@ def _expression(node: UOp, names: dict[UOp, str]) -> str:
         address = f"{sources[0]}[{sources[1]}]"
         return f"{address} if {sources[2]}" if len(sources) == 3 else address
     if node.op in (Ops.LOAD, Ops.STORE):
-        return " = ".join(sources) if node.op is Ops.STORE else sources[0]
+        # A BARRIER source is an ordering, not a value: it is written after the access.
+        written = " = ".join(sources[:2]) if node.op is Ops.STORE else sources[0]
+        waits = sources[2:] if node.op is Ops.STORE else sources[1:]
+        return f"{written} after {waits[0]}" if waits else written
     if node.op is Ops.WHERE:
         return f"({sources[0]} ? {sources[1]} : {sources[2]})"
     if node.op is Ops.CAST:
