@@ -18,7 +18,7 @@ import sys
 import time
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
@@ -32,7 +32,7 @@ from lamina.engine.beam import searched_opts
 from lamina.engine.capture import Launch, active_capture
 from lamina.engine.context import Context, current_context
 from lamina.engine.libraries import build_kernels
-from lamina.schedule import CPU_LOWERING, GPU_LOWERING, Schedule, ScheduleItem, create_schedule, view_base
+from lamina.schedule import CPU_LOWERING, GPU_LOWERING, Lowering, Schedule, ScheduleItem, create_schedule, view_base
 from lamina.uop import CHECK_PASSED, Check, Ops, UOp, format_graph, format_kernel, toposort
 
 _device_buffers: weakref.WeakKeyDictionary[UOp, Buffer] = weakref.WeakKeyDictionary()
@@ -224,9 +224,17 @@ def _codegen_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def lowering_for(target: Target) -> Lowering:
+    """How `target` wants the tensor graph lowered: a GPU's long reductions in stored blocks (its work items
+    share them); a CPU's float sums in blocks and a wide matmul operand in panels of its register tile's width."""
+    if target.kind == "gpu":
+        return GPU_LOWERING
+    return replace(CPU_LOWERING, panel_columns=target.tile_columns)
+
+
 def realize_graphs(targets: Sequence[UOp], device: str, context: Context) -> list[UOp]:
     """Compute the graphs `targets` on `device` (schedule them, run the kernels): the buffer view each became."""
-    lowering = GPU_LOWERING if TARGETS[Device.get(device).codegen].kind == "gpu" else CPU_LOWERING
+    lowering = lowering_for(TARGETS[Device.get(device).codegen])
     schedule = create_schedule(targets, device, lowering)
     run_schedule(schedule, device, context)
     return [schedule.results[target] for target in targets]

@@ -1,6 +1,7 @@
 """Rewrites of the tensor graph before it is cut into kernels: what the graph says, computed the way kernels can.
 
-Two rewrites, applied in one walk. A CHECK is replaced by the value it guards (its verdict is
+Three rewrites, applied in one walk. A matmul reads a wide right operand from a copy in panels where the
+device asks for it (`panels.py`). A CHECK is replaced by the value it guards (its verdict is
 scheduled as a target of its own, see `scheduler.py`). A long sum of floats is computed as a sum of
 block sums: one running total over N elements loses about N ulps of itself (a float32 total of 2**24
 ones stops growing at 2**24, and 16M values near 1000 come out 0.3% off), where a total of blocks of
@@ -21,6 +22,7 @@ from typing import Final
 
 from lamina.dtype import dtypes
 from lamina.schedule.boundaries import is_buffer_view
+from lamina.schedule.panels import in_panels
 from lamina.shape import prod
 from lamina.uop import Ops, UOp, toposort
 
@@ -42,10 +44,12 @@ class Lowering:
     from_elements: int = CASCADE_FROM
     block: int = CASCADE_BLOCK
     store_blocks: bool = False
+    # A wide right operand of a matmul copied into panels of this many columns first (see panels.py); 0: never.
+    panel_columns: int = 0
 
 
 CPU_LOWERING: Final = Lowering()
-"""Float sums in blocks, for their precision."""
+"""Float sums in blocks, for their precision (the engine adds the panel width of the CPU's register tile)."""
 
 GPU_LOWERING: Final = Lowering(
     reductions=frozenset({Ops.ADD, Ops.MAX, Ops.MUL}), floats_only=False, from_elements=1 << 13, block=1024,
@@ -61,12 +65,19 @@ def lower_graph(roots: Sequence[UOp], lowering: Lowering = CPU_LOWERING) -> list
         if node.op is Ops.CHECK:
             rebuilt[node] = rebuilt[node.src[0]]
             continue
-        new_src = tuple(rebuilt.get(source, source) for source in node.src)
-        if _long_reduction(node, lowering):
-            rebuilt[node] = _in_blocks(node, new_src[0], lowering)
-            continue
-        rebuilt[node] = node if new_src == node.src else UOp(node.op, node.dtype, new_src, node.arg)
+        rebuilt[node] = _lowered(node, tuple(rebuilt.get(source, source) for source in node.src), lowering)
     return [rebuilt.get(root, root) for root in roots]
+
+
+def _lowered(node: UOp, sources: tuple[UOp, ...], lowering: Lowering) -> UOp:
+    """`node` over its lowered `sources`: a matmul reading its right operand in panels, a long reduction in blocks."""
+    if node.op is Ops.REDUCE_AXIS:
+        paneled = in_panels(node, sources[0], lowering.panel_columns)
+        if paneled is not None:
+            node, sources = paneled, paneled.src
+        if _long_reduction(node, lowering):
+            return _in_blocks(node, sources[0], lowering)
+    return node if sources == node.src else UOp(node.op, node.dtype, sources, node.arg)
 
 
 def _long_reduction(node: UOp, lowering: Lowering) -> bool:

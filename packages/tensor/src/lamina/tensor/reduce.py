@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Final, Generic, NamedTuple, Self, TypeVar, overload
+from typing import Generic, NamedTuple, Self, TypeVar, overload
 
-from lamina.codegen import CPU_TARGET
 from lamina.dtype import dtypes
 from lamina.shape import matmul_shape, normalize_axes, normalize_axis
 from lamina.tensor.core import TensorCore
@@ -20,15 +19,6 @@ from lamina.tensor.math_functions import MathMixin
 from lamina.uop import Ops
 
 Axis = int | Sequence[int] | None
-
-
-# A matmul's right operand is read in panels of this many columns (the width of the kernel optimizer's
-# register tile) when it is too big to sit in a core's L2 cache beside the rows of A in use, and the
-# left operand has enough rows to pay for the copy. (Packing smaller transposed weights, x @ W.T, saved
-# 0.1 ms of the MLP step under clang, but gcc left that tile with its bias epilogue scalar: 5x slower.)
-PANEL_COLUMNS: Final = CPU_TARGET.tile_columns
-PANEL_MIN_ELEMENTS: Final = 1 << 18
-PANEL_MIN_ROWS: Final = 64
 
 
 def resolve_dim(dim: Axis, axis: Axis) -> Axis:
@@ -245,8 +235,6 @@ class ReduceMixin(MathMixin):
             raise ValueError(f"matmul needs at least 1-D operands, got {self.shape} and {other.shape}")
         left = self.unsqueeze(0) if self.ndim == 1 else self
         right = other.unsqueeze(-1) if other.ndim == 1 else other
-        if left._reads_in_panels(right):
-            return left._panel_matmul(right)
         # (..., n, k) x (..., k, m): multiply as (..., n, 1, k) * (..., 1, m, k) and sum the k axis.
         product = left.unsqueeze(-2) * right.transpose(-1, -2).unsqueeze(-3)
         result = product.sum(-1)
@@ -255,28 +243,6 @@ class ReduceMixin(MathMixin):
         if other.ndim == 1:
             result = result.squeeze(-1)
         return result
-
-    def _reads_in_panels(self, right: Self) -> bool:
-        if right.ndim != 2 or self.device != "CPU":
-            return False
-        depth, columns = right.shape
-        return (
-            columns % PANEL_COLUMNS == 0
-            and columns > PANEL_COLUMNS
-            and depth * columns > PANEL_MIN_ELEMENTS
-            and math.prod(self.shape[:-1]) >= PANEL_MIN_ROWS
-        )
-
-    def _panel_matmul(self, right: Self) -> Self:
-        # `right` copied once into panels of PANEL_COLUMNS columns, each contiguous over all its rows:
-        # the kernel's tile reads one panel, row after row, instead of a short run per 4 KB page of
-        # a wide matrix (which misses the TLB and fights over a few cache sets on every step).
-        depth, columns = right.shape
-        by_panel = right.reshape(depth, columns // PANEL_COLUMNS, PANEL_COLUMNS).permute(1, 0, 2)
-        panels = by_panel._derive(by_panel.uop.contiguous())
-        rows = self.shape[:-1]
-        product = self.reshape((*rows, 1, depth, 1)) * panels.reshape((1,) * (len(rows) - 1) + panels.shape)
-        return product.sum(-2).reshape((*rows, columns))
 
     def __matmul__(self, other: Self) -> Self:
         return self.matmul(other)
