@@ -7,7 +7,7 @@ The loop structure stays explicit in UOps, so every optimization is a rewrite of
 """
 
 from lamina.codegen.apply import apply_opts
-from lamina.codegen.dialects import C_DIALECT, DIALECTS, OPENCL_DIALECT, Dialect
+from lamina.codegen.dialects import C_DIALECT, CUDA_DIALECT, DIALECTS, OPENCL_DIALECT, Dialect
 from lamina.codegen.heuristic_cpu import hand_coded_opts
 from lamina.codegen.kernel import KernelSource, generate_c
 from lamina.codegen.library import CLibrary, join_kernels, library_symbol
@@ -16,10 +16,12 @@ from lamina.codegen.optimize import heuristic_opts, optimize_kernel
 from lamina.codegen.opts import Opt, OptimizeOptions, OptKind
 from lamina.codegen.render_c import compute_type, render_c, render_const
 from lamina.codegen.search import possible_opts
-from lamina.codegen.target import CPU_TARGET, OPENCL_TARGET, Target
+from lamina.codegen.target import CPU_TARGET, CUDA_TARGET, OPENCL_TARGET, Target
 
 __all__ = [
     "CPU_TARGET",
+    "CUDA_DIALECT",
+    "CUDA_TARGET",
     "C_DIALECT",
     "DIALECTS",
     "OPENCL_DIALECT",

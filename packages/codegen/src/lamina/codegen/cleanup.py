@@ -28,6 +28,8 @@ def simplify_indices(sink: UOp) -> UOp:
     read = {sources[0] for sources in simplified_loads.values() if not never_valid(sources)}
     written = {node.src[0].src[0] for node in toposort(sink) if node.op is Ops.STORE}
     kept_alive = read | written
+    # The INDEXes are replaced, not the LOADs: a LOAD may wait on a BARRIER, whose STOREs' loads are
+    # simplified too, and a replacement is not walked into.
     replacements: dict[UOp, UOp] = {}
     for node, simplified in simplified_loads.items():
         if never_valid(simplified) and simplified[0] in kept_alive:
@@ -36,8 +38,7 @@ def simplify_indices(sink: UOp) -> UOp:
         if len(simplified) == 3 and simplified[2].op is Ops.CONST and simplified[2].arg is True:
             simplified = simplified[:2]
         index = node.src[0]
-        located = UOp(Ops.INDEX, index.dtype, simplified, index.arg)
-        replacements[node] = UOp(Ops.LOAD, node.dtype, (located, *node.src[1:]), node.arg)
+        replacements[index] = UOp(Ops.INDEX, index.dtype, simplified, index.arg)
     (rebuilt,) = substitute([sink], replacements)
     # Stores too: merged output loops leave `(i // n) * n + i % n` in their addresses.
     stores: dict[UOp, UOp] = {}

@@ -3,7 +3,8 @@
 `render_c` is one renderer; a `Dialect` says what its output must look like for one compiler: the
 CPU's C (includes, `restrict` buffers, OpenMP) or OpenCL C (`__kernel`, `__global` buffers, its
 own integer spellings, the C99 float functions and `memcpy` mapped onto its builtins, no
-program-scope data beside the buffers). CUDA C is the next row.
+program-scope data beside the buffers) or CUDA C (`extern "C" __global__`, `blockIdx`/`threadIdx`,
+`__shared__`, device helpers), which NVRTC compiles; the CUDA device that runs it comes next.
 """
 
 from __future__ import annotations
@@ -31,10 +32,13 @@ class Dialect:
     pointer_space: str  # the address space of a buffer parameter
     bool_storage: str  # the `lm_bool` typedef: how a boolean buffer stores its elements
     spellings: tuple[tuple[str, str], ...]  # C type spellings the dialect writes otherwise
-    # GPU dialects: the functions giving a work item's group and index in it (dimension in brackets), local
-    # memory's address space, and a barrier over a work-group's local memory ("" where there are none).
+    # GPU dialects ("" where there are none): a work item's work-group and its index in it along dimension
+    # {dim} (0, 1, 2; {axis} is x, y, z), its index in the whole launch and the launch's size along
+    # dimension 0 (a GLOBAL loop's start and step), local memory's address space, a barrier over it.
     group_id: str = ""
     local_id: str = ""
+    global_id: str = ""
+    global_size: str = ""
     local_space: str = ""
     barrier: str = ""
     # Padded reads through a static row of zeros (see _rerouted_address): OpenCL C keeps program-scope data in
@@ -61,10 +65,38 @@ OPENCL_DIALECT: Final = Dialect(
     "__global ",
     "typedef uchar lm_bool;",
     (("unsigned long long", "ulong"), ("long long", "long")),
-    group_id="get_group_id",
-    local_id="get_local_id",
+    group_id="get_group_id({dim})",
+    local_id="get_local_id({dim})",
+    global_id="get_global_id(0)",
+    global_size="get_global_size(0)",
     local_space="__local ",
     barrier="barrier(CLK_LOCAL_MEM_FENCE);",
     zero_rows=False,
 )
-DIALECTS: Final = {dialect.name: dialect for dialect in (C_DIALECT, OPENCL_DIALECT)}
+
+# CUDA C is C++ compiled by NVRTC without headers: its float constants are spelled from their bits, a
+# boolean is `bool`, `restrict` is `__restrict__`, and every helper a kernel calls is a device function.
+_CUDA_PREAMBLE: Final = "\n".join(
+    [
+        "#define INFINITY __int_as_float(0x7f800000)",
+        "#define NAN __int_as_float(0x7fffffff)",
+        "#define HUGE_VAL __longlong_as_double(0x7ff0000000000000LL)",
+    ]
+)
+CUDA_DIALECT: Final = Dialect(
+    "cuda",
+    (),
+    _CUDA_PREAMBLE,
+    'extern "C" __global__ ',
+    "",
+    "typedef unsigned char lm_bool;",
+    (("static inline ", "static __device__ __forceinline__ "), ("_Bool", "bool"), ("restrict", "__restrict__")),
+    group_id="blockIdx.{axis}",
+    local_id="threadIdx.{axis}",
+    global_id="(blockIdx.x*blockDim.x+threadIdx.x)",
+    global_size="(gridDim.x*blockDim.x)",
+    local_space="__shared__ ",
+    barrier="__syncthreads();",
+    zero_rows=False,
+)
+DIALECTS: Final = {dialect.name: dialect for dialect in (C_DIALECT, OPENCL_DIALECT, CUDA_DIALECT)}

@@ -418,14 +418,14 @@ class _CKernel:
             function = self.dialect.local_id if local else self.dialect.group_id
             name = f"{'lidx' if local else 'gidx'}{number}"
             self.names[uop] = name
-            spelled = self._gpu_spelling(function, "work-groups")
-            return f"{index_type} {name} = ({index_type}){spelled}({self.grid[uop]}); /* < {self.ref(uop.src[0])} */"
+            dimension = self.grid[uop]
+            spelled = self._gpu_spelling(function, "work-groups").format(dim=dimension, axis="xyz"[dimension])
+            return f"{index_type} {name} = ({index_type}){spelled}; /* < {self.ref(uop.src[0])} */"
         if kind is AxisKind.GLOBAL:
             # Work item i takes iterations i, i + the global size, ...: right for any global size the launch has.
-            return (
-                f"for ({index_type} {name} = get_global_id(0); {name} < {self.ref(uop.src[0])}; "
-                f"{name} += get_global_size(0)) {{"
-            )
+            start = self._gpu_spelling(self.dialect.global_id, "work items")
+            step = self._gpu_spelling(self.dialect.global_size, "work items")
+            return f"for ({index_type} {name} = {start}; {name} < {self.ref(uop.src[0])}; {name} += {step}) {{"
         loop = f"for ({index_type} {name} = 0; {name} < {self.ref(uop.src[0])}; {name}++) {{"
         pragma = ""
         if kind in SPREAD_AXES:

@@ -71,3 +71,8 @@ OPENCL_TARGET: Final = Target(
 )
 """An OpenCL device as every GPU of the last decade is: work-groups of 256 items with 32 KB of local memory
 (OpenCL's minimum for a GPU), and a device that runs 16 work-groups at once (a small one)."""
+
+CUDA_TARGET: Final = Target(
+    name="cuda", kind="gpu", dialect="cuda", max_local_size=256, local_bytes=48 << 10, compute_units=16
+)
+"""An NVIDIA GPU: blocks of 256 threads with 48 KB of shared memory (any CUDA GPU has that much per block)."""
