@@ -225,6 +225,25 @@ def test_the_opencl_dialect_runs_the_outputs_on_work_items(kit: KernelKit, enabl
     assert cpu.global_size == (1,)
 
 
+def test_runs_of_adjacent_loads_and_stores_are_vector_accesses_in_opencl_only(kit: KernelKit) -> None:
+    from lamina.codegen import OPENCL_DIALECT, linearize, render_c
+    from lamina.codegen.opts import upcast
+
+    rows, columns = kit.loop(4, 0), kit.loop(8, 1)
+    address = rows * 8 + columns
+    ast = upcast(kit.kernel(address, kit.load(1, dtypes.float32, address) + 1.0), columns, 8)
+    from lamina.codegen.cleanup import simplify_indices
+
+    program = linearize(simplify_indices(ast))
+    opencl = render_c(program, dialect=OPENCL_DIALECT)
+    assert "float8 vec" in opencl
+    assert "vload8(0, data1+" in opencl
+    assert "vstore8((float8)(" in opencl
+    c = render_c(program)
+    assert "vload" not in c
+    assert "vstore" not in c
+
+
 def test_opencl_maps_every_float_function_the_renderer_calls() -> None:
     from lamina.codegen import OPENCL_DIALECT
     from lamina.codegen.render_c import _FLOAT_FUNCTIONS

@@ -139,7 +139,11 @@ def test_a_reduction_with_few_outputs_is_split_over_a_work_group(kit: KernelKit)
 
 def test_elementwise_outputs_are_merged_and_spread_over_work_groups(kit: KernelKit) -> None:
     generated = generate_c(_elementwise(kit, 64, 96), GPU)
-    assert (generated.global_size, generated.local_size) == ((6144,), (256,))
+    # 6144 outputs, 4 adjacent ones per item (a 16-byte vector), 256 items per work-group.
+    assert (generated.global_size, generated.local_size) == ((1536,), (256,))
+    assert "float4 vec2 = vload4(0, data1+alu1);" in generated.source
+    assert "vstore4((float4)(" in generated.source
+    assert "alu1+1" not in generated.source  # the lanes' own addresses are not computed
     # No power of two of at least a warp divides 63 outputs: the driver picks the work-group size.
     odd = generate_c(_elementwise(kit, 7, 9), GPU)
     assert (odd.global_size, odd.local_size) == ((63,), None)

@@ -136,6 +136,23 @@ def test_matmuls_of_every_shape_on_opencl(shape: tuple[int, int, int]) -> None:
     np.testing.assert_allclose(batched, np.stack([a @ b, -a @ b]), rtol=1e-4, atol=1e-4)
 
 
+def test_the_opencl_target_takes_the_devices_own_limits() -> None:
+    from lamina.device import Device
+    from lamina.engine import target_for
+
+    properties = Device.get("OPENCL").properties
+    assert properties is not None
+    reported = properties()
+    assert reported.max_work_group_size >= 1
+    assert reported.local_memory_bytes >= 1024
+    assert reported.compute_units >= 1
+    target = target_for("OPENCL")
+    assert target.max_local_size == min(256, reported.max_work_group_size)
+    assert (target.local_bytes, target.compute_units) == (reported.local_memory_bytes, reported.compute_units)
+    # A CPU device (PoCL) vectorizes across work items: its items take one element each.
+    assert target.vector_lanes == (1 if reported.cpu else 4)
+
+
 def test_long_reductions_are_shared_by_work_items() -> None:
     values = np.random.default_rng(0).standard_normal(1 << 20).astype(np.float32)
     tensor = Tensor(values, device="OPENCL").realize()

@@ -41,6 +41,11 @@ class Dialect:
     global_size: str = ""
     local_space: str = ""
     barrier: str = ""
+    # A run of adjacent elements as one access ("" where the dialect leaves that to its compiler): {lanes} of
+    # them from {pointer}, {value} a vector written as {type}{lanes} of {values}.
+    vector_load: str = ""
+    vector_store: str = ""
+    vector_value: str = ""
     # Padded reads through a static row of zeros (see _rerouted_address): OpenCL C keeps program-scope data in
     # another address space than the buffers, and a pointer cannot choose between the two.
     zero_rows: bool = True
@@ -71,6 +76,9 @@ OPENCL_DIALECT: Final = Dialect(
     global_size="get_global_size(0)",
     local_space="__local ",
     barrier="barrier(CLK_LOCAL_MEM_FENCE);",
+    vector_load="vload{lanes}(0, {pointer})",
+    vector_store="vstore{lanes}({value}, 0, {pointer});",
+    vector_value="({type}{lanes})({values})",
     zero_rows=False,
 )
 

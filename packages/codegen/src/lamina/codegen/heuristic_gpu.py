@@ -7,7 +7,9 @@ Three shapes of kernel, in order:
 - A reduction with too few outputs to fill the device (a full sum, a norm over long rows): its loop
   is split over the items of a work-group (GROUP), one work-group per output.
 - Anything else: the output loops merged into one, spread over work-groups of as many items as divide
-  it (LOCAL); where no power of two of at least a warp divides it, a GLOBAL loop over work items.
+  it (LOCAL); where no power of two of at least a warp divides it, a GLOBAL loop over work items. An
+  elementwise kernel's items take a vector of adjacent outputs each (UPCAST by the target's vector
+  lanes), which the renderer loads and stores as one access where the dialect has vector types.
 """
 
 from __future__ import annotations
@@ -106,17 +108,22 @@ def gpu_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
         chosen = _matmul_opts(sink, outputs, target) or _group_opts(sink, outputs, target)
         if chosen is not None:
             return chosen
-    return spread_outputs(outputs, target) if outputs else ()
+    elementwise = not any(node.op is Ops.REDUCE for node in toposort(sink))
+    return spread_outputs(outputs, target, elementwise) if outputs else ()
 
 
-def spread_outputs(outputs: list[UOp], target: Target) -> tuple[Opt, ...]:
+def spread_outputs(outputs: list[UOp], target: Target, elementwise: bool = False) -> tuple[Opt, ...]:
     """The output loops merged into one, spread over work-groups of a power of two of items that divides it
-    (a GLOBAL loop instead where none of at least `MIN_LOCAL_SIZE` does, or a size is not known)."""
+    (a GLOBAL loop instead where none of at least `MIN_LOCAL_SIZE` does, or a size is not known). An
+    elementwise kernel's items take a vector of adjacent outputs each, where the sizes allow."""
     if any(loop_size(loop) is None for loop in outputs) or target.max_local_size < MIN_LOCAL_SIZE:
         return (Opt(OptKind.GLOBAL, outputs[0].arg[0]),)
-    merges = tuple(Opt(OptKind.MERGE, outputs[0].arg[0]) for _ in outputs[1:])
+    axis = outputs[0].arg[0]
+    merges = tuple(Opt(OptKind.MERGE, axis) for _ in outputs[1:])
     total = math.prod(loop_size(loop) or 1 for loop in outputs)
-    amount = _largest_power_of_two_dividing(total, target.max_local_size)
+    lanes = target.vector_lanes if elementwise and total % (target.vector_lanes * MIN_LOCAL_SIZE) == 0 else 1
+    vectors = (Opt(OptKind.UPCAST, axis, lanes),) if lanes > 1 else ()
+    amount = _largest_power_of_two_dividing(total // lanes, target.max_local_size)
     if amount >= MIN_LOCAL_SIZE:
-        return (*merges, Opt(OptKind.LOCAL, outputs[0].arg[0], amount))
-    return (*merges, Opt(OptKind.GLOBAL, outputs[0].arg[0]))
+        return (*merges, *vectors, Opt(OptKind.LOCAL, axis, amount))
+    return (*merges, Opt(OptKind.GLOBAL, axis))

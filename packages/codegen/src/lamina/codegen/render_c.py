@@ -19,36 +19,25 @@ from collections.abc import Callable
 from typing import Final
 
 from lamina.codegen.c_prelude import (
-    BF16_TO_FLOAT,
     EXP2_FLOAT,
     EXP_FLOAT,
     EXP_SCALED,
-    FLOAT_TO_BF16,
-    FLOAT_TO_HALF,
-    HALF_TO_FLOAT,
     TILE_KERNEL_ATTRIBUTE,
-    bitcast_helper,
     division_helper,
-    float_to_int_helper,
-    float_to_uint64_helper,
     helper_name,
     max_helper,
     shift_helper,
 )
 from lamina.codegen.dialects import C_DIALECT, Dialect
 from lamina.codegen.linearize import LinearProgram
+from lamina.codegen.render_conversions import SIXTEEN_BIT_FLOATS, ConversionWriter, compute_type
+from lamina.codegen.vectors import VectorRun, vector_runs
 from lamina.codegen.workgroup import grid_dimensions
 from lamina.dtype import DType, PtrDType, dtypes
 from lamina.uop import GRID_AXES, SPREAD_AXES, AxisKind, ConstValue, GroupOp, Ops, UOp, toposort
 
 # How deep an inlined expression may nest before it is given a variable: compilers limit bracket depth.
 MAX_INLINE_DEPTH: Final = 16
-_SIXTEEN_BIT_FLOATS: Final = (dtypes.float16, dtypes.bfloat16)
-# Per 16-bit float: ((float -> bits helper, its C), (bits -> float helper, its C)).
-_SIXTEEN_BIT_HELPERS: Final[dict[DType, tuple[tuple[str, str], tuple[str, str]]]] = {
-    dtypes.float16: (("lm_float_to_half", FLOAT_TO_HALF), ("lm_half_to_float", HALF_TO_FLOAT)),
-    dtypes.bfloat16: (("lm_float_to_bf16", FLOAT_TO_BF16), ("lm_bf16_to_float", BF16_TO_FLOAT)),
-}
 
 _FLOAT_FUNCTIONS: Final[dict[Ops, str]] = {
     Ops.SQRT: "sqrt",
@@ -99,11 +88,6 @@ ZERO_ROW_REACH: Final = 4096
 _PREFIXES: Final[dict[Ops, str]] = {Ops.LOAD: "val", Ops.CAST: "cast", Ops.BITCAST: "cast", Ops.WHERE: "alu"}
 
 
-def compute_type(dtype: DType) -> str:
-    """The C type a value of `dtype` is held in while computing (16-bit floats compute in float)."""
-    return "float" if dtype in _SIXTEEN_BIT_FLOATS else dtype.c_name
-
-
 def render_const(value: ConstValue, dtype: DType) -> str:
     """`value` as a C literal of `dtype`'s compute type."""
     if dtype.is_bool:
@@ -131,7 +115,7 @@ def render_const(value: ConstValue, dtype: DType) -> str:
     return f"({integer}{suffix})" if integer < 0 else f"{integer}{suffix}"
 
 
-class _CKernel:
+class _CKernel(ConversionWriter):
     """Renders one linear program; holds the names given so far and the helpers needed."""
 
     def __init__(self, program: LinearProgram, threads: int, dialect: Dialect) -> None:
@@ -154,6 +138,16 @@ class _CKernel:
         # Per SIMD loop: the accumulators updated in it, and their REDUCE op, for its reduction clause.
         self.simd_accumulators: dict[UOp, list[tuple[str, Ops]]] = {}
         self.grid = grid_dimensions([uop for uop in program.uops if uop.op is Ops.RANGE])
+        # Runs of adjacent loads and stores written as one vector access, where the dialect has them: each
+        # member's run, and the member that writes the access (the first load, the last store).
+        self.vector_of: dict[UOp, VectorRun] = {}
+        self.vector_writer: set[UOp] = set()
+        if dialect.vector_load:
+            positions = {uop: position for position, uop in enumerate(program.uops)}
+            for op, pick in ((Ops.LOAD, min), (Ops.STORE, max)):
+                for run in vector_runs(program.uops, op):
+                    self.vector_of.update(dict.fromkeys(run.members, run))
+                    self.vector_writer.add(pick(run.members, key=positions.__getitem__))
         self._table: dict[Ops, Callable[[UOp], str]] = {
             Ops.DEFINE_ACC: self._define_acc,
             Ops.ASSIGN: self._assign,
@@ -196,6 +190,11 @@ class _CKernel:
         roots = [source for uop in self.program.uops if uop.op in (Ops.INDEX, Ops.RANGE) for source in uop.src[1:]]
         roots += [uop.src[0] for uop in self.program.uops if uop.op is Ops.RANGE]
         self.index_math.update(toposort(roots, stop=lambda node: node.op is Ops.LOAD))
+        # A vector access addresses its run by the run's base: the members' own addresses go unused.
+        for index in {member.src[0] for member in self.vector_of}:
+            self.uses[index.src[1]] -= 1
+        for run in set(self.vector_of.values()):
+            self.uses[run.base] += 1
 
     def inlinable(self, uop: UOp, user_segment: int) -> bool:
         if uop.op not in GroupOp.ELEMENTWISE and uop.op is not Ops.LOAD:
@@ -289,54 +288,6 @@ class _CKernel:
             return operands[0]  # integers are already whole
         raise NotImplementedError(f"the C renderer cannot apply {uop.op} to {operand_dtype}")
 
-    def _cast(self, uop: UOp) -> str:
-        source = self.ref(uop.src[0])
-        target = uop.scalar_dtype
-        if target.is_bool:
-            return f"(({source})!=0)"
-        if target in _SIXTEEN_BIT_FLOATS:
-            return f"{self._to_float(target)}({self._to_bits(target)}((float)({source})))"
-        if target.is_int and uop.src[0].scalar_dtype.is_float:
-            return self._float_to_int(source, compute_type(uop.src[0].scalar_dtype), target)
-        return f"(({target.c_name})({source}))"
-
-    def _float_to_int(self, source: str, source_c: str, target: DType) -> str:
-        """A float converted to an integer dtype by the prelude's total conversions (see c_prelude)."""
-        to_int64, code = float_to_int_helper("i64", source_c)
-        if target == dtypes.int64 or target == dtypes.uint32:
-            self.helpers[to_int64] = code
-            return f"(({target.c_name}){to_int64}({source}))"
-        if target == dtypes.uint64:
-            self.helpers[to_int64] = code
-            name, unsigned_code = float_to_uint64_helper(source_c, to_int64)
-            self.helpers[name] = unsigned_code
-            return f"{name}({source})"
-        to_int32, code = float_to_int_helper("i32", source_c)
-        self.helpers[to_int32] = code
-        return f"(({target.c_name}){to_int32}({source}))"
-
-    def _bitcast(self, uop: UOp) -> str:
-        source_dtype, target = uop.src[0].scalar_dtype, uop.scalar_dtype
-        value = self.ref(uop.src[0])
-        if source_dtype in _SIXTEEN_BIT_FLOATS:
-            value = f"{self._to_bits(source_dtype)}({value})"
-        name = f"lm_bitcast_{source_dtype.name}_{target.name}"
-        self.helpers[name] = bitcast_helper(source_dtype, target, source_dtype.c_name, target.c_name)
-        result = f"{name}({value})"
-        return f"{self._to_float(target)}({result})" if target in _SIXTEEN_BIT_FLOATS else result
-
-    def _to_bits(self, dtype: DType) -> str:
-        """The name of the float -> 16-bit helper of `dtype`, emitted on first use."""
-        name, code = _SIXTEEN_BIT_HELPERS[dtype][0]
-        self.helpers[name] = code
-        return name
-
-    def _to_float(self, dtype: DType) -> str:
-        """The name of the 16-bit -> float helper of `dtype`; like every helper, emitted only if used (clang warns)."""
-        name, code = _SIXTEEN_BIT_HELPERS[dtype][1]
-        self.helpers[name] = code
-        return name
-
     def _address(self, index: UOp) -> str:
         return f"{self.ref(index.src[0])}[{self.ref(index.src[1])}]"
 
@@ -348,7 +299,7 @@ class _CKernel:
         padded = len(index.src) == 3
         rerouted = self._rerouted_address(index) if padded and self.dialect.zero_rows else None
         element = self._address(index) if rerouted is None else rerouted
-        if dtype in _SIXTEEN_BIT_FLOATS:
+        if dtype in SIXTEEN_BIT_FLOATS:
             element = f"{self._to_float(dtype)}({element})"
         if padded and rerouted is None:
             # A padded read: the address may be out of bounds exactly when the validity is false.
@@ -383,11 +334,36 @@ class _CKernel:
 
     # -- statements --
 
+    def _vector_load(self, uop: UOp) -> str:
+        """A member of a run of loads: the run's vector is loaded by its first member, each lane named `vecN.sL`."""
+        run = self.vector_of[uop]
+        if uop in self.vector_writer:
+            name = f"vec{self.counter}"
+            self.counter += 1
+            for lane, member in enumerate(run.members):
+                self.names[member] = f"{name}.s{lane:x}"
+            pointer = f"{self.ref(run.buffer)}+{self.ref(run.base)}"
+            access = self.dialect.vector_load.format(lanes=run.lanes, pointer=pointer)
+            return f"{run.element}{run.lanes} {name} = {access};"
+        return ""
+
+    def _vector_store(self, uop: UOp) -> str:
+        """A member of a run of stores: the last member stores the run's values as one vector."""
+        run = self.vector_of[uop]
+        if uop not in self.vector_writer:
+            return ""
+        values = ",".join(self.ref(member.src[1]) for member in run.members)
+        value = self.dialect.vector_value.format(type=run.element, lanes=run.lanes, values=values)
+        pointer = f"{self.ref(run.buffer)}+{self.ref(run.base)}"
+        return self.dialect.vector_store.format(lanes=run.lanes, value=value, pointer=pointer)
+
     def _store(self, uop: UOp) -> str:
+        if uop in self.vector_of:
+            return self._vector_store(uop)
         index, value = uop.src[:2]
         dtype = value.scalar_dtype
         stored = self.ref(value)
-        if dtype in _SIXTEEN_BIT_FLOATS and index.src[0].op is not Ops.DEFINE_LOCAL:
+        if dtype in SIXTEEN_BIT_FLOATS and index.src[0].op is not Ops.DEFINE_LOCAL:
             stored = f"{self._to_bits(dtype)}({stored})"
         statement = f"{self._address(index)} = {stored};"
         # A store some work items must skip (a tile larger than its copy, a result one item writes).
@@ -449,6 +425,10 @@ class _CKernel:
         return f"{self.ref(uop.src[0])} = {self.expression(uop.src[1])};"
 
     def _value_statement(self, uop: UOp) -> str:
+        if uop in self.vector_of:
+            return self._vector_load(uop)
+        if self.uses[uop] <= 0 and uop in self.index_math:
+            return ""  # an address only vector accesses had, which use their run's base instead
         text = self.expression(uop)
         nested = 1 + max((self.depth.get(source, 0) for source in uop.src), default=0)
         if self.inlinable(uop, self.user_segment.get(uop, -1)) and nested < MAX_INLINE_DEPTH:

@@ -67,12 +67,18 @@ CPU_TARGET: Final = Target()
 """The CPU target the heuristic was tuned on (see the module)."""
 
 OPENCL_TARGET: Final = Target(
-    name="opencl", kind="gpu", dialect="opencl", max_local_size=256, local_bytes=32 << 10, compute_units=16
+    name="opencl",
+    kind="gpu",
+    dialect="opencl",
+    vector_bytes=16,
+    max_local_size=256,
+    local_bytes=32 << 10,
+    compute_units=16,
 )
-"""An OpenCL device as every GPU of the last decade is: work-groups of 256 items with 32 KB of local memory
-(OpenCL's minimum for a GPU), and a device that runs 16 work-groups at once (a small one)."""
+"""An OpenCL device as every GPU of the last decade is: 16-byte loads per item, work-groups of 256 items
+with 32 KB of local memory (OpenCL's minimum for a GPU), 16 work-groups at once (a small device)."""
 
 CUDA_TARGET: Final = Target(
-    name="cuda", kind="gpu", dialect="cuda", max_local_size=256, local_bytes=48 << 10, compute_units=16
+    name="cuda", kind="gpu", dialect="cuda", vector_bytes=16, max_local_size=256, local_bytes=48 << 10, compute_units=16
 )
 """An NVIDIA GPU: blocks of 256 threads with 48 KB of shared memory (any CUDA GPU has that much per block)."""

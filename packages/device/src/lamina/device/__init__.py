@@ -16,7 +16,7 @@ from lamina.device.compiler import (
 )
 from lamina.device.graph import MAX_GRAPH_ARGUMENTS, LaunchGraph, NativeGraph, cpu_launch_graph
 from lamina.device.program import Launcher, Program, Runtime, SupportsAddress
-from lamina.device.registry import Device, DeviceSpec, Toolchain
+from lamina.device.registry import Device, DeviceProperties, DeviceSpec, Toolchain
 
 __all__ = [
     "ALIGNMENT",
@@ -34,6 +34,7 @@ __all__ = [
     "Compiler",
     "CompilerNotFoundError",
     "Device",
+    "DeviceProperties",
     "DeviceSpec",
     "KernelCache",
     "LaunchGraph",

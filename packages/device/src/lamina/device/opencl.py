@@ -27,7 +27,12 @@ from lamina.device.cache import KernelCache
 from lamina.device.compiler import CompileError
 from lamina.device.opencl_api import (
     DEVICE_EXTENSIONS,
+    DEVICE_LOCAL_MEM_SIZE,
+    DEVICE_MAX_COMPUTE_UNITS,
+    DEVICE_MAX_WORK_GROUP_SIZE,
     DEVICE_NAME,
+    DEVICE_TYPE,
+    DEVICE_TYPE_CPU,
     DEVICE_VERSION,
     DRIVER_VERSION,
     PLATFORM_NAME,
@@ -52,6 +57,23 @@ class OpenCLDevice:
     queue: int
     description: str  # platform, device and driver, for the kernel cache's key
     float64: bool  # whether the device computes in double precision (cl_khr_fp64)
+
+
+def opencl_properties() -> tuple[bool, int, int, int]:
+    """The opened device's type and limits: (a CPU?, max work-group size, local memory bytes, compute units)."""
+    device = open_device()
+    api, handle = device.api, device.device
+    if handle not in _properties:
+        _properties[handle] = (
+            bool(api.device_number(handle, DEVICE_TYPE) & DEVICE_TYPE_CPU),
+            api.device_number(handle, DEVICE_MAX_WORK_GROUP_SIZE),
+            api.device_number(handle, DEVICE_LOCAL_MEM_SIZE),
+            api.device_number(handle, DEVICE_MAX_COMPUTE_UNITS),
+        )
+    return _properties[handle]
+
+
+_properties: dict[int, tuple[bool, int, int, int]] = {}
 
 
 def opencl_available() -> bool:

@@ -53,6 +53,11 @@ cl_int clReleaseEvent(cl_handle);
 DEVICE_TYPE_ALL: Final = 0xFFFFFFFF
 PLATFORM_VERSION: Final = 0x0901
 PLATFORM_NAME: Final = 0x0902
+DEVICE_TYPE: Final = 0x1000
+DEVICE_TYPE_CPU: Final = 1 << 1
+DEVICE_MAX_COMPUTE_UNITS: Final = 0x1002
+DEVICE_MAX_WORK_GROUP_SIZE: Final = 0x1004
+DEVICE_LOCAL_MEM_SIZE: Final = 0x1023
 DEVICE_NAME: Final = 0x102B
 DRIVER_VERSION: Final = 0x102D
 DEVICE_VERSION: Final = 0x102F
@@ -156,6 +161,11 @@ class OpenCLAPI:
     def device_info(self, device: int, name: int) -> str:
         raw = self._info("clGetDeviceInfo", self._lib.clGetDeviceInfo, self._handle(device), name)
         return raw.rstrip(b"\0").decode(errors="replace")
+
+    def device_number(self, device: int, name: int) -> int:
+        """A numeric device property (cl_uint, size_t, cl_ulong or a bitfield), as the device reports it."""
+        raw = self._info("clGetDeviceInfo", self._lib.clGetDeviceInfo, self._handle(device), name)
+        return int.from_bytes(raw, "little")
 
     def create_context(self, device: int) -> int:
         status = self._ffi.new("cl_int*")

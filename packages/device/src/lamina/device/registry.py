@@ -17,7 +17,7 @@ from lamina.device.allocator import Allocator, CPUAllocator
 from lamina.device.cache import KernelCache
 from lamina.device.compiler import Compiler, CPUCompiler
 from lamina.device.graph import LaunchGraph, cpu_launch_graph
-from lamina.device.opencl import OpenCLAllocator, OpenCLCompiler, OpenCLProgram
+from lamina.device.opencl import OpenCLAllocator, OpenCLCompiler, OpenCLProgram, opencl_properties
 from lamina.device.program import Launcher, Program, Runtime
 
 
@@ -46,6 +46,19 @@ class DeviceSpec:
     # Runs a fixed sequence of this device's launches in one call (the JIT's replays), where the device has one.
     graph: Callable[[Sequence[Launcher], Compiler, KernelCache], LaunchGraph | None] | None = None
     codegen: str = "cpu"  # which code generator target writes its kernels (the engine maps the name)
+    # What the device reports of itself for the code generator (a GPU's work-group limits), where it can.
+    properties: Callable[[], DeviceProperties] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceProperties:
+    """A device as it describes itself: whether its work items are a CPU's (which vectorizes across them),
+    and its work-group size, local memory and compute units, all as reported."""
+
+    cpu: bool
+    max_work_group_size: int
+    local_memory_bytes: int
+    compute_units: int
 
 
 class Device:
@@ -84,6 +97,11 @@ Device.register(
 # absence is an error that says what to install.
 Device.register(
     DeviceSpec(
-        name="OPENCL", allocator=OpenCLAllocator(), compiler=_opencl_compiler, runtime=OpenCLProgram, codegen="opencl"
+        name="OPENCL",
+        allocator=OpenCLAllocator(),
+        compiler=_opencl_compiler,
+        runtime=OpenCLProgram,
+        codegen="opencl",
+        properties=lambda: DeviceProperties(*opencl_properties()),
     )
 )

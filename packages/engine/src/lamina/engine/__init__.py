@@ -22,10 +22,12 @@ from lamina.engine.runtime import (
     kernel_cache,
     kernel_source,
     live_counts,
+    lowering_for,
     raise_failed_checks,
     realize_graphs,
     run_schedule,
     stats,
+    target_for,
 )
 
 __all__ = [
@@ -51,6 +53,7 @@ __all__ = [
     "kernel_cache",
     "kernel_source",
     "live_counts",
+    "lowering_for",
     "options",
     "plan_replay",
     "raise_failed_checks",
@@ -58,4 +61,5 @@ __all__ = [
     "refuse_host_transfer",
     "run_schedule",
     "stats",
+    "target_for",
 ]

@@ -27,6 +27,7 @@ import lamina.dtype
 import lamina.rewrite
 import lamina.uop
 from lamina.codegen import CPU_TARGET, OPENCL_TARGET, Opt, OptimizeOptions, Target, generate_c
+from lamina.codegen.target import ELEMENT_BYTES
 from lamina.device import Buffer, Compiler, Device, KernelCache, Launcher, Toolchain
 from lamina.engine.beam import searched_opts
 from lamina.engine.capture import Launch, active_capture
@@ -172,7 +173,7 @@ def _opts_for(item: ScheduleItem, device: str, context: Context, optimize: Optim
 
 def optimize_options(device: str, context: Context, openmp: bool) -> OptimizeOptions:
     """What the code generator may use for `device`: its target, and the cores when its compiler has OpenMP."""
-    target = TARGETS[Device.get(device).codegen]
+    target = target_for(device)
     threads = context.threads if openmp else 1
     return OptimizeOptions(enabled=not context.noopt, threads=threads, openmp=openmp, target=target)
 
@@ -224,6 +225,24 @@ def _codegen_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def target_for(device: str) -> Target:
+    """The code generator's target for `device`: its codegen's, with the limits the device reports of itself (a
+    GPU's work-group size, local memory and compute units). A CPU running OpenCL vectorizes across work items,
+    so its items take one element each, not a vector of them."""
+    spec = Device.get(device)
+    target = TARGETS[spec.codegen]
+    if spec.properties is None:
+        return target
+    reported = spec.properties()
+    return replace(
+        target,
+        max_local_size=min(target.max_local_size, reported.max_work_group_size),
+        local_bytes=reported.local_memory_bytes,
+        compute_units=reported.compute_units,
+        vector_bytes=ELEMENT_BYTES if reported.cpu else target.vector_bytes,
+    )
+
+
 def lowering_for(target: Target) -> Lowering:
     """How `target` wants the tensor graph lowered: a GPU's long reductions in stored blocks (its work items
     share them); a CPU's float sums in blocks and a wide matmul operand in panels of its register tile's width."""
@@ -234,7 +253,7 @@ def lowering_for(target: Target) -> Lowering:
 
 def realize_graphs(targets: Sequence[UOp], device: str, context: Context) -> list[UOp]:
     """Compute the graphs `targets` on `device` (schedule them, run the kernels): the buffer view each became."""
-    lowering = lowering_for(TARGETS[Device.get(device).codegen])
+    lowering = lowering_for(target_for(device))
     schedule = create_schedule(targets, device, lowering)
     run_schedule(schedule, device, context)
     return [schedule.results[target] for target in targets]
