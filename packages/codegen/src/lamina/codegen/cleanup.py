@@ -1,4 +1,10 @@
-"""The cleanup after opts: addresses and validities in canonical form, and terms that are always zero dropped."""
+"""The cleanup after opts: addresses and validities in canonical form, and terms that are always zero dropped.
+
+These stay hand-written walks, not `PatternMatcher` tables: the simplest of them, `x + 0 -> x`, written as
+a one-rule table and run by `graph_rewrite`, took 1.1x to 1.6x as long on the optimizer's large test
+kernels (465 to 1497 nodes: 1.46 against 0.98 ms, 3.28 against 2.91 ms), and the others are not
+patterns (a choice folds by range analysis of its condition; a load reads zero where its buffer stays read).
+"""
 
 from __future__ import annotations
 
