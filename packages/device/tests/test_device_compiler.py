@@ -17,6 +17,7 @@ from lamina.device import (
     find_c_compiler,
     supported_flags,
 )
+from lamina.device.cpu_features import CPUFeatures, features_from_macros, l2_cache_bytes
 
 VALID = "void noop(void* data0) { (void)data0; }\n"
 BROKEN = "void broken(void* data0) {\n  return undeclared_function(data0);\n}\n"
@@ -178,3 +179,29 @@ def test_a_flag_refused_before_is_tried_again_in_a_new_process(compiler: CPUComp
     compiler_module._probe.cache_clear()  # as in a new process
     assert ("-fopenmp" in CPUCompiler(str(script), cache=KernelCache(tmp_path / "cache")).flags) == compiler.parallel
     compiler_module._probe.cache_clear()
+
+
+def test_features_follow_the_compilers_macros() -> None:
+    avx512 = features_from_macros({"__AVX512F__", "__AVX2__", "__SSE2__"}, 1 << 21)
+    assert avx512 == CPUFeatures("avx512", 64, 32, 1 << 21)
+    assert features_from_macros({"__AVX2__", "__AVX__", "__SSE2__"}, 1 << 20).isa == "avx2"
+    assert features_from_macros({"__ARM_NEON"}, 1 << 20) == CPUFeatures("neon", 16, 32, 1 << 20)
+    assert features_from_macros(set(), 1 << 20).isa == "scalar"
+    assert l2_cache_bytes() >= 1 << 10
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="x86-64 -march levels")
+def test_each_compiler_reports_the_isa_of_the_march_asked_for(named_compiler: CPUCompiler) -> None:
+    avx2 = CPUCompiler(named_compiler.command[0], march="x86-64-v3")
+    assert (avx2.features.isa, avx2.features.vector_bytes, avx2.features.vector_registers) == ("avx2", 32, 16)
+    assert "-march=x86-64-v3" in avx2.flags
+    assert "-march=native" not in avx2.flags
+    assert not any(flag.startswith("-mprefer-vector-width") for flag in avx2.flags)
+    assert CPUCompiler(named_compiler.command[0], march="x86-64").features.isa == "sse2"
+
+
+def test_an_unknown_march_is_refused_by_name(named_compiler: CPUCompiler) -> None:
+    with pytest.raises(ValueError, match=r"LAMINA_MARCH.*no-such-cpu"):
+        CPUCompiler(named_compiler.command[0], march="no-such-cpu", march_origin="LAMINA_MARCH")
+    with pytest.raises(ValueError, match="not an -march value"):
+        CPUCompiler(named_compiler.command[0], march="native; rm -rf /")

@@ -5,6 +5,7 @@ options come from the environment once, with errors that name the variable."""
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -161,3 +162,27 @@ def test_the_opencl_device_is_chosen_by_the_environment(tmp_path: Path) -> None:
     missing = {**environment, "LAMINA_OPENCL_DEVICE": "99"}
     refused = subprocess.run([sys.executable, "-c", child], env=missing, capture_output=True, text=True)
     assert "LAMINA_OPENCL_DEVICE=99: OpenCL device 99 does not exist; the devices are 0: " in refused.stderr
+
+
+TARGET_CHILD = """
+from lamina.engine import target_for
+target = target_for("CPU")
+print(target.name, target.vector_bytes, target.vector_registers)
+"""
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="x86-64 -march levels")
+def test_lamina_march_chooses_the_cpu_the_kernels_are_generated_for(tmp_path: Path) -> None:
+    base = {key: value for key, value in os.environ.items() if key not in ("LAMINA_MARCH", "LAMINA_CACHE")}
+    base["LAMINA_CACHE"] = str(tmp_path)
+
+    def target_under(march: str) -> subprocess.CompletedProcess[str]:
+        environment = {**base, "LAMINA_MARCH": march}
+        return subprocess.run([sys.executable, "-c", TARGET_CHILD], env=environment, capture_output=True, text=True)
+
+    assert target_under("x86-64-v3").stdout.split() == ["cpu-avx2", "32", "16"]
+    assert target_under("x86-64").stdout.split() == ["cpu-sse2", "16", "16"]
+    refused = target_under("no-such-cpu")
+    assert refused.returncode != 0
+    assert "LAMINA_MARCH" in refused.stderr
+    assert "no-such-cpu" in refused.stderr

@@ -17,19 +17,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
 
+from lamina.device.cpu_features import CPUFeatures, features_from_macros, l2_cache_bytes, predefined_macros
+
 if TYPE_CHECKING:
     from lamina.device.cache import KernelCache  # the cache imports this module's Compiler protocol
 
 BASE_FLAGS: Final = (
     "-O3",
-    "-march=native",
     "-shared",
     "-fPIC",
     "-std=c11",
     "-Wall",
     "-Werror=implicit-function-declaration",
 )
-"""Flags every kernel is compiled with; gcc and clang both accept all of them."""
+"""Flags every kernel is compiled with, besides `-march`; gcc and clang both accept all of them."""
 
 OPTIONAL_FLAGS: Final = (
     ("-fopenmp",),
@@ -126,10 +127,19 @@ class CPUCompiler:
         extra_flags: Sequence[str] = (),
         cache: KernelCache | None = None,
         cc_origin: str = "the compiler argument",
+        march: str = "native",
+        march_origin: str = "the march argument",
     ) -> None:
+        if not march or any(character.isspace() or character in "\"'$;`" for character in march):
+            raise ValueError(f"{march_origin}: {march!r} is not an -march value")
         self.command: Final = find_c_compiler(cc, cc_origin)
         self._version, optional = _probe(self.command, cache)
-        self.flags: Final = (*BASE_FLAGS, *optional, *extra_flags)
+        self.march: Final = march
+        self.features: Final = _features(self.command, (f"-march={march}",), cache, march_origin)
+        if self.features.isa != "avx512":
+            # Full-width vectors are an AVX-512 matter; elsewhere the flag only changes the cache key.
+            optional = tuple(flag for flag in optional if not flag.startswith("-mprefer-vector-width"))
+        self.flags: Final = (*BASE_FLAGS, f"-march={march}", *optional, *extra_flags)
 
     @property
     def parallel(self) -> bool:
@@ -180,6 +190,23 @@ def _identity(command: tuple[str, ...]) -> str | None:
     except OSError:
         return None
     return "\0".join((str(binary), str(status.st_size), str(status.st_mtime_ns), shlex.join(command)))
+
+
+def _features(command: tuple[str, ...], flags: tuple[str, ...], cache: KernelCache | None, origin: str) -> CPUFeatures:
+    """What `command` targets under `flags` (see cpu_features), remembered in `cache` per compiler binary."""
+    identity = _identity(command)
+    key = None if identity is None else "\0".join((identity, *flags, "features"))
+    cached = cache.get(PROBES, key) if cache is not None and key is not None else None
+    if cached is not None:
+        macros: tuple[str, ...] = tuple(cached.decode().split())
+    else:
+        try:
+            macros = predefined_macros(command, flags)
+        except ValueError as error:
+            raise ValueError(f"{origin}: {error}") from None
+        if cache is not None and key is not None:
+            cache.put(PROBES, key, " ".join(macros).encode())
+    return features_from_macros(macros, l2_cache_bytes())
 
 
 @functools.cache

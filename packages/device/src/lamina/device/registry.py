@@ -24,15 +24,23 @@ from lamina.device.program import Launcher, Program, Runtime
 @dataclass(frozen=True, slots=True)
 class Toolchain:
     """What a device's compiler is made with: the C compiler asked for (None: the first one found) and where
-    what probing it found is kept."""
+    what probing it found is kept, and the `-march` it compiles for."""
 
     cc: str | None
     cache: KernelCache
     cc_origin: str = "CC"
+    march: str = "native"  # the CPU the C compiler generates code for (`-march`)
+    march_origin: str = "LAMINA_MARCH"
 
 
 def _cpu_compiler(toolchain: Toolchain) -> Compiler:
-    return CPUCompiler(toolchain.cc, cache=toolchain.cache, cc_origin=toolchain.cc_origin)
+    return CPUCompiler(
+        toolchain.cc,
+        cache=toolchain.cache,
+        cc_origin=toolchain.cc_origin,
+        march=toolchain.march,
+        march_origin=toolchain.march_origin,
+    )
 
 
 @dataclass(frozen=True, slots=True)

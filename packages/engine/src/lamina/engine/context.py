@@ -5,7 +5,8 @@ kernel optimizer off, `BEAM=n` searches each kernel's opts with a beam of n (see
 `LAMINA_THREADS` caps the cores a kernel may use (default: all of them), `CC` names the C compiler
 (default: clang, gcc or cc, whichever is found first), `LAMINA_CACHE` the directory compiled
 kernels are kept in (default: `$XDG_CACHE_HOME/lamina`, else `~/.cache/lamina`) and
-`LAMINA_OPENCL_DEVICE` which OpenCL device `OPENCL` is (an index into every platform's devices).
+`LAMINA_OPENCL_DEVICE` which OpenCL device `OPENCL` is (an index into every platform's devices),
+`LAMINA_MARCH` the CPU the C kernels are compiled for (default `native`; `x86-64-v3` is AVX2).
 Lower layers never read the environment: they get what they need from here.
 """
 
@@ -33,6 +34,7 @@ class Context:
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "lamina")
     cache_origin: str | None = None  # "LAMINA_CACHE=..." when the variable chose cache_dir; None for the default
     opencl_device: int | None = None  # LAMINA_OPENCL_DEVICE: an index into every OpenCL platform's devices
+    march: str = "native"  # LAMINA_MARCH: the CPU kernels are compiled and optimized for (`-march=...`)
 
 
 def _int_option(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -46,7 +48,8 @@ def _int_option(environ: Mapping[str, str], name: str, default: int) -> int:
 
 
 def context_from_environment(environ: Mapping[str, str]) -> Context:
-    """The Context the environment `environ` asks for (DEBUG, DEVICE, NOOPT, BEAM, LAMINA_THREADS, CC, LAMINA_CACHE)."""
+    """The Context the environment `environ` asks for (DEBUG, DEVICE, NOOPT, BEAM, LAMINA_THREADS, CC, LAMINA_CACHE,
+    LAMINA_OPENCL_DEVICE, LAMINA_MARCH)."""
     threads = _int_option(environ, "LAMINA_THREADS", os.cpu_count() or 1)
     if threads < 1:
         raise ValueError(f"environment variable LAMINA_THREADS must be at least 1, got {threads}")
@@ -63,6 +66,7 @@ def context_from_environment(environ: Mapping[str, str]) -> Context:
         threads=threads,
         beam=_int_option(environ, "BEAM", 0),
         cc=environ.get("CC") or None,
+        march=environ.get("LAMINA_MARCH", "").strip() or "native",
         opencl_device=_int_option(environ, "LAMINA_OPENCL_DEVICE", -1) if environ.get("LAMINA_OPENCL_DEVICE") else None,
         cache_dir=cache_dir,
         cache_origin=cache_origin,

@@ -28,7 +28,7 @@ import lamina.rewrite
 import lamina.uop
 from lamina.codegen import CPU_TARGET, OPENCL_TARGET, Opt, OptimizeOptions, Target, generate_c
 from lamina.codegen.target import ELEMENT_BYTES
-from lamina.device import Buffer, Compiler, Device, KernelCache, Launcher, Toolchain
+from lamina.device import Buffer, Compiler, CPUCompiler, Device, KernelCache, Launcher, Toolchain
 from lamina.engine.beam import searched_opts
 from lamina.engine.capture import Launch, active_capture
 from lamina.engine.context import Context, current_context
@@ -62,6 +62,7 @@ stats = RuntimeStats()
 _programs: dict[tuple[str, UOp, bool, int, int], CompiledKernel] = {}
 _kernel_cache: list[KernelCache] = []
 _compilers: dict[str, Compiler] = {}
+_targets: dict[str, Target] = {}  # per device: asking the compiler and the device is not free
 # The code generator's target for each device's `codegen` name.
 TARGETS: Final[dict[str, Target]] = {"cpu": CPU_TARGET, "opencl": OPENCL_TARGET}
 # The disk cache's kind for generated C sources, keyed by kernel listing (see kernel_source).
@@ -82,7 +83,8 @@ def compiler_for(device: str) -> Compiler:
     compiler = _compilers.get(device)
     if compiler is None:
         context = current_context()
-        compiler = _compilers[device] = Device.get(device).compiler(Toolchain(context.cc, kernel_cache()))
+        toolchain = Toolchain(context.cc, kernel_cache(), march=context.march)
+        compiler = _compilers[device] = Device.get(device).compiler(toolchain)
     return compiler
 
 
@@ -226,11 +228,29 @@ def _codegen_fingerprint() -> str:
 
 
 def target_for(device: str) -> Target:
-    """The code generator's target for `device`: its codegen's, with the limits the device reports of itself (a
-    GPU's work-group size, local memory and compute units). A CPU running OpenCL vectorizes across work items,
-    so its items take one element each, not a vector of them."""
+    """The code generator's target for `device`: for the CPU, what its C compiler targets under the chosen
+    `-march` (vector width and registers) and the core's cache the OS reports; for a GPU, its codegen's target
+    with the limits the device reports of itself (work-group size, local memory and compute units). A CPU running
+    OpenCL vectorizes across work items, so its items take one element each, not a vector of them."""
+    target = _targets.get(device)
+    if target is None:
+        target = _targets[device] = _device_target(device)
+    return target
+
+
+def _device_target(device: str) -> Target:
     spec = Device.get(device)
     target = TARGETS[spec.codegen]
+    compiler = compiler_for(device) if target.kind == "cpu" else None
+    if isinstance(compiler, CPUCompiler):
+        features = compiler.features
+        return replace(
+            target,
+            name=f"cpu-{features.isa}",
+            vector_bytes=features.vector_bytes,
+            vector_registers=features.vector_registers,
+            cache_bytes=features.cache_bytes,
+        )
     if spec.properties is None:
         return target
     reported = spec.properties()
