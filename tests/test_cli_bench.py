@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 
 from lamina.cli import bench
 from lamina.cli.bench import SUITE, compare, time_runners
+from lamina.cli.bench_setup import Configuration, child_arguments, competing_load, configurations
 from lamina.cli.main import main
 
 
@@ -60,3 +63,46 @@ def test_libraries_are_timed_in_alternating_blocks(monkeypatch: pytest.MonkeyPat
 def test_a_self_timed_runner_reports_its_own_seconds() -> None:
     reported = iter([3.0, 1.0, 2.0])
     assert time_runners({"lamina": lambda: next(reported)}, budget=0.0, self_timed=True) == {"lamina": 2.0}
+
+
+def test_configurations_pair_every_compiler_with_every_march() -> None:
+    assert configurations(None, None) == [Configuration(None, "native")]
+    both = configurations("both", ["native", "x86-64-v3"])
+    assert [(each.compiler, each.march) for each in both] == [
+        ("gcc", "native"), ("gcc", "x86-64-v3"), ("clang", "native"), ("clang", "x86-64-v3"),
+    ]  # fmt: skip
+    arguments = child_arguments(["sum_16M"], 0.5, "CPU", 2, load=True)
+    assert arguments == ["--cases", "sum_16M", "--budget", "0.5", "--device", "CPU", "--threads", "2", "--load"]
+
+
+@pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task").exists(), reason="needs Linux's /proc")
+def test_a_competing_load_runs_while_open_and_is_gone_after() -> None:
+    with competing_load(enabled=False) as nothing:
+        assert nothing is None
+    before = _children()
+    with competing_load(enabled=True) as load:
+        assert load is not None
+        assert "busy process" in load
+        assert len(_children() - before) == 1
+    assert _children() - before == set()
+
+
+def _children() -> set[int]:
+    """The process ids of this process's children, from /proc (the context manager reaps its own)."""
+    tasks = Path(f"/proc/{os.getpid()}/task")
+    return {int(pid) for task in tasks.iterdir() for pid in (task / "children").read_text().split()}
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="x86-64 -march levels")
+def test_each_configuration_is_measured_in_its_own_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = tmp_path / "report.json"
+    arguments = ["bench", "--cases", "gemm_64x64x128", "--budget", "0.01", "--threads", "1", "--markdown"]
+    assert main([*arguments, "--march", "native", "x86-64-v3", "--output", str(report)]) == 0
+    written = json.loads(report.read_text())
+    runs = written["configurations"]
+    assert [run["configuration"].split(", ")[1] for run in runs] == ["-march=native", "-march=x86-64-v3"]
+    assert runs[1]["target"] == "cpu-avx2"
+    assert "-march=x86-64-v3" in runs[1]["compiler_flags"]
+    assert all(run["cases"][0]["numpy_ms"] > 0 for run in runs)
+    assert written["cpu_model"]
+    assert "(cpu-avx2)" in capsys.readouterr().out

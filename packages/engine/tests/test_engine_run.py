@@ -28,6 +28,7 @@ from lamina.engine import (
     run_schedule,
     stats,
 )
+from lamina.engine.runtime import OPENMP_SPINNING, bound_openmp_spinning
 from lamina.schedule import create_schedule, view_base
 from lamina.uop import Check, CheckKind, Ops, UOp, checked
 
@@ -186,3 +187,16 @@ def test_lamina_march_chooses_the_cpu_the_kernels_are_generated_for(tmp_path: Pa
     assert refused.returncode != 0
     assert "LAMINA_MARCH" in refused.stderr
     assert "no-such-cpu" in refused.stderr
+
+
+def test_openmp_spinning_is_bounded_unless_the_user_chose_a_policy() -> None:
+    environment: dict[str, str] = {}
+    bound_openmp_spinning(environment)
+    assert environment == OPENMP_SPINNING
+    chosen = {"GOMP_SPINCOUNT": "7"}
+    bound_openmp_spinning(chosen)
+    assert chosen["GOMP_SPINCOUNT"] == "7"
+    assert chosen["KMP_BLOCKTIME"] == OPENMP_SPINNING["KMP_BLOCKTIME"]
+    passive = {"OMP_WAIT_POLICY": "passive"}
+    bound_openmp_spinning(passive)
+    assert passive == {"OMP_WAIT_POLICY": "passive"}

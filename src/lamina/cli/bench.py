@@ -32,10 +32,19 @@ from lamina.cli.bench_cases import (
     softmax_case,
     sum_case,
 )
+from lamina.cli.bench_setup import (
+    COMPILER_CHOICES,
+    Configuration,
+    child_arguments,
+    competing_load,
+    configurations,
+    cpu_model,
+    run_in_child,
+)
 from lamina.device import CPUCompiler
 from lamina.device.opencl import OpenCLCompiler
-from lamina.engine.runtime import compiler_for
-from lamina.tensor import options
+from lamina.engine.runtime import compiler_for, target_for
+from lamina.tensor import current_context, options
 
 SUITE: dict[str, Callable[[], Case]] = {
     "matmul_512": lambda: matmul_case(512, 512, 512),
@@ -65,6 +74,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=int, default=os.cpu_count() or 1, help="threads each library may use (default: all cores)"
     )
+    parser.add_argument(
+        "--compiler", choices=COMPILER_CHOICES, default=None, help="the C compiler (default: $CC, else the first found)"
+    )
+    parser.add_argument(
+        "--march", nargs="+", default=None, help="the -march of lamina's kernels, one run each (default: native)"
+    )
+    parser.add_argument("--load", action="store_true", help="a busy process spins on one core while cases are timed")
 
 
 BLOCKS = 3
@@ -163,11 +179,17 @@ def format_markdown(report: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def _entries(report: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every case of a report, single-configuration or not, by (configuration, case)."""
+    reports = report.get("configurations", [report])
+    return {(each.get("configuration", ""), entry["case"]): entry for each in reports for entry in each["cases"]}
+
+
 def compare(report: dict[str, Any], earlier_path: Path) -> list[str]:
-    earlier = {entry["case"]: entry for entry in json.loads(earlier_path.read_text())["cases"]}
+    earlier = _entries(json.loads(earlier_path.read_text()))
     lines = []
-    for entry in report["cases"]:
-        before = earlier.get(entry["case"])
+    for (configuration, case), entry in _entries(report).items():
+        before = earlier.get((configuration, case))
         if before is None:
             lines.append(f"{entry['title']:<52} new")
             continue
@@ -183,18 +205,45 @@ def run(arguments: argparse.Namespace) -> int:
     unknown = [name for name in names if name not in SUITE]
     if unknown:
         raise ValueError(f"unknown bench cases {unknown}; known: {', '.join(SUITE)}")
+    if arguments.threads < 1:
+        raise ValueError(f"--threads must be at least 1, got {arguments.threads}")
+    wanted = configurations(arguments.compiler, arguments.march)
+    if len(wanted) == 1:
+        report = run_configuration(names, arguments, wanted[0])
+        reports = [report]
+    else:
+        forwarded = child_arguments(names, arguments.budget, arguments.device, arguments.threads, arguments.load)
+        reports = [run_in_child(configuration, forwarded) for configuration in wanted]
+        report = {"cpu_model": cpu_model(), "configurations": reports}
+    if arguments.markdown:
+        for each in reports:
+            flags = " ".join(each["compiler_flags"])
+            print(f"\n{each['configuration']} ({each['target']}) on {each['cpu_model']}, flags {flags}")
+            print(format_markdown(each))
+    if arguments.output is not None:
+        arguments.output.write_text(json.dumps(report, indent=2))
+        print(f"wrote {arguments.output}")
+    if arguments.compare is not None:
+        print("\n".join(compare(report, arguments.compare)))
+    return 0
+
+
+def run_configuration(names: list[str], arguments: argparse.Namespace, configuration: Configuration) -> dict[str, Any]:
+    """Time `names` in this process with lamina's kernels built as `configuration` says: the report."""
     threads = arguments.threads
-    if threads < 1:
-        raise ValueError(f"--threads must be at least 1, got {threads}")
     torch_version = _pin_torch_threads(threads)
     device = arguments.device.upper()
-    compiler = compiler_for(device)
+    cc = configuration.compiler or current_context().cc
+    with options(cc=cc, march=configuration.march):
+        compiler = compiler_for(device)
+        target = target_for(device).name
     version, flags = (compiler.version, list(compiler.flags)) if isinstance(compiler, CPUCompiler) else ("", [])
     if isinstance(compiler, OpenCLCompiler):
         version = compiler.device.description.split(" | ")[0]
     report: dict[str, Any] = {
         "machine": platform.machine(),
         "processor": platform.processor(),
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "threads": threads,
         "device": device,
@@ -202,24 +251,31 @@ def run(arguments: argparse.Namespace) -> int:
         "torch": torch_version,
         "compiler": version,
         "compiler_flags": flags,
+        "configuration": _label(compiler, configuration),
+        "target": target,
         "cases": [],
     }
-    print(f"threads per library: {threads}; torch: {torch_version or 'not installed'}; lamina on {device}: {version}")
+    print(f"{cpu_model()}; threads per library: {threads}; torch: {torch_version or 'not installed'}")
+    print(f"lamina on {device}: {version}; target {target}; flags: {' '.join(flags)}")
     if "Portable Computing Language" in version:
         print("PoCL runs OpenCL on this CPU: these figures measure the OpenCL path, not a GPU")
-    with threadpool_limits(limits=threads), options(threads=threads, device=device):
+    changed = options(threads=threads, device=device, cc=cc, march=configuration.march)
+    with threadpool_limits(limits=threads), changed, competing_load(arguments.load) as load:
+        report["load"] = load
+        if load is not None:
+            print(f"under load: {load}")
         for name in names:
             entry = run_case(name, SUITE[name](), arguments.budget)
             report["cases"].append(entry)
             print(format_row(entry), flush=True)
-    if arguments.markdown:
-        print(format_markdown(report))
-    if arguments.output is not None:
-        arguments.output.write_text(json.dumps(report, indent=2))
-        print(f"wrote {arguments.output}")
-    if arguments.compare is not None:
-        print("\n".join(compare(report, arguments.compare)))
-    return 0
+    return report
+
+
+def _label(compiler: object, configuration: Configuration) -> str:
+    """What the kernels are really built with: the process's compiler was made once, maybe before this run."""
+    if isinstance(compiler, CPUCompiler):
+        return f"{Path(compiler.command[0]).name}, -march={compiler.march}"
+    return configuration.label
 
 
 def _pin_torch_threads(threads: int) -> str | None:

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lamina.cli.models import MODELS, train_step
+from lamina.engine.runtime import OPENMP_SPINNING
 from lamina.nn.convolution import conv2d
 from lamina.nn.optim import SGD
 from lamina.tensor import Tensor, current_context, jit, realize
@@ -349,6 +350,10 @@ def _first_step_seconds(library: str, cache: Path, threads: int) -> float:
         **os.environ, "LAMINA_CACHE": str(cache), "LAMINA_THREADS": str(threads), "DEVICE": current_context().device,
     }  # fmt: skip
     environment |= {"OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)}
+    if library == "torch":  # torch waits as its OpenMP runtime does by default, not as lamina's kernels do
+        for name, value in OPENMP_SPINNING.items():
+            if environment.get(name) == value:
+                del environment[name]
     command = [sys.executable, "-c", _FIRST_STEP, library, str(threads)]
     finished = subprocess.run(command, capture_output=True, text=True, env=environment, check=False, timeout=600)
     if finished.returncode != 0:
