@@ -27,6 +27,7 @@ from lamina.codegen import (
     optimize_kernel,
     possible_opts,
 )
+from lamina.codegen.heuristic_cpu import WRITE_OUT_NODES
 from lamina.dtype import DType, dtypes, to_numpy_dtype
 from lamina.uop import AxisKind, Ops, UOp, run_kernel, toposort
 
@@ -567,3 +568,23 @@ def test_merged_reductions_keep_a_weight_gradient_exact(kit: KernelKit, data: st
     if data.draw(st.booleans()):
         opts.insert(0, Opt(OptKind.UPCAST, 2, taps))
     np.testing.assert_allclose(_interpret(apply_opts(ast, opts)), _interpret(ast), rtol=1e-5, atol=1e-5)
+
+
+def test_gated_loops_are_written_out_only_while_the_copies_stay_small(kit: KernelKit) -> None:
+    # out[i, j] = sum over t of (j + t < 14 ? x[i*14 + j + t] : 0): both loops gate loads; written out whole,
+    # the large body's copies would pass the budget, so only the inner loop is (a pooling gradient's windows).
+    row, column = kit.loop(4, 0), kit.loop(14, 1)
+
+    def body(terms: int) -> UOp:
+        value = UOp.const(dtypes.float32, 0.0)
+        for tap in range(terms):
+            valid = (column + tap).lt(14) & (row + tap).lt(4)
+            value = value + kit.load(1, dtypes.float32, row * 14 + column + tap, valid)
+        return value
+
+    small = hand_coded_opts(kit.kernel(row * 14 + column, body(2)), OptimizeOptions())
+    assert small == (Opt(OptKind.UPCAST, 0, 4), Opt(OptKind.UPCAST, 1, 14))
+    large_ast = kit.kernel(row * 14 + column, body(150))
+    nodes = len(toposort(large_ast))
+    assert nodes * 14 <= WRITE_OUT_NODES < nodes * 14 * 4
+    assert hand_coded_opts(large_ast, OptimizeOptions()) == (Opt(OptKind.UPCAST, 1, 14),)

@@ -23,6 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from lamina.cli.bench_cases import (
     Case,
+    backward_compile_case,
     cnn_train_case,
     conv_case,
     elementwise_case,
@@ -61,6 +62,7 @@ SUITE: dict[str, Callable[[], Case]] = {
     "cnn_train_step": cnn_train_case,
     "first_step_cold": lambda: first_step_case(warm=False),
     "first_step_warm": lambda: first_step_case(warm=True),
+    "backward_compile": backward_compile_case,
 }
 
 

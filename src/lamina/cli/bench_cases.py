@@ -384,3 +384,46 @@ def first_step_case(warm: bool) -> Case:
         f"first train step, fresh process, {state} cache", lamina_run, None, torch_run, 1.0, "steps/s",
         lambda: np.zeros(1), None, self_timed=True,
     )  # fmt: skip
+
+
+_BACKWARD_PASSES = """
+import sys, time
+import numpy as np
+from lamina.nn import functional as F
+from lamina.nn.convolution import conv2d
+from lamina.tensor import Tensor
+rng = np.random.default_rng(0)
+weight = Tensor(rng.standard_normal((4, 2, 3, 3), dtype=np.float32))
+passes = [
+    lambda x: F.max_pool2d(x, (5, 5), stride=(2, 3)),
+    lambda x: F.max_pool2d(x, (3, 3), stride=1),
+    lambda x: conv2d(x, weight, stride=(2, 3), padding=2, dilation=2),
+]
+started = time.perf_counter()
+for forward in passes:
+    x = Tensor(rng.standard_normal((3, 2, 17, 14), dtype=np.float32), requires_grad=True)
+    forward(x).sum().backward()
+    x.grad.realize()
+print(time.perf_counter() - started)
+"""
+
+
+def backward_compile_case() -> Case:
+    """Scheduling, generating and compiling the backward passes of a strided max pool, a unit-stride max pool
+    and a strided, dilated convolution in a fresh process with an empty kernel cache (small inputs: the time is
+    the compiler's)."""
+    scratch = Path(tempfile.mkdtemp(prefix="lamina-bench-backward-"))
+    runs = itertools.count()
+
+    def lamina_run() -> float:
+        environment = {**os.environ, "LAMINA_CACHE": str(scratch / f"cold-{next(runs)}")}
+        command = [sys.executable, "-c", _BACKWARD_PASSES]
+        finished = subprocess.run(command, capture_output=True, text=True, env=environment, check=False, timeout=900)
+        if finished.returncode != 0:
+            raise RuntimeError(f"the backward-pass process failed:\n{finished.stderr[-2000:]}")
+        return float(finished.stdout.strip().splitlines()[-1])
+
+    return Case(
+        "compile max_pool2d/conv2d backward passes, empty cache", lamina_run, None, None, 1.0, "runs/s",
+        lambda: np.zeros(1), None, self_timed=True,
+    )  # fmt: skip

@@ -8,7 +8,9 @@ patterns (a choice folds by range analysis of its condition; a load reads zero w
 
 from __future__ import annotations
 
-from lamina.rewrite import simplify
+from collections.abc import Callable
+
+from lamina.rewrite import simplifier
 from lamina.uop import Ops, UOp, substitute, toposort
 
 
@@ -20,6 +22,8 @@ def simplify_indices(sink: UOp) -> UOp:
     nothing else), and a validity that became constant folds away. A load that can never be valid
     reads zero, and the sums it enters drop it (see `_without_zero_terms`).
     """
+    # One simplifier for the whole kernel: its addresses and validities share most of their subexpressions.
+    simplify = simplifier().rewrite
     simplified_loads: dict[UOp, tuple[UOp, ...]] = {}
     for node in toposort(sink):
         if node.op is Ops.LOAD:
@@ -57,16 +61,16 @@ def simplify_indices(sink: UOp) -> UOp:
     if stores:
         rebuilt = UOp(Ops.SINK, rebuilt.dtype, tuple(stores.get(store, store) for store in rebuilt.src), rebuilt.arg)
     parameters = {node for node in toposort(rebuilt) if node.op is Ops.DEFINE_GLOBAL}
-    folded = _without_zero_terms(rebuilt, fold_choices=True)
+    folded = _without_zero_terms(rebuilt, simplify)
     if {node for node in toposort(folded) if node.op is Ops.DEFINE_GLOBAL} == parameters:
         return folded
     # A choice that never takes a buffer's only read would change the kernel's signature: keep the choices.
-    return _without_zero_terms(rebuilt, fold_choices=False)
+    return _without_zero_terms(rebuilt, None)
 
 
-def _without_zero_terms(sink: UOp, fold_choices: bool) -> UOp:
+def _without_zero_terms(sink: UOp, simplify: Callable[[UOp], UOp] | None) -> UOp:
     """`sink` with `x + 0` written `x` and, with `fold_choices`, a choice whose index-only condition is constant
-    (a padded reduction's validity in an upcast copy) written as the value it picks.
+    (a padded reduction's validity in an upcast copy) written as the value it picks, when `simplify` is given.
 
     A convolution's stack of shifted windows is a sum of nine padded views, only one of which is valid
     at each tap once the taps are written out: the other eight read zero. The C compiler may not drop
@@ -75,12 +79,13 @@ def _without_zero_terms(sink: UOp, fold_choices: bool) -> UOp:
     (the edge columns of a padded row), which stops the C compiler's SLP vectorizer.
     """
     rebuilt: dict[UOp, UOp] = {}
+    reads: dict[UOp, bool] = {}  # whether a node reads memory: walking every condition again is quadratic
     for node in toposort(sink):
         sources = tuple(rebuilt[source] for source in node.src)
         zero = [position for position, source in enumerate(sources) if source.op is Ops.CONST and source.arg == 0]
         if node.op is Ops.ADD and zero:
             rebuilt[node] = sources[1 - zero[0]]
-        elif fold_choices and node.op is Ops.WHERE and not any(inner.op is Ops.LOAD for inner in toposort(sources[0])):
+        elif simplify is not None and node.op is Ops.WHERE and not _reads_memory(sources[0], reads):
             # A validity placed on a value (a padded reduction's) is index math too, constant in most copies.
             condition = simplify(sources[0])
             if condition.op is Ops.CONST:
@@ -96,6 +101,14 @@ def _without_zero_terms(sink: UOp, fold_choices: bool) -> UOp:
         else:
             rebuilt[node] = node
     return rebuilt[sink]
+
+
+def _reads_memory(root: UOp, known: dict[UOp, bool]) -> bool:
+    """Whether a LOAD is among `root` and its sources, remembering the answer for every node looked at."""
+    for node in toposort(root, known.__contains__):
+        if node not in known:
+            known[node] = node.op is Ops.LOAD or any(known[source] for source in node.src)
+    return known[root]
 
 
 def _is_zero(node: UOp) -> bool:

@@ -27,8 +27,11 @@ from lamina.codegen.opts import (
 from lamina.codegen.target import ELEMENT_BYTES, Target
 from lamina.uop import AxisKind, Ops, UOp, toposort
 
-# Loops up to this long that a validity depends on are written out whole (see hand_coded_opts).
+# Loops up to this long that a validity depends on are written out whole (see hand_coded_opts)...
 MASKED_UNROLL: Final = 16
+# ...while the kernel's nodes times the copies written out stay within this: a large body (a pooling gradient's
+# windows) written out over every tap and column made C files of megabytes and minutes of simplifying them.
+WRITE_OUT_NODES: Final = 1 << 15
 # Rows of a tile whose accumulators each add several products per update (see hand_coded_opts).
 SUMMED_ROW_UPCAST: Final = 2
 # Rows of a contiguous reduction computed together when they share a load (x @ W.T shares x's row).
@@ -205,10 +208,13 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
     }
     opts: list[Opt] = []
     merged_away: set[int] = set()  # output loops a MERGE folded into the loop around them
-    for loop in loops:
-        if loop in gated and size(loop) <= MASKED_UNROLL:
+    copies = len(nodes)
+    for loop in reversed(loops):  # the innermost first: a convolution's taps before its pixels
+        if loop in gated and size(loop) <= MASKED_UNROLL and copies * size(loop) <= WRITE_OUT_NODES:
             kind = OptKind.UNROLL if loop.arg[1] is AxisKind.REDUCE else OptKind.UPCAST
             opts.append(Opt(kind, loop.arg[0], size(loop)))
+            copies *= size(loop)
+    opts.reverse()  # applied outermost first, as before
     written_out = {opt.axis for opt in opts}
     outputs = [loop for loop in loops if loop.arg[1] is AxisKind.LOOP and loop.arg[0] not in written_out]
     reduces = [loop for loop in loops if loop.arg[1] is AxisKind.REDUCE and loop.arg[0] not in written_out]

@@ -6,14 +6,15 @@ semantics, using the range analysis `vmin`/`vmax`; `evaluate_int` is the exact r
 """
 
 from lamina.rewrite.bounds import vmax, vmin
-from lamina.rewrite.engine import RewriteLoopError, graph_rewrite, graph_rewrite_many
+from lamina.rewrite.engine import GraphRewriter, RewriteLoopError, graph_rewrite, graph_rewrite_many
 from lamina.rewrite.int_semantics import evaluate_int
 from lamina.rewrite.matcher import PatternMatcher
-from lamina.rewrite.symbolic import pm_symbolic, simplify
+from lamina.rewrite.symbolic import pm_symbolic, simplifier, simplify
 from lamina.rewrite.upat import UPat
 from lamina.rewrite.validity import loop_bounds_under, simplify_under
 
 __all__ = [
+    "GraphRewriter",
     "PatternMatcher",
     "RewriteLoopError",
     "UPat",
@@ -22,6 +23,7 @@ __all__ = [
     "graph_rewrite_many",
     "loop_bounds_under",
     "pm_symbolic",
+    "simplifier",
     "simplify",
     "simplify_under",
     "vmax",

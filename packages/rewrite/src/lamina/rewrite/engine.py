@@ -28,8 +28,9 @@ class RewriteLoopError(RuntimeError):
     """Rules rewrote a node forever: they form a cycle, or keep producing new nodes."""
 
 
-class _Rewriter:
-    """One graph_rewrite call: the matcher, its context, and the memo shared by all roots."""
+class GraphRewriter:
+    """Rewrites roots with one matcher and context, sharing one memo: a subgraph common to several roots (or met
+    again in a later root) is rewritten once. One graph_rewrite call is one of these."""
 
     def __init__(self, matcher: PatternMatcher, ctx: object) -> None:
         self.matcher = matcher
@@ -93,10 +94,10 @@ def _cycle_error(node: UOp, started: Rule | None, last: Rule | None) -> RewriteL
 
 def graph_rewrite(root: UOp, matcher: PatternMatcher, ctx: object = None) -> UOp:
     """`root` with `matcher` applied bottom-up to every node until no rule fires."""
-    return _Rewriter(matcher, ctx).rewrite(root)
+    return GraphRewriter(matcher, ctx).rewrite(root)
 
 
 def graph_rewrite_many(roots: Sequence[UOp], matcher: PatternMatcher, ctx: object = None) -> list[UOp]:
     """Each root rewritten as by graph_rewrite, sharing one memo (common subgraphs are rewritten once)."""
-    rewriter = _Rewriter(matcher, ctx)
+    rewriter = GraphRewriter(matcher, ctx)
     return [rewriter.rewrite(root) for root in roots]

@@ -14,7 +14,7 @@ from typing import Final
 from lamina.dtype import DType, dtypes
 from lamina.rewrite.bounds import bounds
 from lamina.rewrite.division import fold_idiv, fold_less_than, fold_mod
-from lamina.rewrite.engine import graph_rewrite
+from lamina.rewrite.engine import GraphRewriter
 from lamina.rewrite.int_semantics import INT_FOLDABLE, int_alu, is_int_like
 from lamina.rewrite.linear import build_sum, is_pinned, is_signed_int, linear_form, merge_digits
 from lamina.rewrite.matcher import PatternMatcher
@@ -133,6 +133,25 @@ pm_symbolic: Final = PatternMatcher(
 )
 
 
+SHARED_MEMO_LIMIT: Final = 200_000
+"""Nodes the shared simplifier remembers before it starts afresh (it holds them alive)."""
+
+_shared: list[GraphRewriter] = []
+
+
 def simplify(u: UOp) -> UOp:
-    """`u` with pm_symbolic applied to a fixed point."""
-    return graph_rewrite(u, pm_symbolic)
+    """`u` with pm_symbolic applied to a fixed point.
+
+    Every call shares one memo: a kernel's addresses and validities, and the kernels of one model, are built
+    from the same subexpressions, and simplifying each expression on its own redid them all (quadratic in a
+    pooling gradient's taps). The simplification of a node never depends on where it appears, so sharing is
+    exact; the memo starts afresh past `SHARED_MEMO_LIMIT` nodes."""
+    if not _shared or len(_shared[0].done) > SHARED_MEMO_LIMIT:
+        _shared[:] = [GraphRewriter(pm_symbolic, None)]
+    return _shared[0].rewrite(u)
+
+
+def simplifier() -> GraphRewriter:
+    """A simplifier for many expressions that share subexpressions (a kernel's addresses and validities):
+    `simplifier().rewrite(u)` is `simplify(u)`, and what one call simplified is not simplified again."""
+    return GraphRewriter(pm_symbolic, None)

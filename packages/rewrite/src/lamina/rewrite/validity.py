@@ -56,9 +56,21 @@ def simplify_under(expression: UOp, validity: UOp) -> UOp:
     bounds = loop_bounds_under(simplify(validity))
     if not bounds:
         return simplify(expression)
-    variables = {
-        loop: UOp.variable(f"narrowed{next(_narrowed)}", low, high, loop.scalar_dtype)
-        for loop, (low, high) in bounds.items()
-    }
+    variables = {loop: _narrowed_variable(loop, low, high) for loop, (low, high) in bounds.items()}
     narrowed = simplify(substitute([expression], variables)[0])
     return substitute([narrowed], {variable: loop for loop, variable in variables.items()})[0]
+
+
+_narrowed_variables: dict[tuple[UOp, int, int], UOp] = {}
+
+
+def _narrowed_variable(loop: UOp, low: int, high: int) -> UOp:
+    """The variable standing for `loop` narrowed to [low, high]: one per narrowing, so the simplifier's memo
+    recognises an expression narrowed the same way twice."""
+    key = (loop, low, high)
+    variable = _narrowed_variables.get(key)
+    if variable is None:
+        if len(_narrowed_variables) > 100_000:
+            _narrowed_variables.clear()
+        variable = _narrowed_variables[key] = UOp.variable(f"narrowed{next(_narrowed)}", low, high, loop.scalar_dtype)
+    return variable
