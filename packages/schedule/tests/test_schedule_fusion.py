@@ -139,3 +139,38 @@ def test_a_write_into_a_copy_leaves_the_original_alone(run_schedule: Runner, ten
     written = _write(original.contiguous(), tensor((2,)), 3, (4,))
     schedule = run_schedule([written, original + original])
     assert [item.output is original for item in schedule.items].count(True) == 0
+
+
+def _expensive(x: UOp, rounds: int) -> UOp:
+    """An elementwise value costing about 8 ops per round (an exp and a few plain ops each): random numbers."""
+    for _ in range(rounds):
+        x = (x * x.const_like(1.5) + x.const_like(0.25)).alu(Ops.EXP).alu(Ops.SIN)
+    return x
+
+
+def test_an_expensive_value_broadcast_into_a_matmul_is_computed_once(run_schedule: Runner, tensor: Maker) -> None:
+    # Fused, each element of the left operand would be computed once per column of the result.
+    noisy = _expensive(tensor((6, 5)), 3)
+    schedule = run_schedule([matmul(noisy, tensor((5, 4)))])
+    assert len(schedule.items) == 2
+    assert _ops(schedule, 0).count(Ops.REDUCE) == 0
+    assert _ops(schedule, 1).count(Ops.EXP) == 0
+
+
+def test_a_cheap_value_broadcast_into_a_matmul_fuses(run_schedule: Runner, tensor: Maker) -> None:
+    scaled = tensor((6, 5)) * UOp.full((6, 5), dtypes.float32, 2.0) + UOp.full((6, 5), dtypes.float32, 1.0)
+    schedule = run_schedule([matmul(_expensive(scaled, 1), tensor((5, 4)))])
+    assert len(schedule.items) == 1
+
+
+def test_an_expensive_value_of_two_targets_is_computed_once(run_schedule: Runner, tensor: Maker) -> None:
+    noisy = _expensive(tensor((4, 5)), 3)
+    schedule = run_schedule([noisy + noisy.const_like(1.0), noisy * noisy.const_like(2.0)])
+    assert len(schedule.items) == 3
+    assert [_ops(schedule, position).count(Ops.EXP) for position in range(3)] == [3, 0, 0]
+
+
+def test_an_expensive_value_read_once_per_element_fuses(run_schedule: Runner, tensor: Maker) -> None:
+    noisy = _expensive(tensor((4, 5)), 3)
+    schedule = run_schedule([noisy.reduce_axis(Ops.ADD, (1,))])
+    assert len(schedule.items) == 1

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from lamina.dtype import DType, dtypes
+from lamina.engine import stats
 from lamina.tensor import Tensor
 
 Matcher = Callable[..., None]
@@ -237,3 +238,15 @@ def test_random_calls_reuse_one_compiled_kernel() -> None:
         Tensor.rand(7, 3).numpy()
     # The seed and call number are data, not constants in the kernel's source.
     assert stats.programs_built == built
+
+
+def test_random_operands_of_a_matmul_are_generated_once_not_per_multiply_add() -> None:
+    # Fused into the matmul, each random number would be generated again for every column it meets.
+    Tensor.manual_seed(3)
+    a, b = Tensor.randn(64, 96), Tensor.randn(96, 32)
+    before = stats.kernels_run
+    product = (a @ b).realize()
+    assert stats.kernels_run - before == 3  # each operand, then the matmul
+    Tensor.manual_seed(3)
+    expected = Tensor.randn(64, 96).numpy() @ Tensor.randn(96, 32).numpy()
+    np.testing.assert_allclose(product.numpy(), expected, rtol=1e-4, atol=1e-4)

@@ -7,7 +7,8 @@ realized, since fusing it would recompute the reduction once per broadcast copy 
 layernorm, the second layer of an MLP) — at the nodes holding it that movement ops and joins build
 it from (a convolution's windows: the activation); and a value containing an unrealized reduction
 that would be computed inside two or more kernels is realized, so it is computed once. Elementwise
-work is cheap to recompute and always fuses; movement ops never cost a kernel.
+work fuses unless it is expensive and would be computed many times over (recompute.py); movement ops
+never cost a kernel.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from lamina.schedule.recompute import recomputed
 from lamina.uop import GroupOp, Ops, UOp, toposort
 
 
@@ -106,6 +108,10 @@ def find_realize_points(targets: Sequence[UOp]) -> set[UOp]:
             outermost = outermost.src[0]
         realized.add(outermost)
         holds = _reduce_holders(graph, realized)
+    # An expensive elementwise value the kernels would compute many times over (random numbers broadcast
+    # into a matmul) is computed once instead; see recompute.py.
+    while (expensive := recomputed(graph, realized, holds, _kernels_containing(graph, realized))) is not None:
+        realized.add(expensive)
     # A reshape of a stored value is a view of its buffer: storing it again would be a plain copy.
     realized = {
         node for node in realized if node in required or view_base(node) is node or view_base(node) not in realized

@@ -1,0 +1,87 @@
+"""The cost rule for fusing elementwise work: a value that is expensive per element and would be computed
+many times over is stored instead.
+
+Fusing a producer into its consumers is free when each of its elements is computed once; it is not when a
+consumer reads each element many times: `Tensor.randn(256, 784) @ w` broadcasts the random matrix across
+w's 128 columns, so fused into the matmul the random number generation runs 128 times per element, inside
+the multiply-add loop. Two numbers decide: what one element costs (its ALU ops, transcendental ones counted
+heavier; loads, constants and sums of shifted views of stored data are free) and how many times the
+kernels compute each element (`recompute_factors`: the broadcasts on the way to a stored node, and the
+kernels it is computed in). A value costing at least `EXPENSIVE_OPS` computed at least `RECOMPUTED_FROM`
+times per element is realized.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Final
+
+from lamina.uop import GroupOp, Ops, UOp
+
+EXPENSIVE_OPS: Final = 24
+"""Ops per element from which recomputing a value costs more than storing it and reading it back: a stored
+element costs a write and a read per use, a few ops' worth; cheap elementwise chains always fuse."""
+
+RECOMPUTED_FROM: Final = 2
+"""Evaluations per element from which a value counts as recomputed."""
+
+_HEAVY_WEIGHT: Final = 8
+_HEAVY: Final = frozenset(
+    {
+        Ops.EXP, Ops.EXP2, Ops.LOG, Ops.LOG2, Ops.SIN, Ops.COS, Ops.ERF, Ops.EXPM1, Ops.LOG1P, Ops.POW, Ops.SQRT,
+        Ops.DIV, Ops.RECIPROCAL, Ops.IDIV, Ops.MOD,
+    }
+)  # fmt: skip
+"""Ops that cost several plain ones (a polynomial, a division)."""
+
+
+def element_costs(graph: Sequence[UOp], stored: set[UOp]) -> dict[UOp, int]:
+    """For each node of `graph` (sources first), the ops one of its elements costs computed fused, down to the
+    `stored` nodes. Shared subexpressions count once per use: it is an estimate, capped to stay small."""
+    costs: dict[UOp, int] = {}
+    for node in graph:
+        if node in stored or node.op in (Ops.BUFFER, Ops.CONST) or not node.src:
+            costs[node] = 0
+            continue
+        below = sum(costs.get(source, 0) for source in node.src)  # a buffer view's sources are not walked
+        if node.op in GroupOp.MOVEMENT or node.op in (Ops.RESHAPE, Ops.CONTIGUOUS):
+            costs[node] = below
+        elif node.op is Ops.ADD and below == 0:
+            costs[node] = 0  # a sum of shifted views of stored data (a convolution's windows) is index math
+        elif node.op in GroupOp.ELEMENTWISE:
+            costs[node] = min(below + (_HEAVY_WEIGHT if node.op in _HEAVY else 1), 1 << 30)
+        else:  # a reduction's cost lies with the rules for reductions
+            costs[node] = 0
+    return costs
+
+
+def recompute_factors(graph: Sequence[UOp], stored: set[UOp], kernels: dict[UOp, set[UOp]]) -> dict[UOp, int]:
+    """For each node of `graph` (sources first), how many times each of its elements is computed by the kernels
+    of the `stored` nodes: the broadcasts on its way to each of them multiplied, the largest of its consumers',
+    times the kernels it is computed in (`kernels`). A value used twice at the same place of one kernel is
+    computed once there, and the several shifted views of a convolution's window are left uncounted."""
+    factors: dict[UOp, int] = {}
+    for node in reversed(graph):
+        factor = 1 if node in stored else factors.get(node, 0)
+        growth = math.prod(node.shape) // max(math.prod(node.src[0].shape), 1) if node.op is Ops.EXPAND else 1
+        for source in node.src:
+            if source not in stored:
+                factors[source] = max(factors.get(source, 0), factor * growth)
+    return {node: factor * max(len(kernels.get(node, ())), 1) for node, factor in factors.items()}
+
+
+def recomputed(
+    graph: Sequence[UOp], stored: set[UOp], holds_reduce: dict[UOp, bool], kernels: dict[UOp, set[UOp]]
+) -> UOp | None:
+    """The outermost elementwise node of `graph` that is expensive and computed `RECOMPUTED_FROM` times per
+    element or more by the kernels of `stored` (None: there is none); nodes holding a reduction are left to
+    the rules for reductions."""
+    costs = element_costs(graph, stored)
+    factors = recompute_factors(graph, stored, kernels)
+    for node in reversed(graph):
+        if node in stored or node.op not in GroupOp.ELEMENTWISE or holds_reduce.get(node, False):
+            continue
+        if costs[node] >= EXPENSIVE_OPS and factors.get(node, 0) >= RECOMPUTED_FROM:
+            return node
+    return None
