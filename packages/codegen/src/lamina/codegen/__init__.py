@@ -14,7 +14,8 @@ from lamina.codegen.library import CLibrary, join_kernels, library_symbol
 from lamina.codegen.linearize import LinearProgram, kernel_name, linearize, reduce_identity
 from lamina.codegen.optimize import heuristic_opts, optimize_kernel
 from lamina.codegen.opts import Opt, OptimizeOptions, OptKind
-from lamina.codegen.render_c import render_c, render_const
+from lamina.codegen.render_c import render_c
+from lamina.codegen.render_consts import render_const
 from lamina.codegen.render_conversions import compute_type
 from lamina.codegen.search import possible_opts
 from lamina.codegen.target import CPU_TARGET, CUDA_TARGET, OPENCL_TARGET, Target

@@ -36,7 +36,8 @@ def generate_c(ast: UOp, options: OptimizeOptions | None = None, opts: Sequence[
     with `opts` when given, else the hand-coded heuristic's."""
     chosen = options if options is not None else OptimizeOptions()
     program = linearize(optimize_kernel(ast, chosen, opts))
-    source = render_c(program, chosen.threads, DIALECTS[chosen.target.dialect])
+    lanes = chosen.target.vector_lanes if chosen.target.kind == "cpu" else 1
+    source = render_c(program, chosen.threads, DIALECTS[chosen.target.dialect], lanes)
     global_items, local_items = launch_geometry(program)
     return KernelSource(program.name, source, len(program.parameters), program, global_items, local_items)
 

@@ -13,7 +13,6 @@ warning-free with -Wall under gcc and clang.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable
 from typing import Final
@@ -30,11 +29,14 @@ from lamina.codegen.c_prelude import (
 )
 from lamina.codegen.dialects import C_DIALECT, Dialect
 from lamina.codegen.linearize import LinearProgram
+from lamina.codegen.render_consts import render_const
 from lamina.codegen.render_conversions import SIXTEEN_BIT_FLOATS, ConversionWriter, compute_type
+from lamina.codegen.render_vectors import VectorWriter
+from lamina.codegen.tile_vectors import ProductPack, UpdatePack, plan_tiles
 from lamina.codegen.vectors import VectorRun, vector_runs
 from lamina.codegen.workgroup import grid_dimensions
 from lamina.dtype import DType, PtrDType, dtypes
-from lamina.uop import GRID_AXES, SPREAD_AXES, AxisKind, ConstValue, GroupOp, Ops, UOp, toposort
+from lamina.uop import GRID_AXES, SPREAD_AXES, AxisKind, GroupOp, Ops, UOp, toposort
 
 # How deep an inlined expression may nest before it is given a variable: compilers limit bracket depth.
 MAX_INLINE_DEPTH: Final = 16
@@ -88,37 +90,10 @@ ZERO_ROW_REACH: Final = 4096
 _PREFIXES: Final[dict[Ops, str]] = {Ops.LOAD: "val", Ops.CAST: "cast", Ops.BITCAST: "cast", Ops.WHERE: "alu"}
 
 
-def render_const(value: ConstValue, dtype: DType) -> str:
-    """`value` as a C literal of `dtype`'s compute type."""
-    if dtype.is_bool:
-        return "1" if value else "0"
-    if dtype.is_float:
-        number = float(value)
-        double = dtype == dtypes.float64
-        if math.isnan(number):
-            return "NAN"
-        if math.isinf(number):
-            if double:
-                return "HUGE_VAL" if number > 0 else "(-HUGE_VAL)"
-            return "INFINITY" if number > 0 else "(-INFINITY)"
-        text = repr(number)
-        if "e" not in text and "." not in text:
-            text += ".0"
-        literal = text if double else f"{text}f"
-        # -0.0 too: `a-` followed by `-0.0f` would read as the decrement `a--0.0f`.
-        return f"({literal})" if math.copysign(1.0, number) < 0 else literal
-    integer = int(value)
-    suffix = ("u" if dtype.is_unsigned else "") + ("LL" if dtype.itemsize == 8 else "")
-    if integer == -(1 << (dtype.bits - 1)):
-        # The most negative value has no literal: -2147483648 is the negation of a too-large positive.
-        return f"(({dtype.c_name})({integer + 1}{suffix}-1))"
-    return f"({integer}{suffix})" if integer < 0 else f"{integer}{suffix}"
-
-
-class _CKernel(ConversionWriter):
+class _CKernel(ConversionWriter, VectorWriter):
     """Renders one linear program; holds the names given so far and the helpers needed."""
 
-    def __init__(self, program: LinearProgram, threads: int, dialect: Dialect) -> None:
+    def __init__(self, program: LinearProgram, threads: int, dialect: Dialect, vector_lanes: int) -> None:
         self.program = program
         self.threads = threads
         self.dialect = dialect
@@ -142,12 +117,14 @@ class _CKernel(ConversionWriter):
         # member's run, and the member that writes the access (the first load, the last store).
         self.vector_of: dict[UOp, VectorRun] = {}
         self.vector_writer: set[UOp] = set()
+        self.run_names: dict[VectorRun, str] = {}
+        positions = {uop: position for position, uop in enumerate(program.uops)}
         if dialect.vector_load:
-            positions = {uop: position for position, uop in enumerate(program.uops)}
             for op, pick in ((Ops.LOAD, min), (Ops.STORE, max)):
                 for run in vector_runs(program.uops, op):
                     self.vector_of.update(dict.fromkeys(run.members, run))
                     self.vector_writer.add(pick(run.members, key=positions.__getitem__))
+        self._plan_tiles(vector_lanes if dialect is C_DIALECT else 1, positions)
         self._table: dict[Ops, Callable[[UOp], str]] = {
             Ops.DEFINE_ACC: self._define_acc,
             Ops.ASSIGN: self._assign,
@@ -163,6 +140,31 @@ class _CKernel(ConversionWriter):
         }
 
     # -- analysis --
+
+    def _plan_tiles(self, lanes: int, positions: dict[UOp, int]) -> None:
+        """Register-tile packs (see tile_vectors.py), each written by one member: loads and accumulators by the
+        first, products and updates by the last, when every lane's operands exist."""
+        self.product_of: dict[UOp, ProductPack] = {}
+        self.update_of: dict[UOp, UpdatePack] = {}
+        self.accumulator_of: dict[UOp, UpdatePack] = {}
+        self.pack_writer: set[UOp] = set()
+        self.pack_names: dict[ProductPack | UpdatePack, str] = {}
+        plan = plan_tiles(self.program.uops, lanes)
+
+        def first(members: tuple[UOp, ...]) -> UOp:
+            return min(members, key=positions.__getitem__)
+
+        def last(members: tuple[UOp, ...]) -> UOp:
+            return max(members, key=positions.__getitem__)
+
+        for run in plan.runs:
+            self.vector_of.update(dict.fromkeys(run.members, run))
+            self.vector_writer.add(first(run.members))
+        for update in plan.updates:
+            self.product_of.update(dict.fromkeys(update.product.members, update.product))
+            self.update_of.update(dict.fromkeys(update.members, update))
+            self.accumulator_of.update(dict.fromkeys(update.accumulators, update))
+            self.pack_writer |= {last(update.product.members), last(update.members), first(update.accumulators)}
 
     def count_uses(self) -> None:
         segment = 0
@@ -334,29 +336,6 @@ class _CKernel(ConversionWriter):
 
     # -- statements --
 
-    def _vector_load(self, uop: UOp) -> str:
-        """A member of a run of loads: the run's vector is loaded by its first member, each lane named `vecN.sL`."""
-        run = self.vector_of[uop]
-        if uop in self.vector_writer:
-            name = f"vec{self.counter}"
-            self.counter += 1
-            for lane, member in enumerate(run.members):
-                self.names[member] = f"{name}.s{lane:x}"
-            pointer = f"{self.ref(run.buffer)}+{self.ref(run.base)}"
-            access = self.dialect.vector_load.format(lanes=run.lanes, pointer=pointer)
-            return f"{run.element}{run.lanes} {name} = {access};"
-        return ""
-
-    def _vector_store(self, uop: UOp) -> str:
-        """A member of a run of stores: the last member stores the run's values as one vector."""
-        run = self.vector_of[uop]
-        if uop not in self.vector_writer:
-            return ""
-        values = ",".join(self.ref(member.src[1]) for member in run.members)
-        value = self.dialect.vector_value.format(type=run.element, lanes=run.lanes, values=values)
-        pointer = f"{self.ref(run.buffer)}+{self.ref(run.base)}"
-        return self.dialect.vector_store.format(lanes=run.lanes, value=value, pointer=pointer)
-
     def _store(self, uop: UOp) -> str:
         if uop in self.vector_of:
             return self._vector_store(uop)
@@ -416,17 +395,23 @@ class _CKernel(ConversionWriter):
         return f"{pragma}\n{'  ' * self.indent}{loop}" if pragma else loop
 
     def _define_acc(self, uop: UOp) -> str:
+        if uop in self.accumulator_of:
+            return self._accumulator_pack(uop)
         name = f"acc{uop.arg[0]}"
         self.names[uop] = name
         self.names[uop.arg[1]] = name
         return f"{compute_type(uop.scalar_dtype)} {name} = {self.ref(uop.src[0])};"
 
     def _assign(self, uop: UOp) -> str:
+        if uop in self.update_of:
+            return self._update_pack(uop)
         return f"{self.ref(uop.src[0])} = {self.expression(uop.src[1])};"
 
     def _value_statement(self, uop: UOp) -> str:
         if uop in self.vector_of:
             return self._vector_load(uop)
+        if uop in self.product_of:
+            return self._product_pack(uop)
         if self.uses[uop] <= 0 and uop in self.index_math:
             return ""  # an address only vector accesses had, which use their run's base instead
         text = self.expression(uop)
@@ -496,11 +481,12 @@ class _CKernel(ConversionWriter):
         return source
 
 
-def render_c(program: LinearProgram, threads: int = 1, dialect: Dialect = C_DIALECT) -> str:
+def render_c(program: LinearProgram, threads: int = 1, dialect: Dialect = C_DIALECT, vector_lanes: int = 1) -> str:
     """The source of `program` in `dialect` (C, OpenCL C): one function named after it, one pointer per buffer.
 
     A PARALLEL (or DYNAMIC) loop becomes an OpenMP `parallel for` over `threads` threads; the source then
     needs -fopenmp, without which the pragma is ignored and the loop runs serially. A GLOBAL loop runs over
-    the work items of an OpenCL launch.
+    the work items of an OpenCL launch. In C, register tiles `vector_lanes` wide (the target's float lanes)
+    are written as vector-extension values (see tile_vectors.py).
     """
-    return _CKernel(program, threads, dialect).render()
+    return _CKernel(program, threads, dialect, vector_lanes).render()

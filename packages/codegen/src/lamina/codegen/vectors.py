@@ -47,9 +47,10 @@ def _base_and_offset(address: UOp) -> tuple[UOp, int]:
     return address, 0
 
 
-def vector_runs(uops: Sequence[UOp], op: Ops) -> list[VectorRun]:
-    """The runs of LOADs (or STOREs, by `op`) in `uops` to write as vector accesses: global buffers of
-    `VECTOR_DTYPES` only, addresses without a validity, all of a run between the same loop bounds and barriers."""
+def vector_runs(uops: Sequence[UOp], op: Ops, widths: Sequence[int] = VECTOR_LANES) -> list[VectorRun]:
+    """The runs of LOADs (or STOREs, by `op`) in `uops` to write as vector accesses of the `widths` (widest
+    first): global buffers of `VECTOR_DTYPES` only, addresses without a validity, all of a run between the
+    same loop bounds and barriers."""
     candidates: dict[tuple[UOp, UOp, int], dict[int, UOp]] = {}
     segment = 0
     for uop in uops:
@@ -70,7 +71,7 @@ def vector_runs(uops: Sequence[UOp], op: Ops) -> list[VectorRun]:
     for (pointer, base, _), by_offset in candidates.items():
         start = min(by_offset)
         while start in by_offset:
-            lanes = next((n for n in VECTOR_LANES if all(start + i in by_offset for i in range(n))), 1)
+            lanes = next((n for n in widths if all(start + i in by_offset for i in range(n))), 1)
             if lanes > 1:
                 members = tuple(by_offset[start + i] for i in range(lanes))
                 runs.append(VectorRun(pointer, base if start == 0 else base + start, members))
