@@ -285,6 +285,7 @@ def _device_target(device: str) -> Target:
     )
 
 
+@functools.cache
 def lowering_for(target: Target) -> Lowering:
     """How `target` wants the tensor graph lowered: a GPU's long reductions in stored blocks (its work items
     share them); a CPU's float sums in blocks and a wide matmul operand in panels of its register tile's width."""
