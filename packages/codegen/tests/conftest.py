@@ -61,6 +61,13 @@ def reduce(op: Ops, value: UOp, *ranges: UOp) -> UOp:
     return UOp(Ops.REDUCE, value.scalar_dtype, (value, *ranges), op)
 
 
+def full_sum(n: int, m: int) -> UOp:
+    """A kernel summing all n x m float32 elements of parameter 1 into element 0 of parameter 0."""
+    outer, inner = reduce_range(n, 0), reduce_range(m, 1)
+    total = reduce(Ops.ADD, load(1, dtypes.float32, outer * m + inner), outer, inner)
+    return kernel(UOp.const(dtypes.index, 0), total)
+
+
 def build_library(compiler: str, source: str, directory: Path) -> Path:
     """`source` compiled with `compiler` and FLAGS into a shared library; warnings fail the compile."""
     # A fresh path per build: dlopen hands back an already loaded library for a path it has seen.
@@ -110,6 +117,7 @@ class KernelKit:
     loop = staticmethod(loop)
     reduce_range = staticmethod(reduce_range)
     reduce = staticmethod(reduce)
+    full_sum = staticmethod(full_sum)
     compile_and_run = staticmethod(compile_and_run)
     build_library = staticmethod(build_library)
 

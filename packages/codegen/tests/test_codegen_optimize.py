@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import math
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,12 +75,6 @@ def _row_reduce(kit: KernelKit, op: Ops, n: int, k: int, dtype: DType = dtypes.f
 def _column_sum(kit: KernelKit, n: int, m: int) -> UOp:
     columns, inner = kit.loop(m, 0), kit.reduce_range(n, 1)
     return kit.kernel(columns, kit.reduce(Ops.ADD, kit.load(1, dtypes.float32, inner * m + columns), inner))
-
-
-def _full_sum(kit: KernelKit, n: int, m: int) -> UOp:
-    outer, inner = kit.reduce_range(n, 0), kit.reduce_range(m, 1)
-    total = kit.reduce(Ops.ADD, kit.load(1, dtypes.float32, outer * m + inner), outer, inner)
-    return kit.kernel(UOp.const(dtypes.index, 0), total)
 
 
 def _elementwise(kit: KernelKit, n: int, m: int) -> UOp:
@@ -156,7 +151,7 @@ def _interpret(ast: UOp) -> Array:
     return buffers[0]
 
 
-KERNELS = {
+KERNELS: dict[str, Callable[[KernelKit], UOp]] = {
     "matmul": lambda kit: _matmul(kit, 16, 24, 64),
     "matmul int32": lambda kit: _matmul(kit, 8, 5, 48, dtypes.int32),
     "matmul odd": lambda kit: _matmul(kit, 7, 3, 20),
@@ -167,7 +162,7 @@ KERNELS = {
     "row max int8": lambda kit: _row_reduce(kit, Ops.MAX, 5, 40, dtypes.int8),
     "row product int32": lambda kit: _row_reduce(kit, Ops.MUL, 3, 8, dtypes.int32),
     "column sum": lambda kit: _column_sum(kit, 9, 48),
-    "full sum": lambda kit: _full_sum(kit, 12, 32),
+    "full sum": lambda kit: kit.full_sum(12, 32),
     "elementwise": lambda kit: _elementwise(kit, 256, 200),
     "elementwise short rows": lambda kit: _elementwise(kit, 12, 20),
     "copy into panels": lambda kit: _panel_copy(kit, 64, 128, 32),

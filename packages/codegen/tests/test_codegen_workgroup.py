@@ -5,6 +5,7 @@ the OpenCL C declares local memory and barriers; opts that do not fit are refuse
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -55,12 +56,6 @@ def _row_reduce(kit: KernelKit, op: Ops, n: int, k: int, dtype: DType = dtypes.f
     return kit.kernel(rows, kit.reduce(op, kit.load(1, dtype, rows * k + inner), inner))
 
 
-def _full_sum(kit: KernelKit, n: int, m: int) -> UOp:
-    outer, inner = kit.reduce_range(n, 0), kit.reduce_range(m, 1)
-    total = kit.reduce(Ops.ADD, kit.load(1, dtypes.float32, outer * m + inner), outer, inner)
-    return kit.kernel(UOp.const(dtypes.index, 0), total)
-
-
 def _elementwise(kit: KernelKit, n: int, m: int) -> UOp:
     rows, columns = kit.loop(n, 0), kit.loop(m, 1)
     address = rows * m + columns
@@ -85,7 +80,7 @@ def _interpret(ast: UOp) -> Array:
     return arrays[0]
 
 
-KERNELS = {
+KERNELS: dict[str, Callable[[KernelKit], UOp]] = {
     "matmul": lambda kit: _matmul(kit, 64, 32, 128),
     "matmul int32": lambda kit: _matmul(kit, 32, 16, 64, dtypes.int32),
     "matmul batched": lambda kit: _matmul(kit, 32, 8, 32, batch=3),
@@ -94,7 +89,7 @@ KERNELS = {
     "matmul transposed": lambda kit: _matmul_transposed(kit, 64, 64, 64),
     "row sums": lambda kit: _row_reduce(kit, Ops.ADD, 3, 2048),
     "row max int8": lambda kit: _row_reduce(kit, Ops.MAX, 2, 512, dtypes.int8),
-    "full sum": lambda kit: _full_sum(kit, 16, 256),
+    "full sum": lambda kit: kit.full_sum(16, 256),
     "elementwise": lambda kit: _elementwise(kit, 64, 96),
     "elementwise odd": lambda kit: _elementwise(kit, 7, 9),
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lamina.codegen.opts import loop_dependencies
 from lamina.dtype import DType
 from lamina.uop import GRID_AXES, SPREAD_AXES, AxisKind, ConstValue, Ops, UOp, substitute, toposort
 
@@ -41,19 +42,6 @@ def reduce_identity(op: Ops, dtype: DType) -> ConstValue:
     return dtype.min_value
 
 
-def _ranges_of(sink: UOp) -> dict[UOp, frozenset[UOp]]:
-    ranges: dict[UOp, frozenset[UOp]] = {}
-    for node in toposort(sink):
-        inherited = frozenset().union(*(ranges[source] for source in node.src))
-        if node.op is Ops.RANGE:
-            ranges[node] = inherited | {node}
-        elif node.op is Ops.REDUCE:
-            ranges[node] = ranges[node.src[0]] - set(node.src[1:])
-        else:
-            ranges[node] = inherited
-    return ranges
-
-
 def _is_output_axis(node: UOp) -> bool:
     kind = node.arg[1] if node.op is Ops.RANGE else None
     return kind in (AxisKind.LOOP, AxisKind.GLOBAL) or kind in SPREAD_AXES or kind in GRID_AXES
@@ -62,7 +50,7 @@ def _is_output_axis(node: UOp) -> bool:
 class _Linearizer:
     def __init__(self, sink: UOp) -> None:
         self.sink = sink
-        self.ranges = _ranges_of(sink)
+        self.ranges = loop_dependencies(sink)
         self.root = _Block(None, 0)
         self.block_of: dict[UOp, _Block] = {}
         self.emitted: set[UOp] = set()
@@ -179,7 +167,7 @@ def _separate_reduce_groups(sink: UOp) -> UOp:
     They cannot share a loop nest (one would be computed where the other's outer loops are not open),
     which happens when upcast copies differ in what they depend on (a copy whose index folded away).
     """
-    dependencies = _ranges_of(sink)
+    dependencies = loop_dependencies(sink)
     groups: dict[tuple[UOp, ...], dict[frozenset[UOp], list[UOp]]] = {}
     nodes = toposort(sink)
     for node in nodes:

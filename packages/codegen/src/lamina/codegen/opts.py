@@ -75,6 +75,20 @@ def loops_by_axis(sink: UOp) -> dict[int, UOp]:
     return {node.arg[0]: node for node in toposort(sink) if node.op is Ops.RANGE}
 
 
+def loop_dependencies(root: UOp) -> dict[UOp, frozenset[UOp]]:
+    """For every node under `root`, the loops its value depends on: a REDUCE does not depend on its own loops."""
+    found: dict[UOp, frozenset[UOp]] = {}
+    for node in toposort(root):
+        inherited = frozenset().union(*(found[source] for source in node.src))
+        if node.op is Ops.RANGE:
+            found[node] = inherited | {node}
+        elif node.op is Ops.REDUCE:
+            found[node] = found[node.src[0]] - set(node.src[1:])
+        else:
+            found[node] = inherited
+    return found
+
+
 def loop_size(loop: UOp) -> int | None:
     end = loop.src[0]
     return int(end.arg) if end.op is Ops.CONST else None

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from lamina.codegen.opts import loop_size, merge_outputs
+from lamina.codegen.opts import loop_dependencies, loop_size, merge_outputs
 from lamina.dtype import PtrDType, dtypes
 from lamina.rewrite import simplify
 from lamina.uop import GRID_AXES, AxisKind, Ops, UOp, substitute, toposort
@@ -36,16 +36,7 @@ def _next_axis(sink: UOp) -> int:
 
 def _ranges(node: UOp) -> set[UOp]:
     """The loops `node` depends on, the REDUCEs' own loops excluded."""
-    found: dict[UOp, frozenset[UOp]] = {}
-    for inner in toposort(node):
-        inherited = frozenset().union(*(found[source] for source in inner.src))
-        if inner.op is Ops.RANGE:
-            found[inner] = inherited | {inner}
-        elif inner.op is Ops.REDUCE:
-            found[inner] = found[inner.src[0]] - set(inner.src[1:])
-        else:
-            found[inner] = inherited
-    return set(found[node])
+    return set(loop_dependencies(node)[node])
 
 
 def _value_ranges(node: UOp) -> set[UOp]:
