@@ -555,3 +555,17 @@ def test_gelu_tanh_approximation(matches: Matcher) -> None:
     values = np.linspace(-3, 3, 7, dtype=np.float32)
     inner = np.sqrt(2 / np.pi) * (values + 0.044715 * values**3)
     matches(Tensor(values).gelu(approximate="tanh"), 0.5 * values * (1 + np.tanh(inner)), atol=1e-6)
+
+
+def test_remembered_constants_keep_their_sign_and_type() -> None:
+    # 0.0 == -0.0 and 1 == 1.0 == True in Python: the constants a scalar operand becomes must not be confused.
+    x = Tensor(np.array([1.0, -2.0], dtype=np.float32))
+    np.testing.assert_array_equal(np.signbit((x * 0.0).numpy()), [False, True])
+    np.testing.assert_array_equal(np.signbit((x * -0.0).numpy()), [True, False])
+    counts = Tensor(np.array([3, 4], dtype=np.int32))
+    assert (counts + 1).dtype == dtypes.int32
+    assert (counts + 1.0).dtype == dtypes.float32
+    assert (counts + True).dtype == dtypes.int32
+    np.testing.assert_array_equal((counts + True).numpy(), [4, 5])
+    np.testing.assert_array_equal((1 - x).numpy(), [0.0, 3.0])
+    assert np.isnan((x + float("nan")).numpy()).all()

@@ -8,6 +8,7 @@ sums gradients back. The math functions and activations built on these live in `
 from __future__ import annotations
 
 import builtins
+import math
 from typing import Self, overload
 
 from lamina.dtype import DType, dtypes, least_upper_float, promote_types, result_type
@@ -23,6 +24,24 @@ def broadcast_uop(uop: UOp, shape: tuple[int, ...]) -> UOp:
     """`uop` broadcast to `shape` (numpy rules; the shapes were checked already)."""
     aligned = uop.reshape((1,) * (len(shape) - len(uop.shape)) + uop.shape)
     return aligned.expand(shape)
+
+
+_BROADCAST_CONSTANTS: dict[tuple[object, ...], UOp] = {}
+_BROADCAST_CONSTANTS_LIMIT = 1024
+
+
+def broadcast_constant(dtype: DType, value: ConstValue, shape: tuple[int, ...]) -> UOp:
+    """The constant `value` of `dtype` broadcast to `shape`, remembered: a step's `x * 0.5` and `x + 1` build the
+    same three nodes every time, which the interning table would otherwise drop and rebuild."""
+    # The value's type and sign are part of the key: 1, 1.0 and True are equal in Python, and so are 0.0 and -0.0.
+    sign = math.copysign(1.0, value) if isinstance(value, builtins.float) else 0.0
+    key = (dtype, type(value), value, sign, shape)
+    known = _BROADCAST_CONSTANTS.get(key)
+    if known is None:
+        if len(_BROADCAST_CONSTANTS) >= _BROADCAST_CONSTANTS_LIMIT:
+            _BROADCAST_CONSTANTS.clear()
+        known = _BROADCAST_CONSTANTS[key] = broadcast_uop(scalar_uop(dtype, value), shape)
+    return known
 
 
 def _guard_divisor(result: UOp, divisor: UOp, op: str) -> UOp:
@@ -103,6 +122,11 @@ class ElementwiseMixin(MovementMixin):
             other_uop, inputs, other_shape = other.uop, (other,), other.shape
         elif isinstance(other, (builtins.bool, builtins.int, builtins.float)):
             common = dtype or result_type(self.dtype, other)
+            if self.uop.dtype == common:
+                # The usual `x + 1`: the constant, already broadcast to x's shape, kept from the last time.
+                left = self.uop
+                right = broadcast_constant(common, other, self.shape)
+                return (right, left, ()) if reverse else (left, right, ())
             other_uop, inputs, other_shape = scalar_uop(common, other), (), ()
         else:
             raise TypeError(f"cannot combine a Tensor with {type(other).__name__}")
