@@ -11,10 +11,11 @@ import math
 from collections.abc import Sequence
 from typing import Generic, NamedTuple, Self, TypeVar, overload
 
-from lamina.dtype import dtypes
-from lamina.shape import matmul_shape, normalize_axes, normalize_axis
+from lamina.dtype import dtypes, promote_types
+from lamina.shape import broadcast_shapes, matmul_shape, normalize_axes, normalize_axis
 from lamina.tensor.core import TensorCore
 from lamina.tensor.creation import arange_uop, index_dtype_for
+from lamina.tensor.elementwise import broadcast_uop
 from lamina.tensor.math_functions import MathMixin
 from lamina.uop import Ops
 
@@ -229,20 +230,28 @@ class ReduceMixin(MathMixin):
     # -- matrix products --
 
     def matmul(self, other: Self) -> Self:
-        """torch.matmul: batched, broadcasting, with torch's 1-D rules."""
-        matmul_shape(self.shape, other.shape)
-        if self.ndim == 0 or other.ndim == 0:
-            raise ValueError(f"matmul needs at least 1-D operands, got {self.shape} and {other.shape}")
-        left = self.unsqueeze(0) if self.ndim == 1 else self
-        right = other.unsqueeze(-1) if other.ndim == 1 else other
-        # (..., n, k) x (..., k, m): multiply as (..., n, 1, k) * (..., 1, m, k) and sum the k axis.
-        product = left.unsqueeze(-2) * right.transpose(-1, -2).unsqueeze(-3)
-        result = product.sum(-1)
+        """torch.matmul: batched, broadcasting, with torch's 1-D rules; the result has the operands' promoted
+        dtype (integers wrap in it, as torch's do).
+
+        Built as IR directly, one tensor for the result: (..., n, k) x (..., k, m) is (..., n, 1, k) times
+        (..., 1, m, k), summed over k. Through the tensor methods it took eight tensors and ~150 us per call.
+        """
+        result_shape = matmul_shape(self.shape, other.shape)
+        dtype = promote_types(self.dtype, other.dtype)
+        left, right = self.uop.cast(dtype), other.uop.cast(dtype)
         if self.ndim == 1:
-            result = result.squeeze(-2)
+            left = left.reshape((1, *left.shape))
         if other.ndim == 1:
-            result = result.squeeze(-1)
-        return result
+            right = right.reshape((*right.shape, 1))
+        (rows, inner), columns = left.shape[-2:], right.shape[-1]
+        batch = broadcast_shapes(left.shape[:-2], right.shape[:-2])
+        depth = len(right.shape)
+        order = (*range(depth - 2), depth - 1, depth - 2)
+        full = (*batch, rows, columns, inner)
+        left = broadcast_uop(left.reshape((*left.shape[:-1], 1, inner)), full)
+        right = broadcast_uop(right.permute(order).reshape((*right.shape[:-2], 1, columns, inner)), full)
+        summed = left.alu(Ops.MUL, right).reduce_axis(Ops.ADD, (len(full) - 1,))
+        return self._derive(summed.reshape(result_shape), other)
 
     def __matmul__(self, other: Self) -> Self:
         return self.matmul(other)
