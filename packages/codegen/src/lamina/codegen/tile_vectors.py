@@ -45,9 +45,6 @@ class TilePlan:
     runs: list[VectorRun] = field(default_factory=list)
     updates: list[UpdatePack] = field(default_factory=list)
 
-    def products(self) -> list[ProductPack]:
-        return [update.product for update in self.updates]
-
 
 def _other_operand(product: UOp, lane: UOp) -> UOp | None:
     if product.op is not Ops.MUL or product.scalar_dtype is not dtypes.float32:

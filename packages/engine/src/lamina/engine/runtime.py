@@ -62,7 +62,6 @@ stats = RuntimeStats()
 _programs: dict[tuple[str, UOp, bool, int, int], CompiledKernel] = {}
 _kernel_cache: list[KernelCache] = []
 _compilers: dict[str, Compiler] = {}
-_targets: dict[str, Target] = {}  # per device: asking the compiler and the device is not free
 # The code generator's target for each device's `codegen` name.
 TARGETS: Final[dict[str, Target]] = {"cpu": CPU_TARGET, "opencl": OPENCL_TARGET}
 # The disk cache's kind for generated C sources, keyed by kernel listing (see kernel_source).
@@ -249,18 +248,13 @@ def _codegen_fingerprint() -> str:
     return digest.hexdigest()
 
 
+@functools.cache
 def target_for(device: str) -> Target:
     """The code generator's target for `device`: for the CPU, what its C compiler targets under the chosen
     `-march` (vector width and registers) and the core's cache the OS reports; for a GPU, its codegen's target
     with the limits the device reports of itself (work-group size, local memory and compute units). A CPU running
-    OpenCL vectorizes across work items, so its items take one element each, not a vector of them."""
-    target = _targets.get(device)
-    if target is None:
-        target = _targets[device] = _device_target(device)
-    return target
-
-
-def _device_target(device: str) -> Target:
+    OpenCL vectorizes across work items, so its items take one element each, not a vector of them. Made once per
+    device: asking the compiler and the device is not free."""
     spec = Device.get(device)
     target = TARGETS[spec.codegen]
     compiler = compiler_for(device) if target.kind == "cpu" else None

@@ -45,7 +45,7 @@ def element_costs(graph: Sequence[UOp], stored: set[UOp]) -> dict[UOp, int]:
             costs[node] = 0
             continue
         below = sum(costs.get(source, 0) for source in node.src)  # a buffer view's sources are not walked
-        if node.op in GroupOp.MOVEMENT or node.op in (Ops.RESHAPE, Ops.CONTIGUOUS):
+        if node.op in GroupOp.MOVEMENT or node.op is Ops.CONTIGUOUS:
             costs[node] = below
         elif node.op is Ops.ADD and below == 0:
             costs[node] = 0  # a sum of shifted views of stored data (a convolution's windows) is index math

@@ -116,20 +116,15 @@ class ElementwiseMixin(MovementMixin):
         self, other: Operand, dtype: DType | None = None, reverse: builtins.bool = False
     ) -> tuple[UOp, UOp, tuple[TensorCore, ...]]:
         """self and other as UOps of one dtype and one broadcast shape (in operation order)."""
-        inputs: tuple[TensorCore, ...]
-        if isinstance(other, TensorCore):
-            common = dtype or promote_types(self.dtype, other.dtype)
-            other_uop, inputs, other_shape = other.uop, (other,), other.shape
-        elif isinstance(other, (builtins.bool, builtins.int, builtins.float)):
+        if isinstance(other, (builtins.bool, builtins.int, builtins.float)):
+            # A scalar takes self's shape: the constant, already broadcast to it, is kept from the last time.
             common = dtype or result_type(self.dtype, other)
-            if self.uop.dtype == common:
-                # The usual `x + 1`: the constant, already broadcast to x's shape, kept from the last time.
-                left = self.uop
-                right = broadcast_constant(common, other, self.shape)
-                return (right, left, ()) if reverse else (left, right, ())
-            other_uop, inputs, other_shape = scalar_uop(common, other), (), ()
-        else:
+            left, right = self.uop.cast(common), broadcast_constant(common, other, self.shape)
+            return (right, left, ()) if reverse else (left, right, ())
+        if not isinstance(other, TensorCore):
             raise TypeError(f"cannot combine a Tensor with {type(other).__name__}")
+        common = dtype or promote_types(self.dtype, other.dtype)
+        other_uop, inputs, other_shape = other.uop, (other,), other.shape
         try:
             shape = broadcast_shapes(self.shape, other_shape)
         except ValueError:
