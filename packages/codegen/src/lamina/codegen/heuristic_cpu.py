@@ -32,6 +32,8 @@ MASKED_UNROLL: Final = 16
 # ...while the kernel's nodes times the copies written out stay within this: a large body (a pooling gradient's
 # windows) written out over every tap and column made C files of megabytes and minutes of simplifying them.
 WRITE_OUT_NODES: Final = 1 << 15
+# Tile columns up to which a row of a matmul-like kernel is upcast whole (see hand_coded_opts), in tile widths.
+SHORT_ROW_VECTORS: Final = 2
 # Rows of a tile whose accumulators each add several products per update (see hand_coded_opts).
 SUMMED_ROW_UPCAST: Final = 2
 # Rows of a contiguous reduction computed together when they share a load (x @ W.T shares x's row).
@@ -242,6 +244,11 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
         width = _largest_divisor(size(vector_output), target.tile_columns)
         while width > 1 and any(divisor % width for divisor in strides.divisors):
             width //= 2
+        # A short row no power of two cuts into whole vectors (a 28-pixel image row under AVX2: 4 x 7) is taken
+        # whole instead, written as vectors and a narrower tail (see lane_trees.py).
+        short_row = size(vector_output) <= SHORT_ROW_VECTORS * target.tile_columns
+        if width < target.vector_lanes and short_row and not any(d % size(vector_output) for d in strides.divisors):
+            width = size(vector_output)
         opts.append(Opt(OptKind.UPCAST, vector_output.arg[0], width))
         rows = [loop for loop in outputs if loop is not vector_output]
         # The rows that share the vector loads: a matmul's rows of A share B's; a convolution's output

@@ -32,7 +32,6 @@ from lamina.codegen.linearize import LinearProgram
 from lamina.codegen.render_consts import render_const
 from lamina.codegen.render_conversions import SIXTEEN_BIT_FLOATS, ConversionWriter, compute_type
 from lamina.codegen.render_vectors import VectorWriter
-from lamina.codegen.tile_vectors import ProductPack, UpdatePack, plan_tiles
 from lamina.codegen.vectors import VectorRun, vector_runs
 from lamina.codegen.workgroup import grid_dimensions
 from lamina.dtype import DType, PtrDType, dtypes
@@ -112,6 +111,7 @@ class _CKernel(ConversionWriter, VectorWriter):
         self.index_math: set[UOp] = set()
         # Per SIMD loop: the accumulators updated in it, and their REDUCE op, for its reduction clause.
         self.simd_accumulators: dict[UOp, list[tuple[str, Ops]]] = {}
+        self.explicit_simd_loops: set[UOp] = set()
         self.grid = grid_dimensions([uop for uop in program.uops if uop.op is Ops.RANGE])
         # Runs of adjacent loads and stores written as one vector access, where the dialect has them: each
         # member's run, and the member that writes the access (the first load, the last store).
@@ -124,7 +124,8 @@ class _CKernel(ConversionWriter, VectorWriter):
                 for run in vector_runs(program.uops, op):
                     self.vector_of.update(dict.fromkeys(run.members, run))
                     self.vector_writer.add(pick(run.members, key=positions.__getitem__))
-        self._plan_tiles(vector_lanes if dialect is C_DIALECT else 1, positions)
+        reach = ZERO_ROW_REACH if dialect.zero_rows else 0
+        self._plan_tiles(vector_lanes if dialect is C_DIALECT else 1, positions, reach)
         self._table: dict[Ops, Callable[[UOp], str]] = {
             Ops.DEFINE_ACC: self._define_acc,
             Ops.ASSIGN: self._assign,
@@ -141,31 +142,6 @@ class _CKernel(ConversionWriter, VectorWriter):
 
     # -- analysis --
 
-    def _plan_tiles(self, lanes: int, positions: dict[UOp, int]) -> None:
-        """Register-tile packs (see tile_vectors.py), each written by one member: loads and accumulators by the
-        first, products and updates by the last, when every lane's operands exist."""
-        self.product_of: dict[UOp, ProductPack] = {}
-        self.update_of: dict[UOp, UpdatePack] = {}
-        self.accumulator_of: dict[UOp, UpdatePack] = {}
-        self.pack_writer: set[UOp] = set()
-        self.pack_names: dict[ProductPack | UpdatePack, str] = {}
-        plan = plan_tiles(self.program.uops, lanes)
-
-        def first(members: tuple[UOp, ...]) -> UOp:
-            return min(members, key=positions.__getitem__)
-
-        def last(members: tuple[UOp, ...]) -> UOp:
-            return max(members, key=positions.__getitem__)
-
-        for run in plan.runs:
-            self.vector_of.update(dict.fromkeys(run.members, run))
-            self.vector_writer.add(first(run.members))
-        for update in plan.updates:
-            self.product_of.update(dict.fromkeys(update.product.members, update.product))
-            self.update_of.update(dict.fromkeys(update.members, update))
-            self.accumulator_of.update(dict.fromkeys(update.accumulators, update))
-            self.pack_writer |= {last(update.product.members), last(update.members), first(update.accumulators)}
-
     def count_uses(self) -> None:
         segment = 0
         open_simd: list[UOp] = []
@@ -175,6 +151,8 @@ class _CKernel(ConversionWriter, VectorWriter):
                 self.simd_accumulators[uop] = []
             elif uop.op is Ops.END and open_simd and uop.src[0] is open_simd[-1]:
                 open_simd.pop()
+            elif uop.op is Ops.ASSIGN and open_simd and uop in self.tree_update_of:
+                self.explicit_simd_loops.add(open_simd[-1])
             elif uop.op is Ops.ASSIGN and open_simd:
                 accumulator = uop.src[0]
                 self.simd_accumulators[open_simd[-1]].append((f"acc{accumulator.arg[0]}", accumulator.arg[1].arg))
@@ -197,6 +175,7 @@ class _CKernel(ConversionWriter, VectorWriter):
             self.uses[index.src[1]] -= 1
         for run in set(self.vector_of.values()):
             self.uses[run.base] += 1
+        self._absorb_run_loads(self.uses, self.absorbed)
 
     def inlinable(self, uop: UOp, user_segment: int) -> bool:
         if uop.op not in GroupOp.ELEMENTWISE and uop.op is not Ops.LOAD:
@@ -326,13 +305,17 @@ class _CKernel(ConversionWriter, VectorWriter):
             base, offset = address.src[0], int(address.src[1].arg)
         if abs(offset) >= ZERO_ROW_REACH:
             return None
-        pointer = index.src[0]
+        return f"{self._padded_row(index, base)}[{offset}]"
+
+    def _padded_row(self, index: UOp, base: UOp) -> str:
+        """The row a padded read at `base + c` reads from: the buffer's at `base` where the validity holds,
+        else the middle of a row of zeros, which reaches ZERO_ROW_REACH elements either way."""
+        pointer, validity = index.src[0], index.src[2]
         assert isinstance(pointer.dtype, PtrDType)
         storage = self._storage_type(pointer.dtype.base)
         zeros = f"lm_zeros_{pointer.dtype.base.name}"
         self.helpers[zeros] = f"static const {storage} {zeros}[{2 * ZERO_ROW_REACH}];"
-        row = f"({self.ref(validity)}?{self.ref(pointer)}+{self.ref(base)}:{zeros}+{ZERO_ROW_REACH})"
-        return f"{row}[{offset}]"
+        return f"({self.ref(validity)}?{self.ref(pointer)}+{self.ref(base)}:{zeros}+{ZERO_ROW_REACH})"
 
     # -- statements --
 
@@ -389,7 +372,8 @@ class _CKernel(ConversionWriter, VectorWriter):
             # work (or a slower core of a hybrid CPU) takes fewer of them instead of holding up the rest.
             schedule = " schedule(dynamic)" if kind is AxisKind.DYNAMIC else ""
             pragma = f"#pragma omp parallel for num_threads({self.threads}){schedule}"
-        elif kind is AxisKind.SIMD:
+        elif kind is AxisKind.SIMD and uop not in self.explicit_simd_loops:
+            # (A SIMD loop carrying explicit vectors is a plain loop: see lane_trees.py.)
             clauses = " ".join(f"reduction({_SIMD_REDUCTIONS[op]}:{acc})" for acc, op in self.simd_accumulators[uop])
             pragma = f"#pragma omp simd {clauses}"
         return f"{pragma}\n{'  ' * self.indent}{loop}" if pragma else loop
@@ -405,9 +389,13 @@ class _CKernel(ConversionWriter, VectorWriter):
     def _assign(self, uop: UOp) -> str:
         if uop in self.update_of:
             return self._update_pack(uop)
+        if uop in self.tree_update_of:
+            return self._tree_update(uop)
         return f"{self.ref(uop.src[0])} = {self.expression(uop.src[1])};"
 
     def _value_statement(self, uop: UOp) -> str:
+        if uop in self.absorbed:
+            return ""  # computed as part of a vector (see _tree_update)
         if uop in self.vector_of:
             return self._vector_load(uop)
         if uop in self.product_of:
@@ -487,6 +475,6 @@ def render_c(program: LinearProgram, threads: int = 1, dialect: Dialect = C_DIAL
     A PARALLEL (or DYNAMIC) loop becomes an OpenMP `parallel for` over `threads` threads; the source then
     needs -fopenmp, without which the pragma is ignored and the loop runs serially. A GLOBAL loop runs over
     the work items of an OpenCL launch. In C, register tiles `vector_lanes` wide (the target's float lanes)
-    are written as vector-extension values (see tile_vectors.py).
+    are written as vector-extension values (see tile_vectors.py and lane_trees.py).
     """
     return _CKernel(program, threads, dialect, vector_lanes).render()

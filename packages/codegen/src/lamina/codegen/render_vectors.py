@@ -1,20 +1,25 @@
-"""How the C renderer writes vectors: OpenCL's vector loads and stores (vectors.py) and, in C, register tiles
-as GCC/clang vector-extension values (tile_vectors.py).
+"""How the C renderer plans and writes vectors: OpenCL's vector loads and stores (vectors.py) and, in C,
+register tiles and whole accumulator updates as GCC/clang vector-extension values (tile_vectors.py,
+lane_trees.py).
 
 A mixin of `render_c._CKernel`: the renderer provides `ref`, `names`, `counter`, `helpers`, `dialect` and the
-runs and packs it found. A pack's statement is written once, by one member (the first load of a run, the
+program; the packs are planned here. A pack's statement is written once, by one member (the first load of a run, the
 first accumulator, the last product and update: by then every lane's operands exist), and names its lanes.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
+from typing import Final
 
 from lamina.codegen.dialects import Dialect
+from lamina.codegen.lane_trees import LaneTree, TreeUpdate, plan_tree_updates
+from lamina.codegen.linearize import LinearProgram
 from lamina.codegen.render_consts import render_const
-from lamina.codegen.tile_vectors import ProductPack, UpdatePack
-from lamina.codegen.vectors import VectorRun
-from lamina.uop import UOp
+from lamina.codegen.tile_vectors import ProductPack, UpdatePack, plan_tiles
+from lamina.codegen.vectors import VectorRun, base_and_offset
+from lamina.uop import Ops, UOp
 
 
 def c_vector_type(element: str, lanes: int) -> tuple[str, str]:
@@ -27,6 +32,7 @@ class VectorWriter:
     """Writes vector loads, stores and register-tile packs."""
 
     dialect: Dialect
+    program: LinearProgram
     names: dict[UOp, str]
     counter: int
     helpers: dict[str, str]
@@ -35,10 +41,49 @@ class VectorWriter:
     run_names: dict[VectorRun, str]
     product_of: dict[UOp, ProductPack]
     update_of: dict[UOp, UpdatePack]
-    accumulator_of: dict[UOp, UpdatePack]
+    accumulator_of: dict[UOp, UpdatePack | TreeUpdate]
+    tree_update_of: dict[UOp, TreeUpdate]
+    run_vectors: dict[tuple[UOp, ...], str]
     pack_writer: set[UOp]
-    pack_names: dict[ProductPack | UpdatePack, str]
+    pack_names: dict[ProductPack | UpdatePack | TreeUpdate, str]
+    indent: int
     ref: Callable[[UOp], str]
+    _padded_row: Callable[[UOp, UOp], str]
+
+    def _plan_tiles(self, lanes: int, positions: dict[UOp, int], reach: int) -> None:
+        """Register-tile packs (see tile_vectors.py) and tree updates (lane_trees.py; `reach`: how far the zero row
+        reaches), each written by one member: loads and accumulators by the first, products and updates by the
+        last, when every lane's operands exist."""
+        self.product_of: dict[UOp, ProductPack] = {}
+        self.update_of: dict[UOp, UpdatePack] = {}
+        self.accumulator_of: dict[UOp, UpdatePack | TreeUpdate] = {}
+        self.tree_update_of: dict[UOp, TreeUpdate] = {}
+        self.absorbed: set[UOp] = set()
+        self.pack_writer: set[UOp] = set()
+        self.pack_names: dict[ProductPack | UpdatePack | TreeUpdate, str] = {}
+        self.run_vectors: dict[tuple[UOp, ...], str] = {}
+        plan = plan_tiles(self.program.uops, lanes)
+
+        def first(members: tuple[UOp, ...]) -> UOp:
+            return min(members, key=positions.__getitem__)
+
+        def last(members: tuple[UOp, ...]) -> UOp:
+            return max(members, key=positions.__getitem__)
+
+        for run in plan.runs:
+            self.vector_of.update(dict.fromkeys(run.members, run))
+            self.vector_writer.add(first(run.members))
+        for update in plan.updates:
+            self.product_of.update(dict.fromkeys(update.product.members, update.product))
+            self.update_of.update(dict.fromkeys(update.members, update))
+            self.accumulator_of.update(dict.fromkeys(update.accumulators, update))
+            self.pack_writer |= {last(update.product.members), last(update.members), first(update.accumulators)}
+        taken = set(self.accumulator_of)
+        for tree_update in plan_tree_updates(self.program.uops, lanes, taken, reach):
+            self.tree_update_of.update(dict.fromkeys(tree_update.members, tree_update))
+            self.accumulator_of.update(dict.fromkeys(tree_update.accumulators, tree_update))
+            self.absorbed.update(tree_update.interior())
+            self.pack_writer |= {last(tree_update.members), first(tree_update.accumulators)}
 
     def _fresh(self, stem: str) -> str:
         name = f"{stem}{self.counter}"
@@ -98,9 +143,8 @@ class VectorWriter:
         name = self.pack_names[pack] = self._fresh("vacc")
         for lane, accumulator in enumerate(pack.accumulators):
             self.names[accumulator] = self.names[accumulator.arg[1]] = f"{name}[{lane}]"
-        run = pack.product.run
         identity = ",".join(render_const(each.src[0].arg, each.scalar_dtype) for each in pack.accumulators)
-        return f"{self._vector_type(run.element, run.lanes)} {name} = {{{identity}}};"
+        return f"{self._vector_type('float', len(pack.accumulators))} {name} = {{{identity}}};"
 
     def _update_pack(self, uop: UOp) -> str:
         """`accumulators += product` as one vector update, written by its last lane."""
@@ -109,3 +153,61 @@ class VectorWriter:
             return ""
         accumulator, product = self.pack_names[pack], self.pack_names[pack.product]
         return f"{accumulator} = {accumulator}+{product};"
+
+    def _tree_update(self, uop: UOp) -> str:
+        """`accumulators += tree` (see lane_trees.py), written by its last lane: the vector loads it needs first."""
+        pack = self.tree_update_of[uop]
+        if uop not in self.pack_writer:
+            return ""
+        vector = self._vector_type("float", pack.lanes)
+        lines: list[str] = []
+        value = self._lane_value(pack.tree, vector, lines)
+        accumulator = self.pack_names[pack]
+        lines.append(f"{accumulator} = {accumulator}+{value};")
+        return ("\n" + "  " * self.indent).join(lines)
+
+    def _lane_value(self, tree: LaneTree, vector: str, lines: list[str]) -> str:
+        if tree.kind == "scalar":
+            return self.ref(tree.nodes[0])
+        if tree.kind == "gather":
+            return f"(({vector}){{{','.join(self.ref(node) for node in tree.nodes)}}})"
+        if tree.kind == "run":
+            return self._run_vector(tree.nodes, vector, lines)
+        operands = [self._lane_value(source, vector, lines) for source in tree.sources]
+        if tree.nodes[0].op is Ops.NEG:
+            return f"(-{operands[0]})"
+        return f"({operands[0]}{_VECTOR_INFIX[tree.nodes[0].op]}{operands[1]})"
+
+    def _run_vector(self, loads: tuple[UOp, ...], vector: str, lines: list[str]) -> str:
+        """A run of loads as one vector, loaded once for every pack of its loop body that reads it."""
+        known = self.run_vectors.get(loads)
+        if known is not None:
+            return known
+        name = self.run_vectors[loads] = self._fresh("vrow")
+        index = loads[0].src[0]
+        base, start = base_and_offset(index.src[1])
+        row = self._padded_row(index, base) if len(index.src) == 3 else f"{self.ref(index.src[0])}+{self.ref(base)}"
+        pointer = f"{row}+{start}" if start else row
+        lines.append(f"{vector} {name}; memcpy(&{name}, {pointer}, sizeof {name});")
+        return name
+
+    def _absorb_run_loads(self, uses: Counter[UOp], absorbed: set[UOp]) -> None:
+        """Leave out the scalar loads that only packed arithmetic read (their runs are loaded as vectors), with
+        the addresses only they used; a run's vector is addressed by the run's base and validity instead."""
+        readers = Counter(source for node in absorbed for source in node.src)
+        updates = set(self.tree_update_of.values())
+        for update in updates:
+            readers.update(update.tree.nodes)  # each lane's ASSIGN reads its value, and so does its REDUCE
+            readers.update(source for accumulator in update.accumulators for source in accumulator.arg[1].src)
+        for update in updates:
+            for loads in update.runs():
+                index = loads[0].src[0]
+                uses[base_and_offset(index.src[1])[0]] += 1
+                uses.update(index.src[2:])
+                for load in loads:
+                    if uses[load] == readers[load] and load not in absorbed:
+                        absorbed.add(load)
+                        uses.subtract(load.src[0].src[1:])
+
+
+_VECTOR_INFIX: Final = {Ops.ADD: "+", Ops.SUB: "-", Ops.MUL: "*"}

@@ -41,16 +41,19 @@ class VectorRun:
         return self.buffer.dtype.base.c_name
 
 
-def _base_and_offset(address: UOp) -> tuple[UOp, int]:
+def base_and_offset(address: UOp) -> tuple[UOp, int]:
+    """`base + c` as (base, c), a constant address c as (0, c), any other address as (address, 0)."""
     if address.op is Ops.ADD and address.src[1].op is Ops.CONST:
         return address.src[0], int(address.src[1].arg)
+    if address.op is Ops.CONST:
+        return address.const_like(0), int(address.arg)
     return address, 0
 
 
-def vector_runs(uops: Sequence[UOp], op: Ops, widths: Sequence[int] = VECTOR_LANES) -> list[VectorRun]:
-    """The runs of LOADs (or STOREs, by `op`) in `uops` to write as vector accesses of the `widths` (widest
-    first): global buffers of `VECTOR_DTYPES` only, addresses without a validity, all of a run between the
-    same loop bounds and barriers."""
+def adjacent_stretches(uops: Sequence[UOp], op: Ops) -> list[tuple[UOp, UOp, int, list[UOp]]]:
+    """The stretches of LOADs (or STOREs, by `op`) in `uops` at adjacent elements, as (buffer, base, first
+    offset, members): global buffers of `VECTOR_DTYPES` only, addresses without a validity, all of a
+    stretch between the same loop bounds and barriers (a tile's rows lie apart: a stretch each)."""
     candidates: dict[tuple[UOp, UOp, int], dict[int, UOp]] = {}
     segment = 0
     for uop in uops:
@@ -65,15 +68,30 @@ def vector_runs(uops: Sequence[UOp], op: Ops, widths: Sequence[int] = VECTOR_LAN
         assert isinstance(pointer.dtype, PtrDType)
         if pointer.dtype.base not in VECTOR_DTYPES:
             continue
-        base, offset = _base_and_offset(index.src[1])
+        base, offset = base_and_offset(index.src[1])
         candidates.setdefault((pointer, base, segment), {}).setdefault(offset, uop)
-    runs: list[VectorRun] = []
+    stretches: list[tuple[UOp, UOp, int, list[UOp]]] = []
     for (pointer, base, _), by_offset in candidates.items():
-        start = min(by_offset)
-        while start in by_offset:
-            lanes = next((n for n in widths if all(start + i in by_offset for i in range(n))), 1)
+        for offset in sorted(by_offset):
+            if offset - 1 in by_offset:
+                stretches[-1][3].append(by_offset[offset])
+            else:
+                stretches.append((pointer, base, offset, [by_offset[offset]]))
+    return stretches
+
+
+def vector_runs(uops: Sequence[UOp], op: Ops, widths: Sequence[int] = VECTOR_LANES) -> list[VectorRun]:
+    """The runs of LOADs (or STOREs, by `op`) in `uops` to write as vector accesses of the `widths` (widest
+    first): each stretch of adjacent accesses (see adjacent_stretches) cut into runs, widest first."""
+    runs: list[VectorRun] = []
+    for pointer, base, first, members in adjacent_stretches(uops, op):
+        start = 0
+        while start < len(members):
+            lanes = next((n for n in widths if start + n <= len(members)), 1)
             if lanes > 1:
-                members = tuple(by_offset[start + i] for i in range(lanes))
-                runs.append(VectorRun(pointer, base if start == 0 else base + start, members))
+                offset = first + start
+                runs.append(
+                    VectorRun(pointer, base if offset == 0 else base + offset, tuple(members[start : start + lanes]))
+                )
             start += lanes
     return runs
