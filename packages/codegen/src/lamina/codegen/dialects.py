@@ -16,8 +16,8 @@ from lamina.codegen.c_prelude import BOOL_STORAGE
 
 # The C99 float functions the renderer calls (their `f` forms for float): OpenCL C overloads the plain names.
 _C99_FLOAT_FUNCTIONS: Final = (
-    "ceil", "cos", "erf", "exp", "exp2", "expm1", "floor", "fmod", "log", "log1p", "log2", "pow", "rint", "sin",
-    "sqrt", "trunc",
+    "atan2", "ceil", "cos", "erf", "exp", "exp2", "expm1", "floor", "fmod", "log", "log1p", "log2", "pow", "rint",
+    "sin", "sqrt", "trunc",
 )  # fmt: skip
 
 

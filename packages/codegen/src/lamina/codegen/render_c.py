@@ -56,6 +56,7 @@ _FLOAT_FUNCTIONS: Final[dict[Ops, str]] = {
     Ops.CEIL: "ceil",
     Ops.ROUND: "rint",
     Ops.POW: "pow",
+    Ops.ATAN2: "atan2",
     Ops.MOD: "fmod",
 }
 # Float-typed exponentials use the prelude's branch-free versions, so loops around them vectorize.

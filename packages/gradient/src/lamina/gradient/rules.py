@@ -53,6 +53,13 @@ def _div(node: UOp, grad: UOp) -> tuple[UOp | None, ...]:
     return grad.alu(Ops.DIV, y), -((grad * node).alu(Ops.DIV, y))
 
 
+def _atan2(node: UOp, grad: UOp) -> tuple[UOp, UOp]:
+    # d/dy atan2(y, x) = x / (x^2 + y^2), d/dx = -y / (x^2 + y^2)
+    y, x = node.src
+    scale = grad.alu(Ops.DIV, x * x + y * y)
+    return scale * x, -(scale * y)
+
+
 def _pow(node: UOp, grad: UOp) -> tuple[UOp | None, ...]:
     x, y = node.src
     zero = node.const_like(0.0)
@@ -183,6 +190,7 @@ gradient_rules: Final[dict[Ops, GradientRule]] = {
     Ops.EXPM1: lambda node, grad: (grad * node.src[0].alu(Ops.EXP),),  # e**x, not result + 1 (exact near -1)
     Ops.LOG1P: lambda node, grad: (grad.alu(Ops.DIV, node.src[0] + node.const_like(1.0)),),
     Ops.POW: _pow,
+    Ops.ATAN2: _atan2,
     Ops.MAX: _max,
     Ops.WHERE: _where,
     Ops.CAST: _cast,

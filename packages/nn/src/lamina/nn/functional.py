@@ -47,8 +47,56 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return x.linear(weight, bias)
 
 
-def relu(x: Tensor) -> Tensor:
-    return x.relu()
+def _result(x: Tensor, result: Tensor, inplace: bool) -> Tensor:
+    """`result`, written into `x` when `inplace` (torch's inplace=True: x holds the result afterwards)."""
+    if inplace:
+        x[...] = result
+        return x
+    return result
+
+
+def relu(x: Tensor, inplace: bool = False) -> Tensor:
+    return _result(x, x.relu(), inplace)
+
+
+def relu6(x: Tensor, inplace: bool = False) -> Tensor:
+    return _result(x, x.relu6(), inplace)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    return _result(x, x.leaky_relu(negative_slope), inplace)
+
+
+def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    return _result(x, x.hardtanh(min_val, max_val), inplace)
+
+
+def hardsigmoid(x: Tensor, inplace: bool = False) -> Tensor:
+    return _result(x, x.hardsigmoid(), inplace)
+
+
+def hardswish(x: Tensor, inplace: bool = False) -> Tensor:
+    return _result(x, x.hardswish(), inplace)
+
+
+def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    return _result(x, x.elu(alpha), inplace)
+
+
+def selu(x: Tensor, inplace: bool = False) -> Tensor:
+    return _result(x, x.selu(), inplace)
+
+
+def celu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    return _result(x, x.celu(alpha), inplace)
+
+
+def silu(x: Tensor, inplace: bool = False) -> Tensor:
+    return _result(x, x.silu(), inplace)
+
+
+def mish(x: Tensor, inplace: bool = False) -> Tensor:
+    return _result(x, x.mish(), inplace)
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
@@ -61,6 +109,45 @@ def sigmoid(x: Tensor) -> Tensor:
 
 def tanh(x: Tensor) -> Tensor:
     return x.tanh()
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    return x.softplus(beta, threshold)
+
+
+def softsign(x: Tensor) -> Tensor:
+    return x.softsign()
+
+
+def logsigmoid(x: Tensor) -> Tensor:
+    return x.logsigmoid()
+
+
+def tanhshrink(x: Tensor) -> Tensor:
+    return x.tanhshrink()
+
+
+def softshrink(x: Tensor, lambd: float = 0.5) -> Tensor:
+    return x.softshrink(lambd)
+
+
+def hardshrink(x: Tensor, lambd: float = 0.5) -> Tensor:
+    return x.hardshrink(lambd)
+
+
+def glu(x: Tensor, dim: int = -1) -> Tensor:
+    """The first half of `x` along `dim` times the sigmoid of the second (a gated linear unit)."""
+    if x.ndim == 0:
+        raise ValueError("glu needs at least one dim, got a 0-d tensor")
+    size = x.shape[dim]
+    if size % 2:
+        raise ValueError(f"glu halves dim {dim} of shape {x.shape}, whose size {size} is odd")
+    first, second = x.chunk(2, dim)
+    return first * second.sigmoid()
+
+
+def softmin(x: Tensor, dim: int = -1) -> Tensor:
+    return (-x).softmax(dim)
 
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:

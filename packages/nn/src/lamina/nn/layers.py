@@ -1,4 +1,4 @@
-"""The layers: Linear, Conv2d, Embedding, Dropout, activations and Sequential, initialised like torch.
+"""The layers: Linear, Conv2d, Embedding, Dropout, Flatten and Sequential, initialised like torch.
 
 Weights use torch's defaults (kaiming_uniform with a = sqrt(5), which is uniform in
 ±1/sqrt(fan_in), and biases uniform in the same bound), so a model built here starts from the
@@ -87,29 +87,6 @@ class Dropout(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return dropout(x, self.p, self.training)
-
-
-class ReLU(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return x.relu()
-
-
-class GELU(Module):
-    def __init__(self, approximate: str = "none") -> None:
-        self.approximate = approximate
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.gelu(self.approximate)
-
-
-class Sigmoid(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return x.sigmoid()
-
-
-class Tanh(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return x.tanh()
 
 
 class Flatten(Module):

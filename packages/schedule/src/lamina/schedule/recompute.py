@@ -29,8 +29,8 @@ RECOMPUTED_FROM: Final = 2
 _HEAVY_WEIGHT: Final = 8
 _HEAVY: Final = frozenset(
     {
-        Ops.EXP, Ops.EXP2, Ops.LOG, Ops.LOG2, Ops.SIN, Ops.COS, Ops.ERF, Ops.EXPM1, Ops.LOG1P, Ops.POW, Ops.SQRT,
-        Ops.DIV, Ops.RECIPROCAL, Ops.IDIV, Ops.MOD,
+        Ops.EXP, Ops.EXP2, Ops.LOG, Ops.LOG2, Ops.SIN, Ops.COS, Ops.ERF, Ops.EXPM1, Ops.LOG1P, Ops.POW, Ops.ATAN2,
+        Ops.SQRT, Ops.DIV, Ops.RECIPROCAL, Ops.IDIV, Ops.MOD,
     }
 )  # fmt: skip
 """Ops that cost several plain ones (a polynomial, a division)."""

@@ -44,7 +44,7 @@ def broadcast_constant(dtype: DType, value: ConstValue, shape: tuple[int, ...]) 
     return known
 
 
-def _guard_divisor(result: UOp, divisor: UOp, op: str) -> UOp:
+def guard_divisor(result: UOp, divisor: UOp, op: str) -> UOp:
     """`result` of an integer division by `divisor`, raising ZeroDivisionError (like torch) where it is zero: now
     for a constant divisor, when the kernels run for any other (a runtime check, see lamina.uop.check)."""
     constant = divisor
@@ -55,6 +55,24 @@ def _guard_divisor(result: UOp, divisor: UOp, op: str) -> UOp:
             raise ZeroDivisionError(f"{op}: integer division by zero")
         return result
     return checked(result, divisor, Check(CheckKind.DIVISOR, op))
+
+
+def _floor_divide_floats(a: UOp, b: UOp) -> UOp:
+    """a // b for floats as Python and torch compute it: from the remainder, not floor(a / b), which rounds
+    (a quotient just below an integer rounds up to it) and gives 0 for 1 // -inf where Python gives -1."""
+    zero, one = a.const_like(0), a.const_like(1)
+    remainder = a.alu(Ops.MOD, b)
+    quotient = (a - remainder).alu(Ops.DIV, b)
+    signs_differ = b.lt(zero).alu(Ops.XOR, remainder.lt(zero))
+    quotient = remainder.ne(zero).alu(Ops.AND, signs_differ).where(quotient - one, quotient)
+    floored = quotient.alu(Ops.FLOOR)
+    floored = (quotient - floored).lt(a.const_like(0.5)).where(floored, floored + one)
+    # A zero quotient takes the sign of a / b (0.0 or -0.0); a zero divisor gives a / b (inf or NaN).
+    ratio = a.alu(Ops.DIV, b)
+    negative = ratio.lt(zero).alu(Ops.OR, ratio.eq(zero).alu(Ops.AND, one.alu(Ops.DIV, ratio).lt(zero)))
+    signed_zero = negative.where(a.const_like(-0.0), zero)
+    result = quotient.ne(zero).where(floored, signed_zero)
+    return b.eq(zero).where(ratio, result)
 
 
 def _power_by_squaring(base: UOp, exponent: int) -> UOp:
@@ -205,22 +223,35 @@ class ElementwiseMixin(MovementMixin):
     def mul(self, other: Operand) -> Self:
         return self._binary(Ops.MUL, other)
 
-    def div(self, other: Operand, reverse: builtins.bool = False) -> Self:
-        """True division: integers divide as floats."""
+    def div(self, other: Operand, reverse: builtins.bool = False, *, rounding_mode: str | None = None) -> Self:
+        """True division (integers divide as floats), or with `rounding_mode` "trunc" or "floor" the quotient
+        rounded toward zero or down, in the operands' dtype (torch.div)."""
+        if rounding_mode == "floor":
+            return self.floordiv(other, reverse)
+        if rounding_mode == "trunc":
+            left, right, inputs = self._pair(other, reverse=reverse)
+            if left.scalar_dtype.is_float:
+                return self._derive(left.alu(Ops.DIV, right).alu(Ops.TRUNC), *inputs)
+            return self._derive(guard_divisor(left.alu(Ops.IDIV, right), right, "div"), *inputs)
+        if rounding_mode is not None:
+            raise ValueError(f"div's rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
         dtype = result_type(self.dtype, other.dtype if isinstance(other, TensorCore) else other)
         return self._binary(Ops.DIV, other, reverse, dtype=least_upper_float(dtype))
+
+    def divide(self, other: Operand, *, rounding_mode: str | None = None) -> Self:
+        return self.div(other, rounding_mode=rounding_mode)
 
     def floordiv(self, other: Operand, reverse: builtins.bool = False) -> Self:
         """Division rounded toward negative infinity (Python's //)."""
         left, right, inputs = self._pair(other, reverse=reverse)
         if left.scalar_dtype.is_float:
-            return self._derive(left.alu(Ops.DIV, right).alu(Ops.FLOOR), *inputs)
+            return self._derive(_floor_divide_floats(left, right), *inputs)
         quotient = left.alu(Ops.IDIV, right)
         remainder = left.alu(Ops.MOD, right)
         signs_differ = remainder.lt(remainder.const_like(0)).alu(Ops.XOR, right.lt(right.const_like(0)))
         adjust = remainder.ne(remainder.const_like(0)).alu(Ops.AND, signs_differ)
         floored = quotient - adjust.cast(quotient.scalar_dtype)
-        return self._derive(_guard_divisor(floored, right, "floor_divide"), *inputs)
+        return self._derive(guard_divisor(floored, right, "floor_divide"), *inputs)
 
     def mod(self, other: Operand, reverse: builtins.bool = False) -> Self:
         """Remainder with the sign of the divisor (Python's %)."""
@@ -232,7 +263,7 @@ class ElementwiseMixin(MovementMixin):
         result = wrap.where(remainder + right, remainder)
         if left.scalar_dtype.is_float:
             return self._derive(result, *inputs)
-        return self._derive(_guard_divisor(result, right, "remainder"), *inputs)
+        return self._derive(guard_divisor(result, right, "remainder"), *inputs)
 
     def pow(self, exponent: Operand, reverse: builtins.bool = False) -> Self:
         """self ** exponent (base ** self when `reverse`); integer powers of integers are exact and wrap, like torch."""

@@ -7,16 +7,17 @@ sum over the shared axis: the scheduler fuses it into one kernel with a reductio
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections.abc import Sequence
 from typing import Generic, NamedTuple, Self, TypeVar, overload
 
 from lamina.dtype import dtypes, promote_types
 from lamina.shape import broadcast_shapes, matmul_shape, normalize_axes, normalize_axis
+from lamina.tensor.activations import ActivationMixin
 from lamina.tensor.core import TensorCore
 from lamina.tensor.creation import arange_uop, index_dtype_for
-from lamina.tensor.elementwise import broadcast_uop
-from lamina.tensor.math_functions import MathMixin
+from lamina.tensor.elementwise import Operand, broadcast_uop
 from lamina.uop import Ops
 
 Axis = int | Sequence[int] | None
@@ -41,7 +42,7 @@ class ValuesIndices(NamedTuple, Generic[T]):
     indices: T
 
 
-class ReduceMixin(MathMixin):
+class ReduceMixin(ActivationMixin):
     """Reductions over dims, softmax-family functions, cumsum and matmul.
 
     Every reduction takes torch's `dim=` and `keepdim=` (and numpy's `axis=` as another name for `dim`).
@@ -65,6 +66,16 @@ class ReduceMixin(MathMixin):
 
     def prod(self, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None) -> Self:
         return self._accumulating()._reduce(Ops.MUL, resolve_dim(dim, axis), keepdim)
+
+    def allclose(
+        self,
+        other: Operand,
+        rtol: builtins.float = 1e-05,
+        atol: builtins.float = 1e-08,
+        equal_nan: builtins.bool = False,
+    ) -> builtins.bool:
+        """Whether every element isclose (torch.allclose): computes both tensors."""
+        return builtins.bool(self.isclose(other, rtol, atol, equal_nan).all().item())
 
     def _check_nonempty(self, name: str, axis: Axis) -> None:
         for dim in normalize_axes(axis, self.ndim):

@@ -68,6 +68,7 @@ class Ops(Enum):
     DIV = auto()  # true division of floats
     IDIV = auto()  # integer division truncating toward zero (C semantics)
     MOD = auto()  # remainder with the sign of the dividend (C semantics; fmod for floats)
+    ATAN2 = auto()  # the angle of the point (x=src[1], y=src[0]), C's atan2: floats only
     MAX = auto()
     POW = auto()  # floats only
     CMPLT = auto()  # result dtype bool
@@ -141,7 +142,7 @@ class GroupOp:
     )  # fmt: skip
     BINARY: Final = frozenset(
         {
-            Ops.ADD, Ops.SUB, Ops.MUL, Ops.DIV, Ops.IDIV, Ops.MOD, Ops.MAX, Ops.POW, Ops.CMPLT, Ops.CMPNE,
+            Ops.ADD, Ops.SUB, Ops.MUL, Ops.DIV, Ops.IDIV, Ops.MOD, Ops.MAX, Ops.POW, Ops.ATAN2, Ops.CMPLT, Ops.CMPNE,
             Ops.CMPEQ, Ops.AND, Ops.OR, Ops.XOR, Ops.SHL, Ops.SHR,
         }
     )  # fmt: skip

@@ -138,6 +138,7 @@ _ALU: Final[dict[Ops, Callable[..., Array]]] = {
     Ops.MOD: np.fmod,  # the sign of the dividend, for integers as for floats: C's % and fmod
     Ops.MAX: np.maximum,
     Ops.POW: np.power,
+    Ops.ATAN2: np.arctan2,
     Ops.CMPLT: np.less,
     Ops.CMPNE: np.not_equal,
     Ops.CMPEQ: np.equal,
