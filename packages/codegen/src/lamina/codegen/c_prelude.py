@@ -79,16 +79,20 @@ FLOAT_TO_BF16: Final = """static inline unsigned short lm_float_to_bf16(float va
 }"""
 
 
-EXP_SCALED: Final = """static inline float lm_exp_scaled(float r, float k) {
-  /* e^r * 2^k for |r| <= ln(2)/2 and whole |k| <= 150: Cephes' expf polynomial (under 2 ulp), then the
-     scale in two halves, each a normal float, so results in the subnormals and overflow to inf are right */
+EXP_SCALED: Final = """static inline float lm_expm1_reduced(float r) {
+  /* e^r - 1 for |r| <= ln(2)/2: Cephes' expf polynomial (under 2 ulp), without the final + 1 */
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
+  return p * r * r + r;
+}
+static inline float lm_exp_scaled(float r, float k) {
+  /* e^r * 2^k for |r| <= ln(2)/2 and whole |k| <= 150: the polynomial, then the scale in two halves, each a
+     normal float, so results in the subnormals and overflow to inf are right */
+  float p = lm_expm1_reduced(r) + 1.0f;
   int whole = (int)k;
   int first = whole / 2;
   unsigned int high = (unsigned int)(first + 127) << 23;
@@ -112,6 +116,21 @@ EXP_FLOAT: Final = """static inline float lm_exp_float(float x) {
   r = r + k * 2.12194440e-4f;
   float result = lm_exp_scaled(r, k);
   return x != x ? x : result;
+}"""
+
+# e^x - 1: the reduced polynomial itself where x needs no scaling (|x| <= ln(2)/2, where e^x - 1 would cancel),
+# else e^x - 1 from the scaled exponential (at least 0.29 away from 0: nothing cancels).
+EXPM1_FLOAT: Final = """static inline float lm_expm1_float(float x) {
+  float clamped = x < -104.0f ? -104.0f : x;
+  clamped = clamped > 89.0f ? 89.0f : clamped;
+  clamped = x != x ? 0.0f : clamped;
+  float k = (clamped * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  float r = clamped - k * 0.693359375f;
+  r = r + k * 2.12194440e-4f;
+  float scaled = lm_exp_scaled(r, k) - 1.0f;
+  float near = lm_expm1_reduced(clamped);
+  float result = k == 0.0f ? near : scaled;
+  return (x != x || x == 0.0f) ? x : result; /* NaN, and the sign of a zero, pass through */
 }"""
 
 EXP2_FLOAT: Final = """static inline float lm_exp2_float(float x) {

@@ -21,6 +21,7 @@ from lamina.codegen.c_prelude import (
     EXP2_FLOAT,
     EXP_FLOAT,
     EXP_SCALED,
+    EXPM1_FLOAT,
     TILE_KERNEL_ATTRIBUTE,
     division_helper,
     helper_name,
@@ -63,6 +64,7 @@ _FLOAT_FUNCTIONS: Final[dict[Ops, str]] = {
 _VECTORIZABLE_FLOAT_FUNCTIONS: Final[dict[Ops, tuple[str, str]]] = {
     Ops.EXP: ("lm_exp_float", EXP_FLOAT),
     Ops.EXP2: ("lm_exp2_float", EXP2_FLOAT),
+    Ops.EXPM1: ("lm_expm1_float", EXPM1_FLOAT),
 }
 # The OpenMP reduction operator of each REDUCE op a SIMD loop may carry.
 _SIMD_REDUCTIONS: Final = {Ops.ADD: "+", Ops.MUL: "*"}

@@ -11,6 +11,7 @@ import builtins
 import math
 from typing import Final, Self
 
+from lamina.dtype import dtypes
 from lamina.tensor.math_functions import MathMixin
 
 # SELU's constants (Klambauer et al. 2017), as torch has them.
@@ -41,14 +42,26 @@ class ActivationMixin(MathMixin):
         return nonnegative._select(1.0, decay) / (1 + decay)
 
     def tanh(self) -> Self:
-        # (1 - e^-2t) / (1 + e^-2t) for t = |x| >= 0, through expm1: exact near 0 (2 sigmoid(2x) - 1 loses the
-        # digits of a small x to the rounding of 1/2 + x) and never overflows. The sign is a choice, not |x|, so
-        # the derivative at 0 is 1 and tanh(-0.0) is -0.0.
         x = self._floating()
         nonnegative = x.ge(0)
-        decay = (-2 * nonnegative._select(x, -x)).expm1()
-        magnitude = -decay / (decay + 2)
-        return nonnegative._select(magnitude, -magnitude)
+        magnitude = nonnegative._select(x, -x)  # |x| as a choice: the derivative at 0 is 1, and -0.0 stays
+        if x.dtype == dtypes.float64:
+            # (1 - e^-2t) / (1 + e^-2t) through expm1: exact near 0, where 2 sigmoid(2x) - 1 loses x's digits.
+            decay = (-2 * magnitude).expm1()
+            far = -decay / (decay + 2)
+            return nonnegative._select(far, -far)
+        # float32 and below: Cephes' tanhf, an odd polynomial below 0.625 (exact near 0: tanh(1e-7) is 1e-7),
+        # (1 - e^-2t) / (1 + e^-2t) above. Both vectorize (expm1's libm call may not), and neither side forms an
+        # inf its derivative would multiply by the choice's 0: the polynomial sees 0 where it is not chosen.
+        small = magnitude.lt(0.625)
+        inner = small._select(x, 0.0)
+        square = inner * inner
+        polynomial = ((((-5.70498872745e-3 * square + 2.06390887954e-2) * square - 5.37397155531e-2) * square
+                       + 1.33314422036e-1) * square - 3.33332819422e-1)  # fmt: skip
+        near = inner * (1 + square * polynomial)  # inner times, so -0.0 keeps its sign
+        decay = (-2 * magnitude).exp()
+        far = (1 - decay) / (1 + decay)
+        return small._select(near, nonnegative._select(far, -far))
 
     def silu(self) -> Self:
         return self * self.sigmoid()
