@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Generic, NamedTuple, Self, TypeVar, overload
 
-from lamina.dtype import dtypes, promote_types
+from lamina.dtype import DType, dtypes, promote_types
 from lamina.shape import broadcast_shapes, matmul_shape, normalize_axes, normalize_axis
 from lamina.tensor.activations import ActivationMixin
 from lamina.tensor.core import TensorCore
@@ -35,6 +35,13 @@ def resolve_dim(dim: Axis, axis: Axis) -> Axis:
 T = TypeVar("T")
 
 
+class MinMax(NamedTuple, Generic[T]):
+    """aminmax's result, torch's field names."""
+
+    min: T
+    max: T
+
+
 class ValuesIndices(NamedTuple, Generic[T]):
     """What `max(dim)` and `min(dim)` return, like torch.return_types.max: the extremes and where they are."""
 
@@ -43,7 +50,7 @@ class ValuesIndices(NamedTuple, Generic[T]):
 
 
 class ReduceMixin(ActivationMixin):
-    """Reductions over dims, softmax-family functions, cumsum and matmul.
+    """Reductions over dims, softmax-family functions and matmul.
 
     Every reduction takes torch's `dim=` and `keepdim=` (and numpy's `axis=` as another name for `dim`).
     """
@@ -61,11 +68,27 @@ class ReduceMixin(ActivationMixin):
         """self in the dtype sums and products accumulate in: int64 for integers and bool, as in torch."""
         return self.cast(dtypes.int64) if (self.dtype.is_int or self.dtype.is_bool) else self
 
-    def sum(self, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None) -> Self:
-        return self._accumulating()._reduce(Ops.ADD, resolve_dim(dim, axis), keepdim)
+    def sum(self, dim: Axis = None, keepdim: bool = False, *, dtype: DType | None = None, axis: Axis = None) -> Self:
+        """The sum over `dim` (all dims by default); integers and bools in int64, or in `dtype` (cast first)."""
+        source = self._accumulating() if dtype is None else self.cast(dtype)
+        return source._reduce(Ops.ADD, resolve_dim(dim, axis), keepdim)
 
-    def prod(self, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None) -> Self:
-        return self._accumulating()._reduce(Ops.MUL, resolve_dim(dim, axis), keepdim)
+    def prod(self, dim: Axis = None, keepdim: bool = False, *, dtype: DType | None = None, axis: Axis = None) -> Self:
+        source = self._accumulating() if dtype is None else self.cast(dtype)
+        return source._reduce(Ops.MUL, resolve_dim(dim, axis), keepdim)
+
+    def count_nonzero(self, dim: Axis = None) -> Self:
+        return self.ne(0).sum(dim)
+
+    def aminmax(self, *, dim: int | None = None, keepdim: bool = False) -> MinMax[Self]:
+        """The smallest and largest values (over `dim`, or all), as torch.aminmax's (min, max)."""
+        return MinMax(self.amin(dim, keepdim), self.amax(dim, keepdim))
+
+    def var_mean(self, dim: Axis = None, keepdim: bool = False, correction: int = 1) -> tuple[Self, Self]:
+        return self.var(dim, keepdim, correction), self.mean(dim, keepdim)
+
+    def std_mean(self, dim: Axis = None, keepdim: bool = False, correction: int = 1) -> tuple[Self, Self]:
+        return self.std(dim, keepdim, correction), self.mean(dim, keepdim)
 
     def allclose(
         self,
@@ -148,7 +171,11 @@ class ReduceMixin(ActivationMixin):
             values, indices = values.squeeze(along), indices.squeeze(along)
         return ValuesIndices(values, indices)
 
-    def mean(self, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None) -> Self:
+    def mean(self, dim: Axis = None, keepdim: bool = False, *, dtype: DType | None = None, axis: Axis = None) -> Self:
+        if dtype is not None:
+            if not dtype.is_float:
+                raise TypeError(f"mean needs a float dtype, got {dtype}")
+            return self.cast(dtype).mean(dim, keepdim, axis=axis)
         dims = resolve_dim(dim, axis)
         count = math.prod(self.shape[each] for each in normalize_axes(dims, self.ndim))
         total = self._floating().sum(dims, keepdim)
@@ -223,20 +250,6 @@ class ReduceMixin(ActivationMixin):
         floating = self._floating()
         shifted = floating - floating.amax(along, keepdim=True).detach()
         return shifted - shifted.exp().sum(along, keepdim=True).log()
-
-    def cumsum(self, dim: int = 0, *, axis: int | None = None) -> Self:
-        """Running sums along `dim` (a triangular-masked sum: O(n²) work per row, fused in one kernel)."""
-        if self.ndim == 0:
-            return self
-        along = normalize_axis(resolve_dim(dim if axis is None else None, axis), self.ndim)  # type: ignore[arg-type]
-        length = self.shape[along]
-        moved = self.transpose(along, -1)
-        expanded = moved.unsqueeze(-2).expand((*moved.shape[:-1], length, length))
-        rows = moved._index_along(moved.ndim - 1, length).unsqueeze(-1).expand(expanded.shape)
-        columns = moved._index_along(moved.ndim - 1, length).unsqueeze(-2).expand(expanded.shape)
-        lower = columns.le(rows)
-        summed = lower._select(expanded, 0).sum(-1)
-        return summed.transpose(along, -1)
 
     # -- matrix products --
 
