@@ -9,6 +9,7 @@ from lamina.engine.capture import JitError
 from lamina.engine.context import Context, context_from_environment, current_context, options
 from lamina.engine.runtime import LiveCounts, live_counts, stats
 from lamina.tensor.core import no_grad, realize
+from lamina.tensor.einsum import einsum, meshgrid
 from lamina.tensor.jit import Jit, jit
 from lamina.tensor.tensor import Tensor, where
 
@@ -20,8 +21,10 @@ __all__ = [
     "Tensor",
     "context_from_environment",
     "current_context",
+    "einsum",
     "jit",
     "live_counts",
+    "meshgrid",
     "no_grad",
     "options",
     "realize",

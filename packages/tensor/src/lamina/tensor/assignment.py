@@ -27,11 +27,11 @@ from lamina.shape import broadcast_shapes, contiguous_strides
 from lamina.tensor.core import TensorCore, grad_enabled, scalar_uop, with_realized
 from lamina.tensor.elementwise import Operand
 from lamina.tensor.indexing import IndexingMixin, _index_tensor
-from lamina.tensor.structure import StructureMixin
+from lamina.tensor.scatter import ScatterMixin
 from lamina.uop import Ops, UOp
 
 
-class AssignmentMixin(StructureMixin):
+class AssignmentMixin(ScatterMixin):
     """`__setitem__`."""
 
     __slots__ = ()
