@@ -69,7 +69,9 @@ def test_cross_entropy_with_probability_targets_matches_numpy(rng: np.random.Gen
     probabilities = np.exp(log_softmax(rng.standard_normal((6, 5)), 1))
     smoothed = probabilities * 0.8 + 0.2 / 5
     expected = -(smoothed * log_softmax(logits, 1)).sum(1)
-    out = functional.cross_entropy(Tensor(logits), Tensor(probabilities), reduction, label_smoothing=0.2).numpy()
+    out = functional.cross_entropy(
+        Tensor(logits), Tensor(probabilities), reduction=reduction, label_smoothing=0.2
+    ).numpy()
     np.testing.assert_allclose(out, reduce(expected, reduction), rtol=1e-12)
 
 
@@ -102,7 +104,7 @@ def test_cross_entropy_rejects_targets_of_the_wrong_shape() -> None:
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_nll_loss_picks_the_target_log_probability(rng: np.random.Generator, reduction: Reduction) -> None:
     log_probs, target = log_softmax(rng.standard_normal((6, 5)), 1), rng.integers(0, 5, 6)
-    out = functional.nll_loss(Tensor(log_probs), Tensor(target), reduction).numpy()
+    out = functional.nll_loss(Tensor(log_probs), Tensor(target), reduction=reduction).numpy()
     np.testing.assert_allclose(out, reduce(-log_probs[np.arange(6), target], reduction), rtol=1e-12)
 
 

@@ -4,7 +4,7 @@
 `lamina.nn.state` safetensors files and state dicts; the layer classes are exported here.
 """
 
-from lamina.nn import functional, optim, state
+from lamina.nn import functional, init, lr_scheduler, optim, state, utils
 from lamina.nn.activations import (
     CELU,
     ELU,
@@ -31,9 +31,32 @@ from lamina.nn.activations import (
     Tanh,
     Tanhshrink,
 )
+from lamina.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList
 from lamina.nn.layers import Conv2d, Dropout, Embedding, Flatten, Linear, Sequential
+from lamina.nn.loss_layers import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CosineEmbeddingLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from lamina.nn.module import Module
-from lamina.nn.normalization import BatchNorm2d, LayerNorm
+from lamina.nn.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+    LayerNorm,
+    RMSNorm,
+)
 
 __all__ = [
     "CELU",
@@ -41,27 +64,48 @@ __all__ = [
     "GELU",
     "GLU",
     "SELU",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "BatchNorm1d",
     "BatchNorm2d",
+    "BatchNorm3d",
     "Conv2d",
+    "CosineEmbeddingLoss",
+    "CrossEntropyLoss",
     "Dropout",
     "Embedding",
     "Flatten",
+    "GroupNorm",
     "Hardshrink",
     "Hardsigmoid",
     "Hardswish",
     "Hardtanh",
+    "HuberLoss",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
+    "KLDivLoss",
+    "L1Loss",
     "LayerNorm",
     "LeakyReLU",
     "Linear",
     "LogSigmoid",
     "LogSoftmax",
+    "MSELoss",
     "Mish",
     "Module",
+    "ModuleDict",
+    "ModuleList",
+    "NLLLoss",
+    "ParameterDict",
+    "ParameterList",
+    "RMSNorm",
     "ReLU",
     "ReLU6",
     "Sequential",
     "SiLU",
     "Sigmoid",
+    "SmoothL1Loss",
     "Softmax",
     "Softmin",
     "Softplus",
@@ -70,6 +114,9 @@ __all__ = [
     "Tanh",
     "Tanhshrink",
     "functional",
+    "init",
+    "lr_scheduler",
     "optim",
     "state",
+    "utils",
 ]

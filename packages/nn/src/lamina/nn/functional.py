@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Final
 
+from lamina.dtype import dtypes
 from lamina.nn.convolution import avg_pool2d, conv2d, max_pool2d
 from lamina.nn.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
+    cosine_embedding_loss,
     cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
     mse_loss,
     nll_loss,
+    smooth_l1_loss,
 )
 from lamina.tensor import Tensor, no_grad, realize
 
@@ -24,21 +31,47 @@ __all__ = [
     "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "celu",
     "conv2d",
+    "cosine_embedding_loss",
     "cross_entropy",
     "dropout",
+    "elu",
     "gelu",
+    "glu",
+    "group_norm",
+    "hardshrink",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh",
+    "huber_loss",
+    "instance_norm",
+    "kl_div",
+    "l1_loss",
     "layer_norm",
+    "leaky_relu",
     "linear",
     "log_softmax",
+    "logsigmoid",
     "max_pool2d",
+    "mish",
     "mse_loss",
     "nll_loss",
     "relu",
+    "relu6",
+    "rms_norm",
     "scaled_dot_product_attention",
+    "selu",
     "sigmoid",
+    "silu",
+    "smooth_l1_loss",
     "softmax",
+    "softmin",
+    "softplus",
+    "softshrink",
+    "softsign",
     "tanh",
+    "tanhshrink",
 ]
 
 
@@ -185,7 +218,7 @@ def batch_norm(
     weight: Tensor | None = None,
     bias: Tensor | None = None,
     training: bool = False,
-    momentum: float = 0.1,
+    momentum: float | Tensor = 0.1,
     eps: float = 1e-5,
 ) -> Tensor:
     """Normalize each channel (dim 1) by batch statistics (training) or the running ones (evaluation).
@@ -213,7 +246,7 @@ def batch_norm(
 
 
 def _update_running(
-    x: Tensor, mean: Tensor, variance: Tensor, running_mean: Tensor, running_var: Tensor, momentum: float
+    x: Tensor, mean: Tensor, variance: Tensor, running_mean: Tensor, running_var: Tensor, momentum: float | Tensor
 ) -> None:
     count = x.numel() // x.shape[1]
     with no_grad():
@@ -222,6 +255,83 @@ def _update_running(
         running_mean.assign(running_mean * (1 - momentum) + batch_mean * momentum)
         running_var.assign(running_var * (1 - momentum) + unbiased * momentum)
         realize(running_mean, running_var)
+
+
+def group_norm(
+    x: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
+) -> Tensor:
+    """Normalize each group of `num_groups` channel groups of each sample (biased variance), then scale and shift
+    per channel (torch.nn.functional.group_norm)."""
+    if x.ndim < 2 or x.shape[1] % num_groups:
+        raise ValueError(f"group_norm: {num_groups} groups must divide the channels (dim 1) of shape {x.shape}")
+    grouped = x.reshape((x.shape[0], num_groups, -1))
+    centered = grouped - grouped.mean(-1, keepdim=True)
+    variance = (centered * centered).mean(-1, keepdim=True)
+    result = (centered * (variance + eps).rsqrt()).reshape(x.shape)
+    broadcast = (1, x.shape[1], *(1,) * (x.ndim - 2))
+    if weight is not None:
+        result = result * weight.reshape(broadcast)
+    return result if bias is None else result + bias.reshape(broadcast)
+
+
+def instance_norm(
+    x: Tensor,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalize each channel of each sample over its spatial dims (torch.nn.functional.instance_norm); with
+    running statistics, training updates them with the instances' mean statistics, and without
+    `use_input_stats` they normalize instead."""
+    if x.ndim < 3:
+        raise ValueError(f"instance_norm needs (N, C, ...) with spatial dims, got shape {x.shape}")
+    axes = tuple(range(2, x.ndim))
+    broadcast = (1, x.shape[1], *(1,) * (x.ndim - 2))
+    if use_input_stats or running_mean is None or running_var is None:
+        mean = x.mean(axes, keepdim=True)
+        centered = x - mean
+        variance = (centered * centered).mean(axes, keepdim=True)
+        if use_input_stats and running_mean is not None and running_var is not None:
+            count = math.prod(x.shape[2:])
+            with no_grad():
+                batch_mean = mean.detach().mean(0).reshape((x.shape[1],))
+                unbiased = variance.detach().mean(0).reshape((x.shape[1],)) * (count / max(count - 1, 1))
+                running_mean.assign(running_mean * (1 - momentum) + batch_mean * momentum)
+                running_var.assign(running_var * (1 - momentum) + unbiased * momentum)
+                realize(running_mean, running_var)
+    else:
+        centered = x - running_mean.reshape(broadcast)
+        variance = running_var.reshape(broadcast)
+    result = centered * (variance + eps).rsqrt()
+    if weight is not None:
+        result = result * weight.reshape(broadcast)
+    return result if bias is None else result + bias.reshape(broadcast)
+
+
+_MACHINE_EPSILON: Final = {
+    dtypes.float16: 2.0**-10,
+    dtypes.bfloat16: 2.0**-7,
+    dtypes.float32: 2.0**-23,
+    dtypes.float64: 2.0**-52,
+}
+
+
+def rms_norm(
+    x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None, eps: float | None = None
+) -> Tensor:
+    """x / sqrt(mean(x^2) + eps) over the trailing `normalized_shape` dims, times `weight` (torch's rms_norm;
+    eps defaults to the dtype's machine epsilon)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if x.shape[x.ndim - len(shape) :] != shape:
+        raise ValueError(f"rms_norm over {shape} does not match the trailing dims of input {x.shape}")
+    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    floor = _MACHINE_EPSILON.get(x.dtype, _MACHINE_EPSILON[dtypes.float32]) if eps is None else eps
+    result = x * ((x * x).mean(axes, keepdim=True) + floor).rsqrt()
+    return result if weight is None else result * weight
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:

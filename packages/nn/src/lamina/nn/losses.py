@@ -1,5 +1,6 @@
-"""Loss functions with torch's semantics: cross entropy (class indices or probabilities, label
-smoothing, ignore_index), negative log likelihood, mean squared error and binary cross entropy.
+"""Loss functions with torch's semantics: cross entropy (class indices or probabilities, class weights,
+label smoothing, ignore_index), negative log likelihood, mean squared and absolute error, smooth L1 and
+Huber, KL divergence, binary cross entropy and the cosine embedding loss.
 
 Class-index targets are turned into one-hot masks (an index outside [0, C), such as the default
 ignore_index of -100, matches no class), so every loss is a fused elementwise-and-reduce graph.
@@ -37,7 +38,12 @@ def _classes_last(values: Tensor) -> Tensor:
 
 
 def _index_loss(
-    log_probs: Tensor, target: Tensor, reduction: Reduction, ignore_index: int, label_smoothing: float
+    log_probs: Tensor,
+    target: Tensor,
+    reduction: Reduction,
+    ignore_index: int,
+    label_smoothing: float,
+    weight: Tensor | None = None,
 ) -> Tensor:
     # log_probs has its classes last; target holds class indices with log_probs' other dims.
     _check_reduction(reduction)
@@ -50,48 +56,78 @@ def _index_loss(
     # Every target but ignore_index must be a class (torch raises IndexError for the others).
     hot = target.where(keep, 0).one_hot_for("cross_entropy target", classes, dim=log_probs.ndim - 1)
     hot = hot.cast(log_probs.dtype)
-    loss = -(log_probs * hot).sum(-1)
+    if weight is not None and weight.shape != (classes,):
+        raise ValueError(f"class weights need shape ({classes},), got {weight.shape}")
+    weighted = log_probs if weight is None else log_probs * weight.cast(log_probs.dtype)
+    loss = -(weighted * hot).sum(-1)
     if label_smoothing:
-        smooth = -log_probs.sum(-1) / classes
+        smooth = -weighted.sum(-1) / classes
         loss = loss * (1 - label_smoothing) + smooth * label_smoothing
     loss = loss.where(keep, 0.0)
     if reduction == "none":
         return loss
     total = loss.sum()
-    return total if reduction == "sum" else total / keep.sum().cast(loss.dtype)
+    if reduction == "sum":
+        return total
+    # The mean divides by the targets' total weight (their count without weights), as torch's does.
+    target_weights = keep.cast(loss.dtype) if weight is None else (hot * weight.cast(loss.dtype)).sum(-1)
+    return total / target_weights.where(keep, 0.0).sum()
 
 
-def nll_loss(input: Tensor, target: Tensor, reduction: Reduction = "mean", ignore_index: int = -100) -> Tensor:
+def nll_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    *,
+    ignore_index: int = -100,
+    reduction: Reduction = "mean",
+) -> Tensor:
     """Negative log likelihood of class indices `target` under log-probabilities `input` (classes in dim 1)."""
     if input.ndim == 1:
-        loss = nll_loss(input.unsqueeze(0), target.reshape((1,)), reduction, ignore_index)
+        loss = nll_loss(
+            input.unsqueeze(0), target.reshape((1,)), weight, ignore_index=ignore_index, reduction=reduction
+        )
         return loss.reshape(()) if reduction == "none" else loss
-    return _index_loss(_classes_last(input), target, reduction, ignore_index, 0.0)
+    return _index_loss(_classes_last(input), target, reduction, ignore_index, 0.0, weight)
 
 
 def cross_entropy(
     input: Tensor,
     target: Tensor,
+    weight: Tensor | None = None,
+    *,
+    ignore_index: int = -100,
     reduction: Reduction = "mean",
     label_smoothing: float = 0.0,
-    ignore_index: int = -100,
 ) -> Tensor:
-    """Cross entropy of logits `input` (classes in dim 1) against class indices or class probabilities."""
+    """Cross entropy of logits `input` (classes in dim 1) against class indices or class probabilities; `weight`
+    is torch's third argument, the rest keywords (torch's deprecated size_average and reduce sit between)."""
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     if input.ndim == 1:
         target = target.unsqueeze(0) if target.dtype.is_float else target.reshape((1,))
-        loss = cross_entropy(input.unsqueeze(0), target, reduction, label_smoothing, ignore_index)
+        loss = cross_entropy(
+            input.unsqueeze(0),
+            target,
+            weight,
+            ignore_index=ignore_index,
+            reduction=reduction,
+            label_smoothing=label_smoothing,
+        )
         return loss.reshape(()) if reduction == "none" else loss
     log_probs = _classes_last(input).log_softmax(-1)
     if not target.dtype.is_float:
-        return _index_loss(log_probs, target, reduction, ignore_index, label_smoothing)
+        return _index_loss(log_probs, target, reduction, ignore_index, label_smoothing, weight)
     if target.shape != input.shape:
         raise ValueError(f"probability targets need the input's shape {input.shape}, got {target.shape}")
     probabilities = _classes_last(target)
     classes = input.shape[1]
     if label_smoothing:
         probabilities = probabilities * (1 - label_smoothing) + label_smoothing / classes
+    if weight is not None:
+        if weight.shape != (classes,):
+            raise ValueError(f"class weights need shape ({classes},), got {weight.shape}")
+        log_probs = log_probs * weight.cast(log_probs.dtype)
     return reduce_loss(-(log_probs * probabilities).sum(-1), reduction)
 
 
@@ -118,3 +154,50 @@ def binary_cross_entropy_with_logits(
         return reduce_loss((1 - target) * input + neg_log_sigmoid, reduction)
     weight = (pos_weight - 1) * target + 1
     return reduce_loss((1 - target) * input + weight * neg_log_sigmoid, reduction)
+
+
+def l1_loss(input: Tensor, target: Tensor, reduction: Reduction = "mean") -> Tensor:
+    return reduce_loss((input - target).abs(), reduction)
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, reduction: Reduction = "mean", beta: float = 1.0) -> Tensor:
+    """0.5 d^2 / beta where |d| < beta, |d| - beta / 2 elsewhere (beta = 0: the L1 loss)."""
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss needs beta >= 0, got {beta}")
+    distance = (input - target).abs()
+    if beta == 0:
+        return reduce_loss(distance, reduction)
+    return reduce_loss(distance.lt(beta)._select(0.5 * distance * distance / beta, distance - 0.5 * beta), reduction)
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: Reduction = "mean", delta: float = 1.0) -> Tensor:
+    """0.5 d^2 where |d| <= delta, delta * (|d| - delta / 2) elsewhere."""
+    if delta <= 0:
+        raise ValueError(f"huber_loss needs delta > 0, got {delta}")
+    distance = (input - target).abs()
+    return reduce_loss(
+        distance.le(delta)._select(0.5 * distance * distance, delta * (distance - 0.5 * delta)), reduction
+    )
+
+
+def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """KL(target || exp(input)) pointwise, input holding log-probabilities: target * (log target - input), 0
+    where target is 0; reduction "batchmean" divides the sum by the batch size (the true KL divergence)."""
+    if log_target:
+        pointwise = target.exp() * (target - input)
+    else:
+        pointwise = target.gt(0)._select(target * (target.log() - input), 0.0 * input)
+    if reduction == "batchmean":
+        return pointwise.sum() / (input.shape[0] if input.ndim else 1)
+    return reduce_loss(pointwise, reduction)  # type: ignore[arg-type]
+
+
+def cosine_embedding_loss(
+    input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, reduction: Reduction = "mean"
+) -> Tensor:
+    """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where it is -1 (cos over the last dim)."""
+    product = (input1 * input2).sum(-1)
+    # torch's guard: each squared magnitude plus 1e-12 before the root.
+    cosine = product / ((input1 * input1).sum(-1) + 1e-12).sqrt() / ((input2 * input2).sum(-1) + 1e-12).sqrt()
+    loss = target.eq(1)._select(1 - cosine, (cosine - margin).maximum(0.0))
+    return reduce_loss(loss, reduction)
