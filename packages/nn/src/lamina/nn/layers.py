@@ -1,4 +1,5 @@
-"""The layers: Linear, Conv2d, Embedding, Dropout, Flatten and Sequential, initialised like torch.
+"""The layers: Linear, Embedding, Dropout, Flatten and Sequential, initialised like torch (convolutions and
+pooling: conv_layers.py).
 
 Weights use torch's defaults (kaiming_uniform with a = sqrt(5), which is uniform in
 ±1/sqrt(fan_in), and biases uniform in the same bound), so a model built here starts from the
@@ -12,15 +13,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from lamina.nn.convolution import IntOrPair, as_pair, conv2d
 from lamina.nn.functional import dropout
 from lamina.nn.module import Module
 from lamina.tensor import Tensor, realize
 
-_TORCH_KAIMING_A = math.sqrt(5)
+TORCH_KAIMING_A = math.sqrt(5)
 
 
-def _uniform_bias(size: int, fan_in: int) -> Tensor:
+def uniform_bias(size: int, fan_in: int) -> Tensor:
+    """torch's default bias: uniform in ±1/sqrt(fan_in)."""
     bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
     return Tensor.uniform(size, low=-bound, high=bound, requires_grad=True)
 
@@ -29,39 +30,12 @@ class Linear(Module):
     """y = x @ weight.T + bias, weight of shape (out_features, in_features)."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
-        self.weight = Tensor.kaiming_uniform(out_features, in_features, a=_TORCH_KAIMING_A, requires_grad=True)
-        self.bias = _uniform_bias(out_features, in_features) if bias else None
+        self.weight = Tensor.kaiming_uniform(out_features, in_features, a=TORCH_KAIMING_A, requires_grad=True)
+        self.bias = uniform_bias(out_features, in_features) if bias else None
         realize(*self.parameters())
 
     def forward(self, x: Tensor) -> Tensor:
         return x.linear(self.weight, self.bias)
-
-
-class Conv2d(Module):
-    """2-D convolution over (N, C_in, H, W) with weight (C_out, C_in/groups, k_h, k_w)."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: IntOrPair,
-        stride: IntOrPair = 1,
-        padding: IntOrPair = 0,
-        dilation: IntOrPair = 1,
-        groups: int = 1,
-        bias: bool = True,
-    ) -> None:
-        if groups <= 0 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"Conv2d: {in_channels} and {out_channels} channels must both divide into {groups} groups")
-        k_h, k_w = as_pair(kernel_size, "kernel_size")
-        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
-        shape = (out_channels, in_channels // groups, k_h, k_w)
-        self.weight = Tensor.kaiming_uniform(shape, a=_TORCH_KAIMING_A, requires_grad=True)
-        self.bias = _uniform_bias(out_channels, shape[1] * k_h * k_w) if bias else None
-        realize(*self.parameters())
-
-    def forward(self, x: Tensor) -> Tensor:
-        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
 class Embedding(Module):
