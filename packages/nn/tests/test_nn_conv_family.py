@@ -231,3 +231,32 @@ def test_adaptive_average_is_one_fused_contraction_and_differentiates() -> None:
     before = stats.kernels_run
     F.adaptive_avg_pool2d(y, 4).realize()
     assert stats.kernels_run - before <= 2
+
+
+@pytest.mark.parametrize(
+    ("kernel", "dilation", "padding", "stride"), [(3, 1, 0, 1), (2, 2, 1, 2), ((3, 2), (1, 2), (1, 0), (2, 1))]
+)
+def test_unfold_and_fold_equal_numpy_im2col(kernel: Any, dilation: Any, padding: Any, stride: Any) -> None:
+    values = RNG.standard_normal((2, 3, 7, 6))
+    columns = F.unfold(Tensor(values), kernel, dilation, padding, stride)
+    k_h, k_w = (kernel, kernel) if isinstance(kernel, int) else kernel
+    d_h, d_w = (dilation, dilation) if isinstance(dilation, int) else dilation
+    p_h, p_w = (padding, padding) if isinstance(padding, int) else padding
+    s_h, s_w = (stride, stride) if isinstance(stride, int) else stride
+    padded = np.pad(values, ((0, 0), (0, 0), (p_h, p_h), (p_w, p_w)))
+    out_h, out_w = (
+        (padded.shape[2] - d_h * (k_h - 1) - 1) // s_h + 1,
+        (padded.shape[3] - d_w * (k_w - 1) - 1) // s_w + 1,
+    )
+    expected = np.zeros((2, 3 * k_h * k_w, out_h * out_w))
+    folded = np.zeros_like(padded)
+    for c, i, j in itertools.product(range(3), range(k_h), range(k_w)):
+        row = (c * k_h + i) * k_w + j
+        taps = padded[:, c, i * d_h :: s_h, j * d_w :: s_w][:, :out_h, :out_w]
+        expected[:, row] = taps.reshape(2, -1)
+        folded[
+            :, c, i * d_h : i * d_h + s_h * (out_h - 1) + 1 : s_h, j * d_w : j * d_w + s_w * (out_w - 1) + 1 : s_w
+        ] += taps
+    np.testing.assert_allclose(columns.numpy(), expected)
+    back = F.fold(columns, (7, 6), kernel, dilation, padding, stride)
+    np.testing.assert_allclose(back.numpy(), folded[:, :, p_h : p_h + 7, p_w : p_w + 6])

@@ -48,7 +48,7 @@ from lamina.nn.pooling_functions import (
     max_unpool2d,
     max_unpool3d,
 )
-from lamina.nn.resampling import interpolate, pad, pixel_shuffle, pixel_unshuffle
+from lamina.nn.resampling import fold, interpolate, pad, pixel_shuffle, pixel_unshuffle, unfold
 from lamina.tensor import Tensor, no_grad, realize
 
 __all__ = [
@@ -75,6 +75,7 @@ __all__ = [
     "cross_entropy",
     "dropout",
     "elu",
+    "fold",
     "gelu",
     "glu",
     "group_norm",
@@ -119,6 +120,7 @@ __all__ = [
     "softsign",
     "tanh",
     "tanhshrink",
+    "unfold",
 ]
 
 

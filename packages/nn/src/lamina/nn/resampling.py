@@ -1,5 +1,5 @@
-"""Padding modes, resizing and pixel shuffles (torch.nn.functional's pad, interpolate, pixel_shuffle,
-pixel_unshuffle).
+"""Padding modes, resizing, pixel shuffles and blocks (torch.nn.functional's pad, interpolate, pixel_shuffle,
+pixel_unshuffle, unfold, fold).
 
 `pad` takes torch's flat pad tuples of any even length (last dim first), negative amounts cropping, and the
 modes constant, reflect, replicate and circular, each built from slices and joins. `interpolate` resizes
@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from lamina.nn.convolution import as_tuple, sliding_windows, spatial_padding
 from lamina.nn.pooling import adaptive_avg_pool
 from lamina.tensor import Tensor
 
@@ -203,3 +204,65 @@ def pixel_unshuffle(x: Tensor, downscale_factor: int) -> Tensor:
     axes = len(lead)
     order = (*range(axes), axes, axes + 2, axes + 4, axes + 1, axes + 3)
     return split.permute(order).reshape((*lead, channels * r * r, height // r, width // r))
+
+
+def unfold(
+    x: Tensor, kernel_size: int | Sequence[int], dilation: int | Sequence[int] = 1, padding: int | Sequence[int] = 0,
+    stride: int | Sequence[int] = 1,
+) -> Tensor:  # fmt: skip
+    """(N, C, H, W) -> (N, C * k_h * k_w, L): every sliding block as a column (torch's F.unfold, im2col), a view."""
+    if x.ndim != 4:
+        raise ValueError(f"unfold needs (N, C, H, W), got shape {x.shape}")
+    kernel, dilations = as_tuple(kernel_size, 2, "kernel_size"), as_tuple(dilation, 2, "dilation")
+    pads, strides = as_tuple(padding, 2, "padding"), as_tuple(stride, 2, "stride")
+    padded = x.pad(spatial_padding([(p, p) for p in pads]))
+    windows = sliding_windows(padded, kernel, strides, dilations)  # (N, C, oh, ow, kh, kw)
+    batch, channels, out_h, out_w = windows.shape[:4]
+    return windows.permute((0, 1, 4, 5, 2, 3)).reshape((batch, channels * kernel[0] * kernel[1], out_h * out_w))
+
+
+def fold(
+    x: Tensor, output_size: int | Sequence[int], kernel_size: int | Sequence[int], dilation: int | Sequence[int] = 1,
+    padding: int | Sequence[int] = 0, stride: int | Sequence[int] = 1,
+) -> Tensor:  # fmt: skip
+    """(N, C * k_h * k_w, L) -> (N, C, H, W): the blocks summed back where unfold took them (torch's F.fold)."""
+    size, kernel = as_tuple(output_size, 2, "output_size"), as_tuple(kernel_size, 2, "kernel_size")
+    dilations, pads = as_tuple(dilation, 2, "dilation"), as_tuple(padding, 2, "padding")
+    strides = as_tuple(stride, 2, "stride")
+    padded_size = tuple(s + 2 * p for s, p in zip(size, pads, strict=True))
+    outs = tuple(
+        (s - d * (k - 1) - 1) // st + 1 for s, d, k, st in zip(padded_size, dilations, kernel, strides, strict=True)
+    )
+    taps = kernel[0] * kernel[1]
+    if x.ndim != 3 or x.shape[1] % taps or x.shape[2] != outs[0] * outs[1]:
+        raise ValueError(
+            f"fold: input {x.shape} needs (N, C * {taps}, {outs[0] * outs[1]}) for output {size}, kernel {kernel}"
+        )
+    batch, channels = x.shape[0], x.shape[1] // taps
+    blocks = x.reshape((batch, channels, kernel[0], kernel[1], outs[0], outs[1]))
+    total: Tensor | None = None
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            # Tap (i, j) of block (o, p) lands at (o * stride + i * dilation, p * stride + j * dilation).
+            placed = _spread(blocks[:, :, i, j], strides)
+            before = (i * dilations[0], j * dilations[1])
+            after = tuple(full - b - s for full, b, s in zip(padded_size, before, placed.shape[2:], strict=True))
+            part = placed.pad(spatial_padding([(before[0], after[0]), (before[1], after[1])]))
+            total = part if total is None else total + part
+    assert total is not None
+    return total[:, :, pads[0] : pads[0] + size[0], pads[1] : pads[1] + size[1]]
+
+
+def _spread(x: Tensor, strides: tuple[int, ...]) -> Tensor:
+    """(N, C, a, b) with stride - 1 zeros between neighbours along the last two dims."""
+    result = x
+    for axis, step in enumerate(strides):
+        if step > 1:
+            dim = 2 + axis
+            length = result.shape[dim]
+            widened = result.unsqueeze(dim + 1)
+            pairs = [(0, 0)] * widened.ndim
+            pairs[dim + 1] = (0, step - 1)
+            merged = widened.pad(tuple(pairs)).reshape((*result.shape[:dim], length * step, *result.shape[dim + 1 :]))
+            result = merged.narrow(dim, 0, (length - 1) * step + 1)
+    return result
