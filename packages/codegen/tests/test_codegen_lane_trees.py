@@ -111,3 +111,33 @@ def test_no_tree_packs_without_a_row_to_load(kit: KernelKit) -> None:
 def test_no_packs_for_lanes_narrower_than_a_vector(kit: KernelKit) -> None:
     program = linearize(optimize_kernel(_conv(kit, 3, 4, 18, 28), OptimizeOptions(target=AVX2)))
     assert plan_tree_updates(program.uops, 2, set(), 4096) == []
+
+
+def test_padded_taps_of_a_simd_reduction_are_read_always_and_picked(kit: KernelKit, tmp_path: Path) -> None:
+    # A convolution's weight gradient: sum over a row of g[x] * in[x + k - 1] for taps k, the row's edges padded.
+    # Each tap is a constant away from the centre tap, which is read unconditionally: it is read always (within
+    # the allocation's guard) and the padding picked after, which gcc vectorizes where conditional loads stay scalar.
+    width, taps = 40, 3
+    tap, x = kit.loop(taps, 0), kit.reduce_range(width, 1)
+    column = x + tap - 1
+    valid = column.lt(0).alu(Ops.NOT) & column.lt(width)
+    value = kit.load(1, dtypes.float32, x) * kit.load(2, dtypes.float32, column, valid)
+    ast = kit.kernel(tap, kit.reduce(Ops.ADD, value, x))
+    assert "lm_pick_float32(" in generate_c(ast, OptimizeOptions(threads=1, openmp=True, target=AVX2)).source
+    generated = generate_c(ast, OptimizeOptions(target=AVX2))  # the same reads, no OpenMP pragma to compile
+    assert "lm_pick_float32(" in generated.source
+    guard = 4096 // 4
+    rng = np.random.default_rng(1)
+    # Buffers with readable memory around them, as the CPU allocator keeps (filled with NaN: it must not leak in).
+    blocks = [np.full(width + 2 * guard, np.nan, dtype=np.float32) for _ in range(3)]
+    views = [block[guard : guard + width] for block in blocks]
+    views[1][:] = rng.standard_normal(width)
+    views[2][:] = rng.standard_normal(width)
+    library = ctypes.CDLL(str(kit.build_library("gcc", generated.source, tmp_path)))
+    function = getattr(library, generated.name)
+    function.argtypes = [ctypes.c_void_p] * generated.buffer_count
+    function.restype = None
+    function(*(views[parameter.arg].ctypes.data for parameter in generated.program.parameters))
+    padded = np.concatenate([[0.0], views[2], [0.0]])
+    expected = [float((views[1] * padded[k : k + width]).sum()) for k in range(taps)]
+    np.testing.assert_allclose(views[0][:taps], expected, rtol=1e-5)

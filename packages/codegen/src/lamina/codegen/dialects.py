@@ -49,9 +49,21 @@ class Dialect:
     # Padded reads through a static row of zeros (see _rerouted_address): OpenCL C keeps program-scope data in
     # another address space than the buffers, and a pointer cannot choose between the two.
     zero_rows: bool = True
+    # Bytes the device's allocations stay readable past either end (see READ_GUARD_BYTES); 0 where none do.
+    read_guard_bytes: int = 0
 
 
-C_DIALECT: Final = Dialect("c", ("#include <math.h>", "#include <string.h>"), "", "", "", BOOL_STORAGE, ())
+READ_GUARD_BYTES: Final = 4096
+"""How far past either end of a buffer a C kernel may read (a page): the CPU allocator keeps that much readable
+memory around every allocation (lamina.device's `GUARD_BYTES`, tested to agree). A padded read whose address
+differs by a constant within it from one the kernel reads unconditionally is then safe to read always, with the
+padding chosen after the load (`lm_pick`): a select the compilers vectorize, where gcc leaves a loop of several
+conditional loads scalar."""
+
+
+C_DIALECT: Final = Dialect(
+    "c", ("#include <math.h>", "#include <string.h>"), "", "", "", BOOL_STORAGE, (), read_guard_bytes=READ_GUARD_BYTES
+)
 
 # OpenCL C has the C99 math functions overloaded under their double names and no libc: the float names
 # and memcpy (for bit casts, which the compiler turns into moves) are mapped onto its builtins.

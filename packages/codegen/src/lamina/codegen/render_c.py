@@ -32,6 +32,7 @@ from lamina.codegen.dialects import C_DIALECT, Dialect
 from lamina.codegen.linearize import LinearProgram
 from lamina.codegen.render_consts import render_const
 from lamina.codegen.render_conversions import SIXTEEN_BIT_FLOATS, ConversionWriter, compute_type
+from lamina.codegen.render_padded import ZERO_ROW_REACH, PaddedReadWriter
 from lamina.codegen.render_vectors import VectorWriter
 from lamina.codegen.vectors import VectorRun, vector_runs
 from lamina.codegen.workgroup import grid_dimensions
@@ -88,11 +89,10 @@ _UNSIGNED_OF: Final = {4: "unsigned int", 8: "unsigned long long"}
 LARGE_TILE_ACCUMULATORS: Final = 256
 # A padded read reaches at most this far either side of its row's base through the row of zeros (see
 # _rerouted_address): 4096 elements covers a convolution's taps over rows and channels.
-ZERO_ROW_REACH: Final = 4096
 _PREFIXES: Final[dict[Ops, str]] = {Ops.LOAD: "val", Ops.CAST: "cast", Ops.BITCAST: "cast", Ops.WHERE: "alu"}
 
 
-class _CKernel(ConversionWriter, VectorWriter):
+class _CKernel(ConversionWriter, VectorWriter, PaddedReadWriter):
     """Renders one linear program; holds the names given so far and the helpers needed."""
 
     def __init__(self, program: LinearProgram, threads: int, dialect: Dialect, vector_lanes: int) -> None:
@@ -170,6 +170,12 @@ class _CKernel(ConversionWriter, VectorWriter):
                 self.stored.add(uop.src[0].src[0])
             if uop.op is Ops.WHERE:
                 self.chosen.update(uop.src[1:])
+        # The (buffer, address) pairs read without a validity: padded reads near them may be read always.
+        self.plain_reads = {
+            (uop.src[0].src[0], uop.src[0].src[1])
+            for uop in self.program.uops
+            if uop.op is Ops.LOAD and len(uop.src[0].src) == 2
+        }
         roots = [source for uop in self.program.uops if uop.op in (Ops.INDEX, Ops.RANGE) for source in uop.src[1:]]
         roots += [uop.src[0] for uop in self.program.uops if uop.op is Ops.RANGE]
         self.index_math.update(toposort(roots, stop=lambda node: node.op is Ops.LOAD))
@@ -274,51 +280,6 @@ class _CKernel(ConversionWriter, VectorWriter):
 
     def _address(self, index: UOp) -> str:
         return f"{self.ref(index.src[0])}[{self.ref(index.src[1])}]"
-
-    def _load(self, uop: UOp) -> str:
-        index = uop.src[0]
-        dtype = uop.scalar_dtype
-        if index.src[0].op is Ops.DEFINE_LOCAL:
-            return self._address(index)  # local memory holds values as computed (see _define_local)
-        padded = len(index.src) == 3
-        rerouted = self._rerouted_address(index) if padded and self.dialect.zero_rows else None
-        element = self._address(index) if rerouted is None else rerouted
-        if dtype in SIXTEEN_BIT_FLOATS:
-            element = f"{self._to_float(dtype)}({element})"
-        if padded and rerouted is None:
-            # A padded read: the address may be out of bounds exactly when the validity is false.
-            return f"({self.ref(index.src[2])}?{element}:{render_const(0, dtype)})"
-        return element
-
-    def _rerouted_address(self, index: UOp) -> str | None:
-        """A padded read `base + c` as a plain read through a pointer the validity picks: the buffer's row
-        at `base`, or a row of zeros (None where `c` lies beyond the zeros' reach).
-
-        The copies of an upcast loop share the validity and base of a padded row and differ only in `c`,
-        so the C compiler sees one pointer and contiguous unconditional loads, which it vectorizes; a
-        conditional load it may not speculate, and leaves scalar.
-        """
-        validity, address = index.src[2], index.src[1]
-        # Where the validity changes along the innermost loop, the lanes of a vector differ in it: a masked
-        # vector load serves them, where one pointer per lane would be a gather.
-        if self.open_loops and self.open_loops[-1] in toposort(validity):
-            return None
-        base, offset = address, 0
-        if address.op is Ops.ADD and address.src[1].op is Ops.CONST:
-            base, offset = address.src[0], int(address.src[1].arg)
-        if abs(offset) >= ZERO_ROW_REACH:
-            return None
-        return f"{self._padded_row(index, base)}[{offset}]"
-
-    def _padded_row(self, index: UOp, base: UOp) -> str:
-        """The row a padded read at `base + c` reads from: the buffer's at `base` where the validity holds,
-        else the middle of a row of zeros, which reaches ZERO_ROW_REACH elements either way."""
-        pointer, validity = index.src[0], index.src[2]
-        assert isinstance(pointer.dtype, PtrDType)
-        storage = self._storage_type(pointer.dtype.base)
-        zeros = f"lm_zeros_{pointer.dtype.base.name}"
-        self.helpers[zeros] = f"static const {storage} {zeros}[{2 * ZERO_ROW_REACH}];"
-        return f"({self.ref(validity)}?{self.ref(pointer)}+{self.ref(base)}:{zeros}+{ZERO_ROW_REACH})"
 
     # -- statements --
 

@@ -2,7 +2,7 @@
 and native graphs that run many kernels in one call. Nothing here reads the environment: the engine passes in
 the device, compiler and cache directory it was asked for."""
 
-from lamina.device.allocator import ALIGNMENT, DEFAULT_POOL_BYTES, Allocation, Allocator, CPUAllocator
+from lamina.device.allocator import ALIGNMENT, DEFAULT_POOL_BYTES, GUARD_BYTES, Allocation, Allocator, CPUAllocator
 from lamina.device.buffer import Buffer
 from lamina.device.cache import CacheDirectoryError, CacheStats, KernelCache, kernel_key
 from lamina.device.compiler import (
@@ -21,6 +21,7 @@ from lamina.device.registry import Device, DeviceProperties, DeviceSpec, Toolcha
 __all__ = [
     "ALIGNMENT",
     "DEFAULT_POOL_BYTES",
+    "GUARD_BYTES",
     "MAX_GRAPH_ARGUMENTS",
     "OPTIONAL_FLAGS",
     "Allocation",

@@ -1,13 +1,13 @@
 """Allocators: how a device obtains, fills, reads and releases raw memory for buffers.
 
-`Buffer` never touches memory directly; it asks its device's `Allocator`, so a device whose
-memory the host cannot address (a GPU) only has to supply another allocator. The CPU allocator
-carves a 64-byte aligned window out of a numpy byte array: numpy's allocator is fast, the memory
-is freed when the last reference (the allocation or a zero-copy view of it) goes away, and a view
-handed out by `Buffer.view_numpy` can therefore never dangle. Released blocks are kept for reuse
-by the next allocation of the same size: a fresh large block is fresh pages from the kernel, which
-cost more to fault in than a training step's kernels take to run. A block that some numpy view
-still references is never handed out again.
+`Buffer` never touches memory directly; it asks its device's `Allocator`, so a device whose memory the host
+cannot address (a GPU) only has to supply another allocator. The CPU allocator carves a 64-byte aligned
+window, with GUARD_BYTES of readable memory on each side, out of a numpy byte array: numpy's allocator is
+fast, the memory is freed when the last reference (the allocation or a zero-copy view of it) goes away, and
+a view handed out by `Buffer.view_numpy` can therefore never dangle. Released blocks are kept for reuse by
+the next allocation of the same size: a fresh large block is fresh pages from the kernel, which cost more to
+fault in than a training step's kernels take to run. A block that some numpy view still references is
+never handed out again.
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ import numpy.typing as npt
 
 ALIGNMENT: Final = 64
 """Byte alignment of every allocation: a cache line, and enough for any vector load the C renderer emits."""
+
+GUARD_BYTES: Final = 4096
+"""Readable bytes kept before and after every CPU allocation: a C kernel may read a padded tap's element up
+to this far outside its buffer and discard it (see lamina.codegen's READ_GUARD_BYTES, which must agree)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,11 @@ class CPUAllocator:
         self._order: OrderedDict[int, Allocation] = OrderedDict()
         self._pooled_bytes = 0
 
+    @property
+    def pooled_bytes(self) -> int:
+        """Bytes of released blocks kept for reuse."""
+        return self._pooled_bytes
+
     def alloc(self, nbytes: int) -> Allocation:
         """An allocation of `nbytes` bytes (0 allowed), aligned to `ALIGNMENT`: a released one if any fits."""
         if nbytes < 0:
@@ -78,10 +87,11 @@ class CPUAllocator:
             self._forget(allocation)
             if _unshared(allocation):
                 return allocation
-        # ALIGNMENT spare bytes both make room for the offset and keep a size-0 block a real, valid pointer.
-        block = np.empty(nbytes + ALIGNMENT, dtype=np.uint8)
+        # ALIGNMENT spare bytes both make room for the offset and keep a size-0 block a real, valid pointer; the
+        # guards on both sides are readable memory a kernel's discarded reads may touch.
+        block = np.empty(nbytes + ALIGNMENT + 2 * GUARD_BYTES, dtype=np.uint8)
         base = int(block.__array_interface__["data"][0])  # not .ctypes, which builds a ctypes object per call
-        offset = -base % ALIGNMENT
+        offset = GUARD_BYTES + (-(base + GUARD_BYTES) % ALIGNMENT)
         return Allocation(address=base + offset, nbytes=nbytes, host=block[offset : offset + nbytes])
 
     def free(self, allocation: Allocation) -> None:

@@ -1,0 +1,100 @@
+"""How the C renderer writes loads, padded ones above all (a mixin of `render_c._CKernel`).
+
+A padded read (an INDEX with a validity) may address memory outside its buffer exactly where the validity is
+false. Three ways to write one, best first: through a pointer the validity picks, the buffer's row or a row of
+zeros (one pointer for a whole upcast row, so its copies are plain loads: `_rerouted_address`); read always and
+pick the padding afterwards (`lm_pick`) where the address is a constant away, within the allocation's read
+guard, from one the kernel reads unconditionally; or a conditional load, which the C compiler may not
+speculate and leaves scalar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from lamina.codegen.dialects import Dialect
+from lamina.codegen.render_consts import render_const
+from lamina.codegen.render_conversions import SIXTEEN_BIT_FLOATS, compute_type
+from lamina.codegen.vectors import base_and_offset
+from lamina.dtype import DType, PtrDType
+from lamina.uop import Ops, UOp, toposort
+
+ZERO_ROW_REACH: Final = 4096
+"""Elements the row of zeros reaches either way from its middle (see `_rerouted_address`)."""
+
+
+class PaddedReadWriter:
+    """Writes LOADs: plain, through local memory, and padded."""
+
+    dialect: Dialect
+    helpers: dict[str, str]
+    open_loops: list[UOp]
+    plain_reads: set[tuple[UOp, UOp]]
+    ref: Callable[[UOp], str]
+    _address: Callable[[UOp], str]
+    _to_float: Callable[[DType], str]
+    _storage_type: Callable[[DType], str]
+
+    def _load(self, uop: UOp) -> str:
+        index = uop.src[0]
+        dtype = uop.scalar_dtype
+        if index.src[0].op is Ops.DEFINE_LOCAL:
+            return self._address(index)  # local memory holds values as computed (see _define_local)
+        padded = len(index.src) == 3
+        rerouted = self._rerouted_address(index) if padded and self.dialect.zero_rows else None
+        element = self._address(index) if rerouted is None else rerouted
+        if dtype in SIXTEEN_BIT_FLOATS:
+            element = f"{self._to_float(dtype)}({element})"
+        if padded and rerouted is None:
+            if self._guarded_read(index):
+                # Read always (the address is within the allocation's guard), the padding chosen afterwards.
+                name = f"lm_pick_{dtype.name}"
+                kind = compute_type(dtype)
+                self.helpers[name] = (
+                    f"static inline {kind} {name}(_Bool keep, {kind} value) {{ return keep ? value : ({kind})0; }}"
+                )
+                return f"{name}({self.ref(index.src[2])}, {element})"
+            # A padded read: the address may be out of bounds exactly when the validity is false.
+            return f"({self.ref(index.src[2])}?{element}:{render_const(0, dtype)})"
+        return element
+
+    def _guarded_read(self, index: UOp) -> bool:
+        """Whether a padded read may execute unconditionally: its address is a constant away, within the
+        dialect's read guard, from an address this kernel reads unconditionally from the same buffer."""
+        guard = self.dialect.read_guard_bytes
+        pointer = index.src[0]
+        if not guard or pointer.op is not Ops.DEFINE_GLOBAL or not isinstance(pointer.dtype, PtrDType):
+            return False
+        base, offset = base_and_offset(index.src[1])
+        return (pointer, base) in self.plain_reads and abs(offset) * pointer.dtype.base.itemsize <= guard
+
+    def _rerouted_address(self, index: UOp) -> str | None:
+        """A padded read `base + c` as a plain read through a pointer the validity picks: the buffer's row
+        at `base`, or a row of zeros (None where `c` lies beyond the zeros' reach).
+
+        The copies of an upcast loop share the validity and base of a padded row and differ only in `c`,
+        so the C compiler sees one pointer and contiguous unconditional loads, which it vectorizes; a
+        conditional load it may not speculate, and leaves scalar.
+        """
+        validity, address = index.src[2], index.src[1]
+        # Where the validity changes along the innermost loop, the lanes of a vector differ in it: a masked
+        # vector load serves them, where one pointer per lane would be a gather.
+        if self.open_loops and self.open_loops[-1] in toposort(validity):
+            return None
+        base, offset = address, 0
+        if address.op is Ops.ADD and address.src[1].op is Ops.CONST:
+            base, offset = address.src[0], int(address.src[1].arg)
+        if abs(offset) >= ZERO_ROW_REACH:
+            return None
+        return f"{self._padded_row(index, base)}[{offset}]"
+
+    def _padded_row(self, index: UOp, base: UOp) -> str:
+        """The row a padded read at `base + c` reads from: the buffer's at `base` where the validity holds,
+        else the middle of a row of zeros, which reaches ZERO_ROW_REACH elements either way."""
+        pointer, validity = index.src[0], index.src[2]
+        assert isinstance(pointer.dtype, PtrDType)
+        storage = self._storage_type(pointer.dtype.base)
+        zeros = f"lm_zeros_{pointer.dtype.base.name}"
+        self.helpers[zeros] = f"static const {storage} {zeros}[{2 * ZERO_ROW_REACH}];"
+        return f"({self.ref(validity)}?{self.ref(pointer)}+{self.ref(base)}:{zeros}+{ZERO_ROW_REACH})"
