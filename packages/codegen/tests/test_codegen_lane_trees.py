@@ -8,9 +8,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lamina.codegen import OptimizeOptions, Target, generate_c, linearize, optimize_kernel
 from lamina.codegen.lane_trees import plan_tree_updates
+from lamina.codegen.render_c import division_by_multiply
 from lamina.codegen.tile_vectors import plan_tiles
 from lamina.dtype import dtypes
 from lamina.uop import Ops, UOp, run_kernel, toposort
@@ -141,3 +144,32 @@ def test_padded_taps_of_a_simd_reduction_are_read_always_and_picked(kit: KernelK
     padded = np.concatenate([[0.0], views[2], [0.0]])
     expected = [float((views[1] * padded[k : k + width]).sum()) for k in range(taps)]
     np.testing.assert_allclose(views[0][:taps], expected, rtol=1e-5)
+
+
+@given(st.integers(1, 5000), st.integers(0, 1 << 20))
+@settings(max_examples=300, deadline=None)
+def test_division_by_multiply_is_exact_over_the_range(divisor: int, largest: int) -> None:
+    found = division_by_multiply(divisor, largest)
+    if found is None:
+        return
+    multiplier, shift = found
+    assert largest * multiplier < 1 << 31
+    probes = {0, 1, largest, max(largest - 1, 0), *range(0, largest + 1, max(largest // 997, 1))}
+    probes |= {
+        k * divisor + offset
+        for k in range(largest // divisor + 1)
+        for offset in (-1, 0)
+        if 0 <= k * divisor + offset <= largest
+    }
+    for x in probes:
+        if x <= largest:
+            assert (x * multiplier) >> shift == x // divisor
+
+
+def test_an_index_divided_by_a_constant_is_a_multiply_and_a_shift(kit: KernelKit) -> None:
+    # out[i] = in[i // 28] + in[i % 28]: non-negative indices below 784, so both are written without a division.
+    index = kit.loop(784, 0)
+    value = kit.load(1, dtypes.float32, index // 28) + kit.load(1, dtypes.float32, index % 28)
+    source = generate_c(kit.kernel(index, value)).source
+    assert "1171u)>>15" in source
+    assert "/28" not in source

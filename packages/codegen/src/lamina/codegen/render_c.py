@@ -37,7 +37,7 @@ from lamina.codegen.render_vectors import VectorWriter
 from lamina.codegen.vectors import VectorRun, vector_runs
 from lamina.codegen.workgroup import grid_dimensions
 from lamina.dtype import DType, PtrDType, dtypes
-from lamina.rewrite import vmin
+from lamina.rewrite.bounds import bounds
 from lamina.uop import GRID_AXES, SPREAD_AXES, AxisKind, GroupOp, Ops, UOp, toposort
 
 # How deep an inlined expression may nest before it is given a variable: compilers limit bracket depth.
@@ -262,11 +262,17 @@ class _CKernel(ConversionWriter, VectorWriter, PaddedReadWriter):
             divisor = uop.src[1]
             if divisor.op is Ops.CONST and divisor.arg > 0:
                 operator = "/" if uop.op is Ops.IDIV else "%"
-                if uop in self.index_math and operand_dtype.itemsize == 4 and vmin(uop.src[0]) >= 0:
-                    # An index known not to be negative divides as unsigned: a multiply and a shift, where the
-                    # signed division needs a sign fix-up (the vectorized form measured twice as fast under AVX2).
-                    cast = operand_dtype.c_name
-                    return f"(({cast})((unsigned int){operands[0]}{operator}{int(divisor.arg)}u))"
+                reciprocal = self._index_reciprocal(uop) if uop in self.index_math else None
+                if reciprocal is not None:
+                    # x // d as (x * m) >> k, exact over x's range (see division_by_multiply): plain 32-bit
+                    # multiplies and shifts, which every vector ISA has, where a division vectorizes into a
+                    # signed fix-up sequence (gcc left one such loop scalar under AVX-512, slow under AVX2).
+                    multiplier, shift = reciprocal
+                    # In unsigned arithmetic, which gcc vectorized where the signed form stayed slow (AVX2).
+                    quotient = f"((int)(((unsigned int){operands[0]}*{multiplier}u)>>{shift}))"
+                    if uop.op is Ops.IDIV:
+                        return quotient
+                    return f"({operands[0]}-{quotient}*{operands[1]})"
                 return f"({operands[0]}{operator}{operands[1]})"
             kind = "idiv" if uop.op is Ops.IDIV else "mod"
             name = helper_name(kind, operand_dtype)
@@ -283,6 +289,16 @@ class _CKernel(ConversionWriter, VectorWriter, PaddedReadWriter):
         if uop.op in (Ops.TRUNC, Ops.FLOOR, Ops.CEIL, Ops.ROUND):
             return operands[0]  # integers are already whole
         raise NotImplementedError(f"the C renderer cannot apply {uop.op} to {operand_dtype}")
+
+    def _index_reciprocal(self, uop: UOp) -> tuple[int, int] | None:
+        """(m, k) for writing an int32 index division by a positive constant as a multiply and shift, when its
+        dividend's range allows (see division_by_multiply)."""
+        if uop.src[0].scalar_dtype.itemsize != 4:
+            return None
+        low, high = bounds(uop.src[0])
+        if low < 0:
+            return None
+        return division_by_multiply(int(uop.src[1].arg), high)
 
     def _address(self, index: UOp) -> str:
         return f"{self.ref(index.src[0])}[{self.ref(index.src[1])}]"
@@ -437,6 +453,22 @@ class _CKernel(ConversionWriter, VectorWriter, PaddedReadWriter):
         for spelling, written in self.dialect.spellings:
             source = source.replace(spelling, written)
         return source
+
+
+def division_by_multiply(divisor: int, largest: int) -> tuple[int, int] | None:
+    """(m, k) with x // divisor == (x * m) >> k for every 0 <= x <= largest, x * m within int32, or None.
+
+    m = ceil(2^k / divisor) overshoots 2^k / divisor by e / divisor (e = m * divisor - 2^k), which moves
+    x * m / 2^k past the next whole number only once x * e reaches 2^k: the smallest k with largest * e < 2^k is
+    exact, if largest * m still fits in 31 bits."""
+    for shift in range(32):
+        multiplier = -(-(1 << shift) // divisor)
+        excess = multiplier * divisor - (1 << shift)
+        if largest * multiplier >= 1 << 31:
+            return None
+        if largest * excess < 1 << shift:
+            return multiplier, shift
+    return None
 
 
 def render_c(program: LinearProgram, threads: int = 1, dialect: Dialect = C_DIALECT, vector_lanes: int = 1) -> str:
