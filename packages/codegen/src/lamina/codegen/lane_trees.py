@@ -56,27 +56,24 @@ class TreeUpdate:
     def lanes(self) -> int:
         return len(self.members)
 
-    def runs(self) -> list[tuple[UOp, ...]]:
-        """The loads of each `run` position."""
+    def positions(self, kind: str) -> list[tuple[UOp, ...]]:
+        """The nodes of every position of `kind` in the tree."""
         found: list[tuple[UOp, ...]] = []
         stack = [self.tree]
         while stack:
             tree = stack.pop()
-            if tree.kind == "run":
+            if tree.kind == kind:
                 found.append(tree.nodes)
             stack.extend(tree.sources)
         return found
 
+    def runs(self) -> list[tuple[UOp, ...]]:
+        """The loads of each `run` position."""
+        return self.positions("run")
+
     def interior(self) -> list[UOp]:
         """The nodes computed only as vectors: every node of an `op` position."""
-        found: list[UOp] = []
-        stack = [self.tree]
-        while stack:
-            tree = stack.pop()
-            if tree.kind == "op":
-                found.extend(tree.nodes)
-                stack.extend(tree.sources)
-        return found
+        return [node for nodes in self.positions("op") for node in nodes]
 
 
 @dataclass

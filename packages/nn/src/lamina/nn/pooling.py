@@ -13,9 +13,10 @@ each dim, a max a masked max along each dim (both separable over the dims).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from lamina.nn.convolution import IntOrTuple, as_tuple, sliding_windows, spatial_padding
 from lamina.tensor import Tensor
@@ -174,38 +175,48 @@ def max_unpool(x: Tensor, indices: Tensor, count: int, kernel_size: IntOrTuple, 
     return zeros.scatter(len(lead), flat_indices, flat_values).reshape((*lead, *target))
 
 
-def _adaptive_ranges(size: int, out: int) -> list[tuple[int, int]]:
-    # Window i covers [floor(i * size / out), ceil((i + 1) * size / out)), as torch's.
-    return [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
+def _adaptive_windows(size: int, out: int) -> npt.NDArray[np.bool_]:
+    """(out, size): row i marks window i, [floor(i * size / out), ceil((i + 1) * size / out)), as torch's."""
+    windows = np.zeros((out, size), dtype=np.bool_)
+    for row in range(out):
+        windows[row, (row * size) // out : -(-((row + 1) * size) // out)] = True
+    return windows
 
 
-def adaptive_avg_pool(x: Tensor, count: int, output_size: IntOrTuple | Sequence[int | None]) -> Tensor:
-    """Means over windows that divide each of the last `count` dims into output_size parts."""
+def _along_each(
+    x: Tensor,
+    count: int,
+    output_size: IntOrTuple | Sequence[int | None],
+    reduce: Callable[[Tensor, npt.NDArray[np.bool_]], Tensor],
+) -> Tensor:
+    """`reduce(x with the dim moved last, its windows)` along each of the last `count` dims in turn."""
     result = x
     for axis, out in enumerate(_adaptive_sizes(x, count, output_size)):
         dim = x.ndim - count + axis
-        size = x.shape[dim]
-        matrix = np.zeros((out, size), dtype=np.float64)
-        for row, (start, stop) in enumerate(_adaptive_ranges(size, out)):
-            matrix[row, start:stop] = 1.0 / (stop - start)
-        averaging = Tensor(matrix, device=x.device).cast(x.dtype)
-        result = (result.movedim(dim, -1) @ averaging.transpose(0, 1)).movedim(-1, dim)
+        result = reduce(result.movedim(dim, -1), _adaptive_windows(x.shape[dim], out)).movedim(-1, dim)
     return result
+
+
+def adaptive_avg_pool(x: Tensor, count: int, output_size: IntOrTuple | Sequence[int | None]) -> Tensor:
+    """Means over windows that divide each of the last `count` dims into output_size parts: a product with an
+    averaging matrix along each."""
+
+    def average(moved: Tensor, windows: npt.NDArray[np.bool_]) -> Tensor:
+        # The weights are constants, made on the host: uploaded, not computed by kernels.
+        weights = windows / windows.sum(-1, keepdims=True)
+        return moved @ Tensor(weights.T.copy(), device=x.device).cast(x.dtype)
+
+    return _along_each(x, count, output_size, average)
 
 
 def adaptive_max_pool(x: Tensor, count: int, output_size: IntOrTuple | Sequence[int | None]) -> Tensor:
     """Maxima over windows that divide each of the last `count` dims into output_size parts."""
-    result = x
-    for axis, out in enumerate(_adaptive_sizes(x, count, output_size)):
-        dim = x.ndim - count + axis
-        size = x.shape[dim]
-        mask = np.zeros((out, size), dtype=np.bool_)
-        for row, (start, stop) in enumerate(_adaptive_ranges(size, out)):
-            mask[row, start:stop] = True
-        inside = Tensor(mask, device=x.device)
-        moved = result.movedim(dim, -1).unsqueeze(-2)  # (..., 1, size) against (out, size)
-        result = inside._select(moved, x.dtype.min_value).amax(-1).movedim(-1, dim)
-    return result
+
+    def maximum(moved: Tensor, windows: npt.NDArray[np.bool_]) -> Tensor:
+        inside = Tensor(windows, device=x.device)
+        return inside._select(moved.unsqueeze(-2), x.dtype.min_value).amax(-1)
+
+    return _along_each(x, count, output_size, maximum)
 
 
 def _adaptive_sizes(x: Tensor, count: int, output_size: IntOrTuple | Sequence[int | None]) -> tuple[int, ...]:
