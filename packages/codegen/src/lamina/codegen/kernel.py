@@ -21,7 +21,8 @@ from lamina.uop import AxisKind, Ops, UOp
 
 @dataclass(frozen=True, slots=True)
 class KernelSource:
-    """A rendered kernel: `void name(void* data0, ...)` taking `buffer_count` buffers."""
+    """A rendered kernel: `void name(void* data0, ..., int var_a, ...)` taking `buffer_count` buffers, then the
+    value of each variable in `variables` (by name) as an int."""
 
     name: str
     source: str
@@ -29,6 +30,7 @@ class KernelSource:
     program: LinearProgram
     global_size: tuple[int, ...] = (1,)  # work items to launch (GPU dialects), per dimension
     local_size: tuple[int, ...] | None = None  # work items per work-group, per dimension (None: the driver's pick)
+    variables: tuple[str, ...] = ()  # the names of the variables the kernel takes, in argument order
 
 
 def generate_c(ast: UOp, options: OptimizeOptions | None = None, opts: Sequence[Opt] | None = None) -> KernelSource:
@@ -39,7 +41,8 @@ def generate_c(ast: UOp, options: OptimizeOptions | None = None, opts: Sequence[
     lanes = chosen.target.vector_lanes if chosen.target.kind == "cpu" else 1
     source = render_c(program, chosen.threads, DIALECTS[chosen.target.dialect], lanes)
     global_items, local_items = launch_geometry(program)
-    return KernelSource(program.name, source, len(program.parameters), program, global_items, local_items)
+    variables = tuple(str(variable.arg[0]) for variable in program.variables)
+    return KernelSource(program.name, source, len(program.parameters), program, global_items, local_items, variables)
 
 
 def launch_geometry(program: LinearProgram) -> tuple[tuple[int, ...], tuple[int, ...] | None]:

@@ -24,6 +24,7 @@ class LinearProgram:
     name: str
     uops: tuple[UOp, ...]
     parameters: tuple[UOp, ...]  # the DEFINE_GLOBALs, in argument order
+    variables: tuple[UOp, ...] = ()  # the DEFINE_VARs, int arguments after the buffers, in order of name
 
 
 @dataclass
@@ -193,5 +194,10 @@ def linearize(sink: UOp) -> LinearProgram:
     sink = _separate_reduce_groups(sink)
     _check_reduce_ranges(sink)
     uops = _Linearizer(sink).run()
-    parameters = sorted((node for node in toposort(sink) if node.op is Ops.DEFINE_GLOBAL), key=lambda p: p.arg)
-    return LinearProgram(kernel_name(sink), tuple(uops), tuple(parameters))
+    nodes = toposort(sink)
+    parameters = sorted((node for node in nodes if node.op is Ops.DEFINE_GLOBAL), key=lambda p: p.arg)
+    variables = sorted((node for node in nodes if node.op is Ops.DEFINE_VAR), key=lambda v: str(v.arg[0]))
+    names = [variable.arg[0] for variable in variables]
+    if len(set(names)) != len(names):
+        raise ValueError(f"a kernel declares one variable name with two ranges: {[v.arg for v in variables]}")
+    return LinearProgram(kernel_name(sink), tuple(uops), tuple(parameters), tuple(variables))

@@ -416,6 +416,9 @@ class _CKernel(ConversionWriter, VectorWriter, PaddedReadWriter):
             self.names[parameter] = name
             storage = self._storage_type(parameter.dtype.base)
             parameters.append(f"{self.dialect.pointer_space}{qualifier}{storage}* restrict {name}")
+        for variable in self.program.variables:
+            self.names[variable] = variable_parameter(variable)
+            parameters.append(f"const {variable.scalar_dtype.c_name} {self.names[variable]}")
         accumulators = sum(1 for uop in self.program.uops if uop.op is Ops.DEFINE_ACC)
         simd = any(uop.op is Ops.RANGE and uop.arg[1] is AxisKind.SIMD for uop in self.program.uops)
         # gcc's loop vectorizer spends seconds on a loop carrying a large tile of accumulators and gains
@@ -453,6 +456,12 @@ class _CKernel(ConversionWriter, VectorWriter, PaddedReadWriter):
         for spelling, written in self.dialect.spellings:
             source = source.replace(spelling, written)
         return source
+
+
+def variable_parameter(variable: UOp) -> str:
+    """The C name of a DEFINE_VAR's parameter: its name with what C does not allow in a name replaced."""
+    spelled = "".join(character if character.isalnum() else "_" for character in str(variable.arg[0]))
+    return f"var_{spelled}"
 
 
 def division_by_multiply(divisor: int, largest: int) -> tuple[int, int] | None:

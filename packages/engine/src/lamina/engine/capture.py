@@ -30,11 +30,13 @@ class JitError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class Launch:
-    """One kernel call: the program, the buffers it ran on, and the BUFFER nodes they belonged to."""
+    """One kernel call: the program, the buffers it ran on, the BUFFER nodes they belonged to, and the names of the
+    variables it took (a replay passes each the value it is given then)."""
 
     launcher: Launcher
     buffers: tuple[Buffer, ...]
     nodes: tuple[UOp, ...]
+    variables: tuple[str, ...] = ()
 
 
 @dataclass

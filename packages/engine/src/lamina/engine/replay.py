@@ -10,7 +10,7 @@ buffers now in those roles, as one launch graph where the device offers one (the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,13 +49,21 @@ class Replay:
     """Captured launches with their buffers as slots; calling it runs them on the buffers now in each role."""
 
     launches: tuple[tuple[Launcher, tuple[Slot, ...]], ...]
+    variables: tuple[tuple[str, ...], ...]  # per launch, the names of the variables it takes
     fixed: tuple[Buffer, ...]
     fresh: tuple[FreshBuffer, ...]
     checks: tuple[tuple[Buffer, Check], ...]  # verdict buffers (fixed: kernels rewrite them), read after each run
     graph: _GraphLaunches | None
 
-    def __call__(self, inputs: Sequence[Buffer], states: Sequence[Buffer]) -> dict[str, list[Buffer]]:
-        """Run every launch; return the buffers of each role (the fresh ones made for this run)."""
+    def __call__(
+        self, inputs: Sequence[Buffer], states: Sequence[Buffer], variables: Mapping[str, int] | None = None
+    ) -> dict[str, list[Buffer]]:
+        """Run every launch, each variable at its value in `variables`; return the buffers of each role (the fresh
+        ones made for this run)."""
+        values = variables or {}
+        missing = sorted({name for names in self.variables for name in names if name not in values})
+        if missing:
+            raise KeyError(f"the replayed kernels take variables {missing}, which were given no value")
         pools = {
             "input": list(inputs),
             "state": list(states),
@@ -67,8 +75,8 @@ class Replay:
             self.graph.graph.arguments[self.graph.positions] = addresses
             self.graph.graph()
         else:
-            for launcher, slots in self.launches:
-                launcher(*(pools[kind][index] for kind, index in slots))
+            for (launcher, slots), names in zip(self.launches, self.variables, strict=True):
+                launcher(*(pools[kind][index] for kind, index in slots), ints=[values[name] for name in names])
         stats.kernels_run += len(self.launches)
         raise_failed_checks(self.checks)
         return pools
@@ -120,8 +128,12 @@ def plan_replay(
             slots.append(role)
         launches.append((launch.launcher, tuple(slots)))
     devices = {buffer.device for launch in capture.launches for buffer in launch.buffers}
-    graph = _launch_graph(devices.pop(), launches, fixed) if len(devices) == 1 else None
-    return Replay(tuple(launches), tuple(fixed), tuple(fresh), tuple(capture.checks), graph), state_slots, output_slots
+    variables = tuple(launch.variables for launch in capture.launches)
+    # A launch graph calls kernels with their pointers only: kernels that take variables are called one by one.
+    plain = len(devices) == 1 and not any(variables)
+    graph = _launch_graph(devices.pop(), launches, fixed) if plain else None
+    replay = Replay(tuple(launches), variables, tuple(fixed), tuple(fresh), tuple(capture.checks), graph)
+    return replay, state_slots, output_slots
 
 
 def _launch_graph(

@@ -48,6 +48,14 @@ class CompiledKernel:
     launcher: Launcher
     flops: int
     bytes_moved: int
+    variables: tuple[str, ...] = ()  # the variables it takes as int arguments after the buffers, by name
+
+    def ints(self, values: dict[str, int]) -> list[int]:
+        """The kernel's int arguments: the value of each of its variables in `values`."""
+        missing = [name for name in self.variables if name not in values]
+        if missing:
+            raise KeyError(f"kernel {self.name} takes variables {missing} that were given no value")
+        return [values[name] for name in self.variables]
 
 
 @dataclass
@@ -174,13 +182,16 @@ def compile_kernels(items: Sequence[ScheduleItem], device: str, context: Context
                 symbol,
                 binary,
                 generated.buffer_count,
+                len(generated.variables),
                 cache=kernel_cache(),
                 global_size=generated.global_size,
                 local_size=generated.local_size,
             )
             bytes_moved = sum(buffer.buffer.size * buffer.scalar_dtype.itemsize for buffer in item.buffers)
             flops = _estimate_flops(item.ast)
-            _programs[key] = CompiledKernel(generated.name, generated.source, launcher, flops, bytes_moved)
+            _programs[key] = CompiledKernel(
+                generated.name, generated.source, launcher, flops, bytes_moved, generated.variables
+            )
             stats.programs_built += 1
     return [_programs[key] for key in keys]
 
@@ -210,6 +221,7 @@ class GeneratedKernel:
     buffer_count: int
     global_size: tuple[int, ...]
     local_size: tuple[int, ...] | None
+    variables: tuple[str, ...] = ()
 
 
 def kernel_source(ast: UOp, optimize: OptimizeOptions, opts: tuple[Opt, ...] | None = None) -> GeneratedKernel:
@@ -224,16 +236,24 @@ def kernel_source(ast: UOp, optimize: OptimizeOptions, opts: tuple[Opt, ...] | N
     key = hashlib.sha256(listing.encode()).hexdigest()
     cached = kernel_cache().get(SOURCES, key)
     if cached is not None:
-        name, count, size, group, source = cached.decode().split("\n", 4)
+        name, count, size, group, names, source = cached.decode().split("\n", 5)
         local_size = tuple(int(extent) for extent in group.split(",")) if group else None
-        return GeneratedKernel(name, source, int(count), tuple(int(extent) for extent in size.split(",")), local_size)
+        global_size = tuple(int(extent) for extent in size.split(","))
+        variables = tuple(names.split(",")) if names else ()
+        return GeneratedKernel(name, source, int(count), global_size, local_size, variables)
     generated = generate_c(ast, optimize, opts)
     size = ",".join(str(extent) for extent in generated.global_size)
     group = ",".join(str(extent) for extent in generated.local_size or ())
-    entry = f"{generated.name}\n{generated.buffer_count}\n{size}\n{group}\n{generated.source}"
+    names = ",".join(generated.variables)
+    entry = f"{generated.name}\n{generated.buffer_count}\n{size}\n{group}\n{names}\n{generated.source}"
     kernel_cache().put(SOURCES, key, entry.encode())
     return GeneratedKernel(
-        generated.name, generated.source, generated.buffer_count, generated.global_size, generated.local_size
+        generated.name,
+        generated.source,
+        generated.buffer_count,
+        generated.global_size,
+        generated.local_size,
+        generated.variables,
     )
 
 
@@ -302,12 +322,13 @@ def run_schedule(schedule: Schedule, device: str, context: Context) -> None:
     kernels = compile_kernels(schedule.items, device, context)
     for item, frees, kernel in zip(schedule.items, schedule.frees, kernels, strict=True):
         buffers = [buffer_of(node) for node in item.buffers]
+        ints = kernel.ints(schedule.variables) if kernel.variables else []
         capture = active_capture()
         if capture is not None:
-            capture.launches.append(Launch(kernel.launcher, tuple(buffers), item.buffers))
-        elapsed = kernel.launcher(*buffers, timed=True) if context.debug >= 2 else None
+            capture.launches.append(Launch(kernel.launcher, tuple(buffers), item.buffers, kernel.variables))
+        elapsed = kernel.launcher(*buffers, ints=ints, timed=True) if context.debug >= 2 else None
         if elapsed is None:
-            kernel.launcher(*buffers)
+            kernel.launcher(*buffers, ints=ints)
         else:
             _report_kernel(kernel, elapsed)
         stats.kernels_run += 1

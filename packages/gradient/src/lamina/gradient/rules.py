@@ -166,6 +166,20 @@ def _shrink(node: UOp, grad: UOp) -> tuple[UOp | None, ...]:
     return (grad.pad(padding),)
 
 
+def _take(node: UOp, grad: UOp) -> tuple[UOp | None, ...]:
+    # Row r of the table gets the sum of the gradients of every position that read it: a one-hot of the indices
+    # (rows x positions) selecting the gradient's rows, summed over the positions.
+    table, indices = node.src
+    rows, rest = table.shape[0], table.shape[1:]
+    count = math.prod(indices.shape)
+    hot = UOp.arange(rows, indices.scalar_dtype).reshape((rows, 1)).expand((rows, count))
+    hot = hot.alu(Ops.CMPEQ, indices.reshape((1, count)).expand((rows, count)))
+    spread = (rows, count, *rest)
+    hot = hot.reshape((rows, count, *(1,) * len(rest))).expand(spread)
+    picked = hot.where(grad.reshape((1, count, *rest)).expand(spread), UOp.full(spread, grad.scalar_dtype, 0))
+    return picked.reduce_axis(Ops.ADD, (1,)).reshape(table.shape), None
+
+
 def _erf(node: UOp, grad: UOp) -> tuple[UOp | None, ...]:
     # d/dx erf(x) = 2/sqrt(pi) * exp(-x^2)
     x = node.src[0]
@@ -196,6 +210,7 @@ gradient_rules: Final[dict[Ops, GradientRule]] = {
     Ops.CAST: _cast,
     Ops.CONTIGUOUS: lambda node, grad: (grad,),
     Ops.CHECK: lambda node, grad: (grad, None),
+    Ops.TAKE: _take,
     Ops.REDUCE_AXIS: _reduce_axis,
     Ops.RESHAPE: lambda node, grad: (grad.reshape(node.src[0].shape),),
     Ops.PERMUTE: _permute,
@@ -207,7 +222,7 @@ gradient_rules: Final[dict[Ops, GradientRule]] = {
     **dict.fromkeys(
         GroupOp.COMPARISON
         | GroupOp.INTEGER_ONLY
-        | {Ops.MOD, Ops.NOT, Ops.TRUNC, Ops.FLOOR, Ops.CEIL, Ops.ROUND, Ops.BITCAST, Ops.WRITE},
+        | {Ops.MOD, Ops.NOT, Ops.TRUNC, Ops.FLOOR, Ops.CEIL, Ops.ROUND, Ops.BITCAST, Ops.WRITE, Ops.BIND},
         _no_gradient,
     ),
 }

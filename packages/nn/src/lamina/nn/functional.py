@@ -75,6 +75,7 @@ __all__ = [
     "cross_entropy",
     "dropout",
     "elu",
+    "embedding",
     "fold",
     "gelu",
     "glu",
@@ -122,6 +123,16 @@ __all__ = [
     "tanhshrink",
     "unfold",
 ]
+
+
+def embedding(input: Tensor, weight: Tensor) -> Tensor:
+    """The rows of `weight` (num_embeddings, dim) at the integer indices `input`, shape (*input.shape, dim): a
+    gather reading only the picked rows; an index outside [0, num_embeddings) raises IndexError (as in torch)."""
+    if input.dtype.is_float or input.dtype.is_bool:
+        raise TypeError(f"embedding needs integer indices, got {input.dtype}")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding needs a 2-D weight, got shape {weight.shape}")
+    return weight._take_along(0, input)._guarded(input, "embedding", 0, weight.shape[0])
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -403,10 +414,18 @@ def scaled_dot_product_attention(
     dropout_p: float = 0.0,
     is_causal: bool = False,
     scale: float | None = None,
+    enable_gqa: bool = False,
 ) -> Tensor:
-    """softmax(q @ k.T * scale + mask) @ v; a bool mask keeps where True, a float mask is added."""
+    """softmax(q @ k.T * scale + mask) @ v; a bool mask keeps where True, a float mask is added. With `enable_gqa`,
+    key and value may have fewer heads (dim -3) than query, each serving a group of query heads in turn."""
     if is_causal and attn_mask is not None:
         raise ValueError("give either attn_mask or is_causal, not both")
+    if enable_gqa and key.ndim >= 3 and key.shape[-3] != query.shape[-3]:
+        heads, shared = query.shape[-3], key.shape[-3]
+        if heads % shared:
+            raise ValueError(f"enable_gqa: {heads} query heads cannot share {shared} key/value heads evenly")
+        key = key.repeat_interleave(heads // shared, dim=-3)
+        value = value.repeat_interleave(heads // shared, dim=-3)
     length, source = query.shape[-2], key.shape[-2]
     factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     scores = query.matmul(key.transpose(-2, -1)) * factor

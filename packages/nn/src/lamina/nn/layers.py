@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from lamina.nn.functional import dropout
+from lamina.nn.functional import dropout, embedding
 from lamina.nn.module import Module
 from lamina.tensor import Tensor, realize
 
@@ -46,9 +46,7 @@ class Embedding(Module):
         self.weight = Tensor.normal(num_embeddings, embedding_dim, requires_grad=True).realize()
 
     def forward(self, indices: Tensor) -> Tensor:
-        # A one-hot matrix product: the lookup and its gradient (a scatter-add) are ordinary fused kernels.
-        hot = indices.one_hot_for("embedding", self.num_embeddings, dim=0).cast(self.weight.dtype)
-        return hot.matmul(self.weight)
+        return embedding(indices, self.weight)
 
 
 class Dropout(Module):

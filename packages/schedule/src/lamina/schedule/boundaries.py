@@ -86,6 +86,11 @@ def find_realize_points(targets: Sequence[UOp]) -> set[UOp]:
     required = set(targets) | {node for node in graph if node.op in (Ops.CONTIGUOUS, Ops.WRITE)}
     realized = set(required)
     holds = _reduce_holders(graph, realized)
+    # A gather's indices become addresses: a reduction among them is stored first, not recomputed per read.
+    gathered = {node.src[1] for node in graph if node.op is Ops.TAKE and holds[node.src[1]]}
+    if gathered:
+        realized |= gathered
+        holds = _reduce_holders(graph, realized)
     for node in graph:
         if node.op is Ops.EXPAND and _grows(node) and holds[node.src[0]] and node.src[0] not in realized:
             frontier = _holder_frontier(node.src[0], holds, realized)

@@ -26,6 +26,7 @@ class GraphStructure:
 
     key: Hashable
     buffers: tuple[UOp, ...]
+    variables: dict[str, int]  # each bound variable's value in this graph, by name (not part of the key)
 
 
 def graph_structure(targets: Sequence[UOp], device: str, lowering: Hashable = None) -> GraphStructure:
@@ -33,6 +34,7 @@ def graph_structure(targets: Sequence[UOp], device: str, lowering: Hashable = No
     ValueError for a buffer not on `device`."""
     position: dict[UOp, int] = {}
     buffers: list[UOp] = []
+    variables: dict[str, int] = {}
     rows: list[Hashable] = []
     for node in toposort(targets):
         if node.op is Ops.BUFFER:
@@ -40,11 +42,17 @@ def graph_structure(targets: Sequence[UOp], device: str, lowering: Hashable = No
                 raise ValueError(f"cannot compute on {device} with a buffer on {node.buffer.device}; move it first")
             rows.append((Ops.BUFFER, node.dtype, len(buffers), node.buffer.size))
             buffers.append(node)
+        elif node.op is Ops.BIND:
+            # The variable is structure, its value is not: every value shares one schedule and its kernels.
+            name = node.src[0].arg[0]
+            if variables.setdefault(name, node.arg) != node.arg:
+                raise ValueError(f"variable {name!r} is bound to both {variables[name]} and {node.arg} in one graph")
+            rows.append((Ops.BIND, node.dtype, None, (position[node.src[0]],)))
         else:
             rows.append((node.op, node.dtype, arg_key(node.arg), tuple(map(position.__getitem__, node.src))))
         position[node] = len(position)
     key = (device, lowering, tuple(rows), tuple(position[target] for target in targets))
-    return GraphStructure(key, tuple(buffers))
+    return GraphStructure(key, tuple(buffers), variables)
 
 
 @dataclass(frozen=True, slots=True)

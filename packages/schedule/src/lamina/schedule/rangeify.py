@@ -22,7 +22,7 @@ from lamina.rewrite import simplify as _simplify
 from lamina.rewrite import simplify_under
 from lamina.schedule.reduce_sums import merge_summed_reduces
 from lamina.shape import contiguous_strides
-from lamina.uop import AxisKind, GroupOp, Ops, UOp, toposort
+from lamina.uop import AxisKind, GroupOp, Ops, UOp, substitute, toposort
 
 Index = tuple[UOp, ...]
 
@@ -134,8 +134,10 @@ class KernelBuilder:
 
     def _requests(self, node: UOp, index: Index, validity: UOp | None) -> list[Request]:
         """What `node` needs to know to give its value at `index`: (source, index, validity) per source."""
-        if node in self.buffer_of or node.op in (Ops.CONST, Ops.BUFFER):
+        if node in self.buffer_of or node.op in (Ops.CONST, Ops.BUFFER, Ops.BIND):
             return []
+        if node.op is Ops.TAKE:
+            return [(node.src[0], (self._row(node, index), *index[len(node.src[1].shape) :]), validity)]
         source = node.src[0] if node.src else node
         source_shape = source.shape
         if node.op is Ops.RESHAPE:
@@ -175,6 +177,16 @@ class KernelBuilder:
             return [(each, index, validity) for each in node.src]
         raise NotImplementedError(f"rangeify has no rule for {node.op}")
 
+    def _row(self, take: UOp, index: Index) -> UOp:
+        """The table row a TAKE reads at `index`: its index value there, clamped into the table (the tensor layer
+        checks the range and raises; the clamp keeps every address inside the buffer meanwhile)."""
+        indices = take.src[1]
+        value = self.value_at(indices, tuple(simplify(each) for each in index[: len(indices.shape)]))
+        rows = take.src[0].shape[0]
+        row = value.cast(self.index_dtype) if value.scalar_dtype != self.index_dtype else value
+        low = row.alu(Ops.MAX, self._zero())
+        return low.lt(rows).where(low, _const(rows - 1, self.index_dtype))
+
     def _reduce_index(self, node: UOp, index: Index, validity: UOp | None) -> Index:
         """The source index of a REDUCE_AXIS: fresh REDUCE ranges on reduced dims (made once per request)."""
         key = (node, index, validity)
@@ -197,6 +209,10 @@ class KernelBuilder:
             return self._load(buffer, _address_under(address, validity), validity)
         if node.op is Ops.CONST:
             return node
+        if node.op is Ops.BIND:
+            return node.src[0]  # the kernel takes the variable; its value comes with each launch
+        if node.op is Ops.TAKE:
+            return sources[0]
         if node.op is Ops.PAD:
             inner_validity = needed[0][2]
             # A LOAD already reads zero where its validity, which implies this one, is false.
@@ -261,19 +277,36 @@ def build_kernel(node: UOp, output: UOp, buffer_of: Mapping[UOp, UOp]) -> tuple[
     address = simplify(flat_index(output_index, node.shape, builder.index_dtype))
     pointer = builder.parameter(output)
     store = UOp(Ops.STORE, dtypes.void, (UOp(Ops.INDEX, pointer.dtype, (pointer, address)), value))
-    return UOp(Ops.SINK, dtypes.void, (store,)), tuple(builder.parameters)
+    return _used_parameters(UOp(Ops.SINK, dtypes.void, (store,)), builder.parameters)
 
 
 def _write_kernel(builder: KernelBuilder, node: UOp, output: UOp) -> tuple[UOp, tuple[UOp, ...]]:
     """A WRITE's kernel: loops over the written values, each stored at its address in the target's buffer."""
-    _, values = node.src
+    values = node.src[1]
     offset, strides = node.arg
     region = tuple(builder.new_range(size, AxisKind.LOOP) if size != 1 else builder._zero() for size in values.shape)
     value = merge_summed_reduces(builder.value_at(values, region))
     address = _const(offset, builder.index_dtype)
+    if len(node.src) > 2:
+        address = address + builder.value_at(node.src[2], ()).cast(builder.index_dtype)
     for position, stride in zip(region, strides, strict=True):
         address = address + position * stride
     address = simplify(address)
     pointer = builder.parameter(output)
     store = UOp(Ops.STORE, dtypes.void, (UOp(Ops.INDEX, pointer.dtype, (pointer, address)), value))
-    return UOp(Ops.SINK, dtypes.void, (store,)), tuple(builder.parameters)
+    return _used_parameters(UOp(Ops.SINK, dtypes.void, (store,)), builder.parameters)
+
+
+def _used_parameters(sink: UOp, parameters: list[UOp]) -> tuple[UOp, tuple[UOp, ...]]:
+    """The kernel and its buffers, less any buffer its value turned out not to read (a gather from a constant table
+    loads its indices for nothing): the rest are numbered again in order."""
+    used = sorted({node.arg for node in toposort(sink) if node.op is Ops.DEFINE_GLOBAL})
+    if len(used) == len(parameters):
+        return sink, tuple(parameters)
+    renumbered = {
+        UOp(Ops.DEFINE_GLOBAL, parameters[old].scalar_dtype.ptr(), (), old): UOp(
+            Ops.DEFINE_GLOBAL, parameters[old].scalar_dtype.ptr(), (), new
+        )
+        for new, old in enumerate(used)
+    }
+    return substitute([sink], renumbered)[0], tuple(parameters[old] for old in used)

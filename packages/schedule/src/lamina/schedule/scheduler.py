@@ -14,7 +14,7 @@ engine to read after the run), and long float sums are computed in blocks.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from lamina.dtype import DType
 from lamina.schedule.boundaries import find_realize_points, is_buffer_view, view_base
@@ -47,6 +47,8 @@ class Schedule:
     frees: tuple[tuple[UOp, ...], ...]
     # Each CHECK's verdict (a one-element int64 buffer view) and what it checked: read them after the run.
     checks: tuple[tuple[UOp, Check], ...] = ()
+    # The value of each variable the kernels take (their DEFINE_VARs, by name), bound in the graph by a BIND.
+    variables: dict[str, int] = field(default_factory=dict)
 
 
 def _plan_frees(items: Sequence[ScheduleItem], made_here: set[UOp], keep: set[UOp]) -> tuple[tuple[UOp, ...], ...]:
@@ -71,7 +73,7 @@ def create_schedule(targets: Sequence[UOp], device: str, lowering: Lowering = CP
     template = schedule_cache.get(structure)
     if template is not None:
         return _instantiate(template, structure, targets, device)
-    schedule = _schedule(targets, device, lowering)
+    schedule = replace(_schedule(targets, device, lowering), variables=structure.variables)
     schedule_cache.put(structure, _template(schedule, structure, targets))
     return schedule
 
@@ -153,4 +155,4 @@ def _instantiate(
     }
     frees = tuple(tuple(buffers[slot] for slot in each) for each in template.frees)
     checks = tuple((buffers[slot], check) for slot, check in template.checks)
-    return Schedule(items, results, frees, checks)
+    return Schedule(items, results, frees, checks, structure.variables)

@@ -23,25 +23,6 @@ def index_dtype_for(length: int) -> DType:
     return dtypes.int32 if length <= 1 << 31 else dtypes.int64
 
 
-def arange_uop(length: int, dtype: DType) -> UOp:
-    """0, 1, ..., length-1 of `dtype` (an integer dtype wide enough) as a constant-only graph."""
-    if length < 0:
-        raise ValueError(f"arange needs a non-negative length, got {length}")
-    if length <= 1:
-        return UOp.full((length,), dtype, 0)
-    bits = (length - 1).bit_length()
-    shape = (2,) * bits
-    total: UOp | None = None
-    for bit in range(bits):
-        # Axis `bit` counts 2**(bits-1-bit): the most significant digit is the outermost axis.
-        weight = 1 << (bits - 1 - bit)
-        digit = UOp.full((1,), dtype, weight).pad(((1, 0),))
-        placed = digit.reshape(tuple(2 if axis == bit else 1 for axis in range(bits))).expand(shape)
-        total = placed if total is None else total + placed
-    assert total is not None
-    return total.reshape((1 << bits,)).shrink(((0, length),))
-
-
 def _mix32(value: UOp) -> UOp:
     # A strong 32-bit integer finaliser (xorshift-multiply rounds); every output bit depends on every input bit.
     value = value.alu(Ops.XOR, value.alu(Ops.SHR, value.const_like(16)))
@@ -65,7 +46,7 @@ def uniform_bits(count: int, keys: UOp) -> UOp:
     """
     if count == 0:
         return UOp.full((0,), dtypes.uint32, 0)
-    counter = arange_uop(count, dtypes.uint32)
+    counter = UOp.arange(count, dtypes.uint32)
     first = keys.shrink(((0, 1),)).expand((count,))
     second = keys.shrink(((1, 2),)).expand((count,))
     keyed = counter.alu(Ops.XOR, first)

@@ -18,9 +18,9 @@ import numpy as np
 from lamina.dtype import dtypes
 from lamina.shape import broadcast_shapes, contiguous_strides, normalize_axis
 from lamina.tensor.core import TensorCore
-from lamina.tensor.creation import arange_uop, index_dtype_for
+from lamina.tensor.creation import index_dtype_for
 from lamina.tensor.reduce import ReduceMixin
-from lamina.uop import Check, CheckKind, checked
+from lamina.uop import Check, CheckKind, Ops, UOp, checked
 
 IndexItem = int | slice | None | TensorCore | type(Ellipsis)
 JoinedT = TypeVar("JoinedT", bound="IndexingMixin")
@@ -32,7 +32,7 @@ class IndexingMixin(ReduceMixin):
     __slots__ = ()
 
     def _arange_like(self, length: int) -> Self:
-        return self._derive(arange_uop(length, index_dtype_for(length)))
+        return self._derive(UOp.arange(length, index_dtype_for(length)))
 
     def _slice(self, dim: int, item: slice) -> Self:
         size = self.shape[dim]
@@ -130,6 +130,12 @@ class IndexingMixin(ReduceMixin):
 
     def _take(self, tensor_dims: list[tuple[int, TensorCore]], squeezed: list[int]) -> Self:
         """Advanced indexing by integer tensors at `tensor_dims` (broadcast together, like numpy)."""
+        if len(tensor_dims) == 1:
+            dim, index = tensor_dims[0]
+            picked = self._take_along(dim, index)._guarded(index, "index", dim, self.shape[dim], low=-self.shape[dim])
+            # A squeezed dim of self after `dim` moved by the index's dims, less `dim` itself.
+            squeezed_away = {axis if axis < dim else axis - 1 + index.ndim for axis in squeezed}
+            return picked.reshape(tuple(size for axis, size in enumerate(picked.shape) if axis not in squeezed_away))
         dims = [dim for dim, _ in tensor_dims]
         index_shape = broadcast_shapes(*(index.shape for _, index in tensor_dims))
         others = [axis for axis in range(self.ndim) if axis not in dims]
@@ -167,6 +173,21 @@ class IndexingMixin(ReduceMixin):
             if axis in squeezed
         ]
         return picked.reshape(tuple(size for axis, size in enumerate(picked.shape) if axis not in dropped))
+
+    def _take_along(self, dim: int, index: TensorCore) -> Self:
+        """self's slices along `dim` at the integer `index` (negative counting from the end), the index's dims in
+        place of `dim`: one gather (TAKE) whose kernels read each picked slice at its address. Unchecked: callers
+        guard the range."""
+        size = self.shape[dim]
+        typed = _index_tensor(index)
+        wrapped = typed.lt(0)._select(typed + size, typed)
+        others = [axis for axis in range(self.ndim) if axis != dim]
+        rows = self.permute((dim, *others))
+        taken = self._derive(UOp(Ops.TAKE, self.dtype, (rows.uop, wrapped.uop)), wrapped)
+        # taken is (*index, *others): the others before `dim` go back in front.
+        count = index.ndim
+        order = (*range(count, count + dim), *range(count), *range(count + dim, taken.ndim))
+        return taken.permute(order)
 
     def gather(self, dim: int, index: TensorCore) -> Self:
         """out[..., j, ...] = self[..., index[..., j, ...], ...] along `dim` (torch.gather)."""

@@ -16,9 +16,9 @@ from lamina.dtype import DType, dtypes, promote_types
 from lamina.shape import broadcast_shapes, matmul_shape, normalize_axes, normalize_axis
 from lamina.tensor.activations import ActivationMixin
 from lamina.tensor.core import TensorCore
-from lamina.tensor.creation import arange_uop, index_dtype_for
+from lamina.tensor.creation import index_dtype_for
 from lamina.tensor.elementwise import Operand, broadcast_uop
-from lamina.uop import Ops
+from lamina.uop import Ops, UOp
 
 Axis = int | Sequence[int] | None
 
@@ -218,7 +218,7 @@ class ReduceMixin(ActivationMixin):
 
     def _index_along(self, dim: int, length: int) -> Self:
         shape = tuple(length if axis == dim else 1 for axis in range(self.ndim))
-        return self._derive(arange_uop(length, index_dtype_for(length)).reshape(shape).expand(self.shape))
+        return self._derive(UOp.arange(length, index_dtype_for(length)).reshape(shape).expand(self.shape))
 
     def argmax(self, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None) -> Self:
         return self._arg_extreme(resolve_dim(dim, axis), keepdim, largest=True)  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from lamina.engine.capture import active_capture
 from lamina.shape import prod
 from lamina.tensor.assignment import AssignmentMixin
 from lamina.tensor.core import scalar_full
-from lamina.tensor.creation import arange_uop, index_dtype_for, random_keys, uniform_bits, uniform_unit
+from lamina.tensor.creation import index_dtype_for, random_keys, uniform_bits, uniform_unit
 from lamina.uop import ConstValue, UOp
 
 ShapeArg = int | Sequence[int]
@@ -104,7 +104,7 @@ class Tensor(AssignmentMixin):
                     raise OverflowError(
                         f"arange({start}, {stop}, {step}) reaches {end}, which does not fit in {resolved}"
                     )
-        counter = cls(arange_uop(int(length), index_dtype_for(int(length))), device=device)
+        counter = cls(UOp.arange(int(length), index_dtype_for(int(length))), device=device)
         if start == 0 and step == 1:
             return counter.cast(resolved)
         compute = resolved if resolved.is_float else dtypes.int64
@@ -119,7 +119,7 @@ class Tensor(AssignmentMixin):
         resolved = dtype or dtypes.default_float
         if steps == 1:
             return cls.full((1,), float(start), resolved, device)
-        counter = cls(arange_uop(steps, dtypes.int32), device=device).cast(dtypes.float32)
+        counter = cls(UOp.arange(steps, dtypes.int32), device=device).cast(dtypes.float32)
         return (counter * ((end - start) / max(steps - 1, 1)) + start).cast(resolved)
 
     @classmethod

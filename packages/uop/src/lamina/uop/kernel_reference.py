@@ -16,7 +16,7 @@ the tensor-graph evaluator in `reference.py`, whose per-op rules are reused so t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,13 +30,14 @@ from lamina.uop.uop import UOp
 Array = npt.NDArray[Any]
 
 
-def run_kernel(ast: UOp, buffers: Sequence[Array]) -> None:
-    """Execute the kernel `ast` on flat `buffers` (numbered by DEFINE_GLOBAL arg), writing its STOREs in place."""
+def run_kernel(ast: UOp, buffers: Sequence[Array], variables: Mapping[str, int] | None = None) -> None:
+    """Execute the kernel `ast` on flat `buffers` (numbered by DEFINE_GLOBAL arg) with each DEFINE_VAR at its value
+    in `variables` (by name), writing its STOREs in place."""
     if ast.op is not Ops.SINK:
         raise ValueError(f"run_kernel needs a kernel SINK, got {ast.op}")
     nodes = toposort(ast)
     loops = [node for node in nodes if node.op is Ops.RANGE]
-    interpreter = _Interpreter({loop: axis for axis, loop in enumerate(loops)}, buffers)
+    interpreter = _Interpreter({loop: axis for axis, loop in enumerate(loops)}, buffers, variables or {})
     interpreter.local_axes = tuple(axis for axis, loop in enumerate(loops) if loop.arg[1] is AxisKind.LOCAL)
     # C semantics are silent: integer overflow wraps, 1/0 is inf, 0/0 is nan; numpy would warn about each.
     with np.errstate(all="ignore"):
@@ -47,9 +48,10 @@ def run_kernel(ast: UOp, buffers: Sequence[Array]) -> None:
 class _Interpreter:
     """The value of every node run so far, each an array with one axis per RANGE of the kernel."""
 
-    def __init__(self, axis_of: dict[UOp, int], buffers: Sequence[Array]) -> None:
+    def __init__(self, axis_of: dict[UOp, int], buffers: Sequence[Array], variables: Mapping[str, int]) -> None:
         self.axis_of = axis_of
         self.buffers = buffers
+        self.variables = variables
         self.values: dict[UOp, Array] = {}
         self.local_axes: tuple[int, ...] = ()
         # Per DEFINE_LOCAL: its contents, the kernel's axes (LOCAL ones of size 1) then one for its elements.
@@ -67,6 +69,8 @@ class _Interpreter:
             self.store(node)
         elif node.op is Ops.CONST:
             self.values[node] = _constant(node).reshape((1,) * len(self.axis_of))
+        elif node.op is Ops.DEFINE_VAR:
+            self.values[node] = self.variable(node)
         elif node.op is Ops.RANGE:
             self.values[node] = self.loop_index(node)
         elif node.op is Ops.LOAD and node.src[0].src[0].op is Ops.DEFINE_LOCAL:
@@ -83,6 +87,15 @@ class _Interpreter:
             self.values[node] = _evaluate_alu(node, [self.values[source] for source in node.src])
         else:
             raise NotImplementedError(f"the kernel interpreter does not run {node.op}")
+
+    def variable(self, node: UOp) -> Array:
+        name, low, high = node.arg
+        if name not in self.variables:
+            raise KeyError(f"the kernel reads variable {name!r}, which was given no value")
+        value = self.variables[name]
+        if not low <= value <= high:
+            raise ValueError(f"variable {name!r} takes values in [{low}, {high}], got {value}")
+        return _constant(UOp.const(node.scalar_dtype, value)).reshape((1,) * len(self.axis_of))
 
     def loop_index(self, node: UOp) -> Array:
         end = node.src[0]

@@ -27,12 +27,19 @@ class Ops(Enum):
     # verdict with the graph and the engine raises after the run, so kernels never see a CHECK.
     CHECK = auto()
     # src[0] (a flat BUFFER, or a CONTIGUOUS copy of one) with src[1] written into a strided region of it, in place:
-    # arg=(offset, strides), element j of src[1] going to offset + sum(j[k] * strides[k]) (all in range).
+    # arg=(offset, strides), element j of src[1] going to offset + sum(j[k] * strides[k]) (all in range); src[2], if
+    # any, a scalar integer graph over BINDs added to the offset (a write at a position known only at launch).
     WRITE = auto()
+    # rows of src[0] picked by the integer values of src[1] (a gather along src[0]'s first dim): shape
+    # src[1].shape + src[0].shape[1:]; an index outside [0, rows) reads the nearest row (the tensor checks it)
+    TAKE = auto()
 
     # -- constants and symbols --
     CONST = auto()  # arg=the Python value, already of dtype's kind; shape ()
     DEFINE_VAR = auto()  # an integer symbol; arg=(name, min, max)
+    # tensor graph: src[0] (a DEFINE_VAR) at the value it takes in one realize, arg=that value; shape (). A schedule
+    # keys on the variable, never the value, which each kernel takes as an int argument when it runs
+    BIND = auto()
 
     # -- movement: tensor graph only; rangeify turns each into index arithmetic --
     RESHAPE = auto()  # arg=new shape

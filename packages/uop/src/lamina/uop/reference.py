@@ -32,8 +32,10 @@ def evaluate(roots: Sequence[UOp], inputs: Mapping[UOp, Array] | None = None) ->
     values: dict[UOp, Array] = {}
     # C semantics are silent: integer overflow wraps, 1/0 is inf, 0/0 is nan; numpy would warn about each.
     with np.errstate(all="ignore"):
-        for node in toposort(roots):
-            values[node] = _evaluate_node(node, [values[source] for source in node.src], given)
+        # A BIND carries its variable's value: the DEFINE_VAR under it is not evaluated (alone it has none).
+        for node in toposort(roots, stop=lambda node: node.op is Ops.BIND):
+            sources = [] if node.op is Ops.BIND else [values[source] for source in node.src]
+            values[node] = _evaluate_node(node, sources, given)
         return [_to_storage(values[root], root.scalar_dtype) for root in roots]
 
 
@@ -276,8 +278,14 @@ def _evaluate_node(node: UOp, values: list[Array], inputs: Mapping[UOp, Array]) 
         return _constant(node)
     if node.op is Ops.CONTIGUOUS:
         return values[0]
+    if node.op is Ops.BIND:
+        return np.array(node.arg, dtype=to_numpy_dtype(node.scalar_dtype))
+    if node.op is Ops.TAKE:
+        rows = values[0].shape[0]
+        return values[0][np.clip(values[1].astype(np.int64), 0, max(rows - 1, 0))]
     if node.op is Ops.WRITE:
         offset, strides = node.arg
+        offset += int(values[2]) if len(values) > 2 else 0
         addresses = np.full(values[1].shape, offset, dtype=np.int64)
         for axis, (count, stride) in enumerate(zip(values[1].shape, strides, strict=True)):
             addresses += (np.arange(count, dtype=np.int64) * stride).reshape(

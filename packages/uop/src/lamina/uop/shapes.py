@@ -90,6 +90,11 @@ def infer_shape(uop: UOp) -> Shape:
                 f"{uop.src[1].shape} and strides {strides}"
             )
         return uop.src[0].shape
+    if uop.op is Ops.TAKE:
+        table, indices = uop.src
+        if not table.shape or indices.scalar_dtype.is_float or indices.scalar_dtype.is_bool:
+            raise ValueError(f"TAKE needs a table with rows and integer indices, got {table.shape} and {indices.dtype}")
+        return indices.shape + table.shape[1:]
     if uop.op is Ops.CHECK:
         if uop.src[1].shape != ():
             raise ValueError(f"CHECK needs a scalar verdict, got shape {uop.src[1].shape}")

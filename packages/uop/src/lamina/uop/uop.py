@@ -186,6 +186,15 @@ class UOp:
             raise ValueError(f"variable {name!r}: empty range [{min_value}, {max_value}]")
         return UOp(Ops.DEFINE_VAR, dtype, (), (name, min_value, max_value))
 
+    def bind(self, value: int) -> UOp:
+        """This DEFINE_VAR at `value` for one realize (a BIND); raises ValueError outside its declared range."""
+        if self.op is not Ops.DEFINE_VAR:
+            raise TypeError(f"only a DEFINE_VAR can be bound, not {self.op}")
+        name, low, high = self.arg
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"variable {name!r} takes an int in [{low}, {high}], got {value!r}")
+        return UOp(Ops.BIND, self.dtype, (self,), value)
+
     @staticmethod
     def range(end: int | UOp, axis: int, kind: AxisKind, dtype: DType = dtypes.index) -> UOp:
         """A loop index 0 <= i < end for kernel axis `axis` of AxisKind `kind`."""
@@ -299,6 +308,25 @@ class UOp:
         """A constant of `dtype` broadcast to `shape` (no memory: a CONST reshaped and expanded)."""
         scalar = UOp.const(dtype, value)
         return scalar.reshape((1,) * len(shape)).expand(shape) if shape else scalar
+
+    @staticmethod
+    def arange(length: int, dtype: DType) -> UOp:
+        """0, 1, ..., length-1 of `dtype` (an integer dtype wide enough) as a constant-only graph."""
+        if length < 0:
+            raise ValueError(f"arange needs a non-negative length, got {length}")
+        if length <= 1:
+            return UOp.full((length,), dtype, 0)
+        bits = (length - 1).bit_length()
+        shape = (2,) * bits
+        total: UOp | None = None
+        for bit in range(bits):
+            # Axis `bit` counts 2**(bits-1-bit): the most significant digit is the outermost axis.
+            weight = 1 << (bits - 1 - bit)
+            digit = UOp.full((1,), dtype, weight).pad(((1, 0),))
+            placed = digit.reshape(tuple(2 if axis == bit else 1 for axis in range(bits))).expand(shape)
+            total = placed if total is None else total + placed
+        assert total is not None
+        return total.reshape((1 << bits,)).shrink(((0, length),))
 
     def const_like(self, value: ConstValue) -> UOp:
         """A constant with self's shape and dtype."""
