@@ -67,7 +67,7 @@ def run_schedule(
         for buffer in item.buffers:
             if buffer not in memory:
                 memory[buffer] = np.zeros(buffer.buffer.size, to_numpy_dtype(buffer.scalar_dtype))
-        run_kernel(item.ast, [memory[buffer] for buffer in item.buffers])
+        run_kernel(item.ast, [memory[buffer] for buffer in item.buffers], schedule.variables)
         for buffer in frees:
             del memory[buffer]
     _check_frees(schedule, set(leaves))

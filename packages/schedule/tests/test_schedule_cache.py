@@ -102,3 +102,31 @@ def test_checks_become_verdict_targets_and_survive_the_cache(tensor: Maker) -> N
         assert all(node.op is not Ops.CHECK for item in schedule.items for node in toposort([item.ast]))
         written = {item.output for item in schedule.items}
         assert view_base(verdict) in written
+
+
+def test_a_variable_is_structure_and_its_value_is_not(tensor: Maker) -> None:
+    position = UOp.variable("position", 0, 9)
+    x = tensor((10,))
+
+    def masked(value: int) -> UOp:
+        bound = position.bind(value).reshape((1,)).expand((10,))
+        return UOp.arange(10, dtypes.int32).alu(Ops.CMPLT, bound).where(x, UOp.full((10,), dtypes.float32, 0.0))
+
+    three, five = graph_structure([masked(3)], "CPU"), graph_structure([masked(5)], "CPU")
+    assert three.key == five.key
+    assert (three.variables, five.variables) == ({"position": 3}, {"position": 5})
+    with pytest.raises(ValueError, match="bound to both 3 and 5"):
+        graph_structure([masked(3) + masked(5)], "CPU")
+
+
+def test_gathers_and_variable_writes_match_the_evaluator(run_schedule: Runner, tensor: Maker) -> None:
+    table = tensor((7, 3))
+    rows = UOp.new_buffer("CPU", 4, dtypes.int32).reshape((2, 2))
+    gathered = UOp(Ops.TAKE, dtypes.float32, (table, rows))
+    run_schedule([gathered * gathered])
+    target = UOp.new_buffer("CPU", 12, dtypes.float32)
+    values = tensor((2,))
+    moved = UOp.variable("at", 0, 5).bind(4) * UOp.const(dtypes.int32, 2)
+    written = UOp(Ops.WRITE, dtypes.float32, (target, values, moved), (1, (1,)))
+    schedule = run_schedule([written])
+    assert schedule.variables == {"at": 4}

@@ -11,7 +11,7 @@ import pytest
 
 from lamina.device.opencl import opencl_available
 from lamina.dtype import DType, dtypes
-from lamina.tensor import Tensor, jit, options, stats
+from lamina.tensor import Tensor, Variable, jit, options, stats
 
 pytestmark = pytest.mark.skipif(
     not opencl_available(), reason="no OpenCL platform installed (apt-get install pocl-opencl-icd)"
@@ -169,3 +169,15 @@ def test_beam_searches_opencl_kernels_and_keeps_them_on_work_items() -> None:
     with options(beam=1, debug=0):
         result = (Tensor(values, device="OPENCL") * 2 + 1).sum(1).numpy()
     np.testing.assert_array_equal(result, (values * 2 + 1).sum(1))
+
+
+def test_variables_reach_opencl_kernels_as_int_arguments() -> None:
+    position = Variable("pos", 0, 9)
+    cache = Tensor.zeros(10, 3, device="OPENCL").contiguous().realize()
+    expected = np.zeros((10, 3), dtype=np.float32)
+    for value in (2, 7, 0):
+        cache[position.bind(value)] = Tensor(np.full(3, value + 1, np.float32), device="OPENCL")
+        expected[value] = value + 1
+    np.testing.assert_array_equal(cache.numpy(), expected)
+    shifted = Tensor.arange(4, device="OPENCL") + Tensor(position.bind(5), device="OPENCL")
+    np.testing.assert_array_equal(shifted.numpy(), np.arange(4) + 5)

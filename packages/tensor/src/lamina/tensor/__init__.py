@@ -12,13 +12,16 @@ from lamina.tensor.core import no_grad, realize
 from lamina.tensor.einsum import einsum, meshgrid
 from lamina.tensor.jit import Jit, jit
 from lamina.tensor.tensor import Tensor, where
+from lamina.tensor.variable import Bound, Variable
 
 __all__ = [
+    "Bound",
     "Context",
     "Jit",
     "JitError",
     "LiveCounts",
     "Tensor",
+    "Variable",
     "context_from_environment",
     "current_context",
     "einsum",

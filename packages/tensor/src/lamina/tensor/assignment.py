@@ -28,6 +28,7 @@ from lamina.tensor.core import TensorCore, grad_enabled, scalar_uop, with_realiz
 from lamina.tensor.elementwise import Operand
 from lamina.tensor.indexing import IndexingMixin, _index_tensor
 from lamina.tensor.scatter import ScatterMixin
+from lamina.tensor.variable import Bound
 from lamina.uop import Ops, UOp
 
 
@@ -47,6 +48,9 @@ class AssignmentMixin(ScatterMixin):
         )
         if source.device != self.device:
             raise ValueError(f"cannot write a tensor on {source.device} into one on {self.device}")
+        if _holds_variable(key):
+            self._write_at_variable(key, source)
+            return
         mask = _single_mask(key)
         if mask is not None and _independent_of_count(source, self.shape[mask.ndim :]):
             updated = self._masked_write(mask, source)
@@ -76,7 +80,45 @@ class AssignmentMixin(ScatterMixin):
         condition = _index_tensor(mask).reshape(mask.shape + (1,) * len(rest))
         return condition._select(aligned.cast(self.dtype), self)
 
-    def _write_in_place(self, items: list[Any], value: IndexingMixin) -> None:
+    def _write_at_variable(self, key: Any, source: TensorCore) -> None:
+        """`t[key] = source` where ints or slice starts of `key` are `Bound` variables: in place, at the position
+        the variables hold when the kernel runs. Each variable's whole range must fit (one kernel serves all)."""
+        if grad_enabled() and (self._requires_grad or source._requires_grad):
+            raise RuntimeError("a write at a variable position is not recorded by autograd: write inside no_grad()")
+        raw = list(key) if isinstance(key, tuple) else [key]
+        if any(item is None or item is Ellipsis or isinstance(item, (TensorCore, list)) for item in raw):
+            raise TypeError("a key holding a variable takes ints, slices and variables only (no None, ..., tensors)")
+        if len(raw) > self.ndim:
+            raise IndexError(f"too many indices ({len(raw)}) for a tensor of shape {self.shape}")
+        items = raw + [slice(None)] * (self.ndim - len(raw))
+        concrete: list[int | slice] = []
+        moved: UOp | None = None
+        for dim, (item, size, stride) in enumerate(zip(items, self.shape, contiguous_strides(self.shape), strict=True)):
+            start, stop = (item.start, item.stop) if isinstance(item, slice) else (item, None)
+            if not isinstance(start, Bound):
+                if isinstance(stop, Bound):
+                    raise TypeError(f"dim {dim}: a slice ending at a variable must start at the same variable")
+                concrete.append(item)
+                continue
+            if isinstance(item, slice):
+                if item.step not in (None, 1) or not isinstance(stop, Bound) or stop.variable is not start.variable:
+                    raise TypeError(
+                        f"dim {dim}: a slice at a variable is `pos : pos + n` (step 1), for a fixed length n"
+                    )
+                count = stop.offset - start.offset
+            else:
+                count = 1
+            if start.min < 0 or start.max + count > size or count < 0:
+                raise IndexError(
+                    f"dim {dim} of size {size}: variable {start.name} in [{start.min}, {start.max}] places "
+                    f"{count} element(s) outside it"
+                )
+            concrete.append(slice(0, count) if isinstance(item, slice) else 0)
+            term = start.uop.alu(Ops.MUL, UOp.const(start.bind.scalar_dtype, stride))
+            moved = term if moved is None else moved.alu(Ops.ADD, term)
+        self._write_in_place(concrete, self._region_value(concrete, source), moved)
+
+    def _write_in_place(self, items: list[Any], value: IndexingMixin, moved: UOp | None = None) -> None:
         """Write `value` into the region the ints and slices `items` select, in self's own buffer: one kernel over
         the region, no copy of the rest. Where another graph still reads self's old values (a tensor made from
         it, `value` itself), they keep them: the write then goes into a copy of self instead."""
@@ -100,7 +142,9 @@ class AssignmentMixin(ScatterMixin):
         capture = active_capture()
         if capture is not None:
             capture.assigned.setdefault(id(self), (self, before.reshape(shape)))
-        self.uop = UOp(Ops.WRITE, dtype, (target, source), layout).reshape(shape)
+        # `moved`: how far variables move the region, in elements (a scalar graph over their BINDs).
+        sources = (target, source) if moved is None else (target, source, moved)
+        self.uop = UOp(Ops.WRITE, dtype, sources, layout).reshape(shape)
 
     def _region_value(self, items: list[Any], source: TensorCore) -> IndexingMixin:
         """`source` as the values of the region `items` (an expanded key) selects: broadcast to its shape (torch
@@ -195,6 +239,16 @@ class AssignmentMixin(ScatterMixin):
         for dim, index in zip(dims, indices, strict=True):
             result = result._guarded(index, "index", dim, self.shape[dim], low=-self.shape[dim])
         return result
+
+
+def _holds_variable(key: Any) -> bool:
+    """Whether `key` places anything at a variable (a `Bound` as an int, or as a slice's start or stop)."""
+    for item in key if isinstance(key, tuple) else (key,):
+        if isinstance(item, Bound) or (
+            isinstance(item, slice) and (isinstance(item.start, Bound) or isinstance(item.stop, Bound))
+        ):
+            return True
+    return False
 
 
 def _single_mask(key: Any) -> TensorCore | None:

@@ -28,9 +28,10 @@ from lamina.engine.runtime import attach_buffer, buffer_of, realize_graphs
 from lamina.gradient import compute_gradient
 from lamina.schedule import is_buffer_view, view_base
 from lamina.tensor.state import frontend
+from lamina.tensor.variable import Bound
 from lamina.uop import ConstValue, Ops, UOp, substitute, toposort
 
-TensorData = UOp | ConstValue | Sequence[Any] | npt.NDArray[Any]
+TensorData = UOp | ConstValue | Bound | Sequence[Any] | npt.NDArray[Any]
 
 
 @contextmanager
@@ -136,6 +137,8 @@ class TensorCore:
         self.grad = None
         self._leaf = True
         self._requires_grad = False
+        if isinstance(data, Bound):
+            data = data.uop  # a variable's value: a scalar int32 graph over its BIND
         if isinstance(data, UOp):
             self.uop = data if dtype is None else data.cast(dtype)
         elif isinstance(data, (bool, int, float)):

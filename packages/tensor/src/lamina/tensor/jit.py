@@ -40,6 +40,7 @@ from lamina.tensor.core import TensorCore, realize
 from lamina.tensor.python_state import python_state
 from lamina.tensor.state import frontend
 from lamina.tensor.tensor import Tensor
+from lamina.tensor.variable import Bound
 from lamina.uop import UOp
 
 P = ParamSpec("P")
@@ -64,6 +65,8 @@ class _Plan:
 def _describe(value: object) -> Hashable:
     if isinstance(value, TensorCore):
         return ("tensor", value.shape, value.dtype, value.device)
+    if isinstance(value, Bound):
+        return ("variable", value.variable, value.offset)  # its value is each call's own
     if not isinstance(value, Hashable):
         raise JitError(f"a jitted function takes Tensors and hashable values, got a {type(value).__name__}")
     return ("value", type(value), value)
@@ -76,6 +79,15 @@ def _signature(args: tuple[object, ...], kwargs: dict[str, object]) -> Hashable:
 
 def _tensor_arguments(args: tuple[object, ...], kwargs: dict[str, object]) -> list[TensorCore]:
     return [value for value in (*args, *kwargs.values()) if isinstance(value, TensorCore)]
+
+
+def _variable_values(args: tuple[object, ...], kwargs: dict[str, object]) -> dict[str, int]:
+    """The value of each variable the arguments bind, by name (what a replay passes its kernels)."""
+    values: dict[str, int] = {}
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, Bound) and values.setdefault(value.name, int(value.bind.arg)) != value.bind.arg:
+            raise JitError(f"variable {value.name!r} is bound to two values in one call")
+    return values
 
 
 def _returned(result: object) -> tuple[list[Tensor], Returned]:
@@ -116,7 +128,7 @@ class Jit(Generic[P, R]):
                     f"(captured {self.plan.signature}, got {signature}); call reset() to capture again"
                 )
             if self._reads(self.plan.states, inputs) == self.plan.python_state:
-                return self._replay(inputs)  # type: ignore[return-value]
+                return self._replay(inputs, _variable_values(args, kwargs))  # type: ignore[return-value]
             # A Python value the kernels were built with changed (a learning rate, a flag): replaying would
             # compute with the old one, so the call runs and is captured again.
             self.recaptures += 1
@@ -141,18 +153,25 @@ class Jit(Generic[P, R]):
             returned, returns = _returned(result)
             realize(*returned, *(tensor for tensor, _ in _assigned(capture)))
         cleared = tuple(leaf for leaf in frontend.grad_leaves.values() if leaf.grad is not leaves_before.get(id(leaf)))
+        given = _variable_values(args, kwargs)
+        taken = sorted({name for launch in capture.launches for name in launch.variables if name not in given})
+        if taken:
+            raise JitError(
+                f"the jitted function's kernels take variables {taken} that are not its arguments: a replay would "
+                "run them at the captured value; pass each Bound variable in as an argument"
+            )
         plan = _make_plan(signature, capture, inputs, returned, returns, cleared)
         self.plan = replace(plan, python_state=self._reads(plan.states, inputs))
         return result
 
-    def _replay(self, inputs: list[TensorCore]) -> JitResult:
+    def _replay(self, inputs: list[TensorCore], variables: dict[str, int]) -> JitResult:
         plan = self.plan
         assert plan is not None
         for tensor, (kind, _), _ in plan.states:
             if kind == "state":
                 _detach_other_readers(tensor)
         state_buffers = [buffer_of(view_base(tensor.uop)) for tensor, _, _ in plan.states]
-        pools = plan.replay([buffer_of(view_base(tensor.uop)) for tensor in inputs], state_buffers)
+        pools = plan.replay([buffer_of(view_base(tensor.uop)) for tensor in inputs], state_buffers, variables)
         for tensor, (kind, index), shape in plan.states:
             tensor.uop = _view_of(pools[kind][index], shape)
         for leaf in plan.cleared_grads:
