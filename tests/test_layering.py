@@ -30,6 +30,7 @@ DIRECT_LAYERS: Final[dict[str, set[str]]] = {
     "engine": {"dtype", "uop", "rewrite", "schedule", "codegen", "device"},
     "tensor": {"dtype", "shape", "uop", "rewrite", "schedule", "codegen", "device", "gradient", "engine"},
     "nn": {"tensor"},
+    "llm": {"nn", "tensor"},
     "dataset": set(),
 }
 

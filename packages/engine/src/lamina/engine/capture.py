@@ -37,6 +37,7 @@ class Launch:
     buffers: tuple[Buffer, ...]
     nodes: tuple[UOp, ...]
     variables: tuple[str, ...] = ()
+    values: tuple[int, ...] = ()  # the value each variable had in this call
 
 
 @dataclass

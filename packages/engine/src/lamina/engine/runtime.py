@@ -325,7 +325,9 @@ def run_schedule(schedule: Schedule, device: str, context: Context) -> None:
         ints = kernel.ints(schedule.variables) if kernel.variables else []
         capture = active_capture()
         if capture is not None:
-            capture.launches.append(Launch(kernel.launcher, tuple(buffers), item.buffers, kernel.variables))
+            capture.launches.append(
+                Launch(kernel.launcher, tuple(buffers), item.buffers, kernel.variables, tuple(ints))
+            )
         elapsed = kernel.launcher(*buffers, ints=ints, timed=True) if context.debug >= 2 else None
         if elapsed is None:
             kernel.launcher(*buffers, ints=ints)

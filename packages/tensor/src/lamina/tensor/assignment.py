@@ -28,6 +28,7 @@ from lamina.tensor.core import TensorCore, grad_enabled, scalar_uop, with_realiz
 from lamina.tensor.elementwise import Operand
 from lamina.tensor.indexing import IndexingMixin, _index_tensor
 from lamina.tensor.scatter import ScatterMixin
+from lamina.tensor.state import frontend
 from lamina.tensor.variable import Bound
 from lamina.uop import Ops, UOp
 
@@ -145,6 +146,9 @@ class AssignmentMixin(ScatterMixin):
         # `moved`: how far variables move the region, in elements (a scalar graph over their BINDs).
         sources = (target, source) if moved is None else (target, source, moved)
         self.uop = UOp(Ops.WRITE, dtype, sources, layout).reshape(shape)
+        # The write happens with the next realize on the device, whatever it computes (as torch's write happens at
+        # once): a realize of something reading the new values would compute the WRITE without updating self.
+        frontend.awaiting_value[id(self)] = self
 
     def _region_value(self, items: list[Any], source: TensorCore) -> IndexingMixin:
         """`source` as the values of the region `items` (an expanded key) selects: broadcast to its shape (torch

@@ -160,6 +160,13 @@ class Jit(Generic[P, R]):
                 f"the jitted function's kernels take variables {taken} that are not its arguments: a replay would "
                 "run them at the captured value; pass each Bound variable in as an argument"
             )
+        for launch in capture.launches:
+            for name, value in zip(launch.variables, launch.values, strict=True):
+                if value != given[name]:
+                    raise JitError(
+                        f"a kernel of the jitted call ran with variable {name!r} at {value}, not at the argument's "
+                        f"{given[name]}: a replay would give it the argument's value"
+                    )
         plan = _make_plan(signature, capture, inputs, returned, returns, cleared)
         self.plan = replace(plan, python_state=self._reads(plan.states, inputs))
         return result
