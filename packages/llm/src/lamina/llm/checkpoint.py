@@ -22,7 +22,7 @@ from lamina.llm.gpt2 import GPT2LMHeadModel
 from lamina.llm.llama import LlamaForCausalLM
 from lamina.llm.model import CausalLM
 from lamina.nn.state import load_safetensors
-from lamina.tensor import Tensor, no_grad
+from lamina.tensor import Tensor, no_grad, realize
 
 SINGLE_FILE: Final = "model.safetensors"
 INDEX_FILE: Final = "model.safetensors.index.json"
@@ -36,10 +36,23 @@ def build_model(config: ModelConfig) -> CausalLM:
     return LlamaForCausalLM(config)
 
 
+INITIALIZER_RANGE: Final = 0.02
+"""The standard deviation Hugging Face draws both architectures' matrices from (`initializer_range`)."""
+
+
 def random_model(config: ModelConfig, seed: int = 0) -> CausalLM:
-    """A model of `config` with weights drawn from a generator seeded with `seed` (the same seed, the same model)."""
+    """A model of `config` initialised as Hugging Face initialises one (matrices normal with std 0.02, biases zero,
+    norms one), from a generator seeded with `seed`: the same seed, the same model."""
     Tensor.manual_seed(seed)
-    return build_model(config)
+    model = build_model(config)
+    with no_grad():
+        for name, tensor in model.named_parameters():
+            if tensor.ndim >= 2:
+                tensor.assign(Tensor.normal(*tensor.shape, std=INITIALIZER_RANGE))
+            elif name.endswith("bias"):
+                tensor.assign(Tensor.zeros(*tensor.shape))
+        realize(*model.parameters())
+    return model
 
 
 def read_checkpoint_tensors(directory: str | os.PathLike[str]) -> dict[str, Tensor]:
