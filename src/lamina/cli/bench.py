@@ -32,7 +32,9 @@ from lamina.cli.bench_cases import (
     mlp_train_case,
     softmax_case,
     sum_case,
+    torch_module,
 )
+from lamina.cli.bench_llm import llm_case
 from lamina.cli.bench_setup import (
     COMPILER_CHOICES,
     Configuration,
@@ -63,6 +65,10 @@ SUITE: dict[str, Callable[[], Case]] = {
     "first_step_cold": lambda: first_step_case(warm=False),
     "first_step_warm": lambda: first_step_case(warm=True),
     "backward_compile": backward_compile_case,
+    "llm_prefill_small": lambda: llm_case("small", "prefill", torch_module()),
+    "llm_decode_small": lambda: llm_case("small", "decode", torch_module()),
+    "llm_prefill_gpt2": lambda: llm_case("gpt2", "prefill", torch_module()),
+    "llm_decode_gpt2": lambda: llm_case("gpt2", "decode", torch_module()),
 }
 
 

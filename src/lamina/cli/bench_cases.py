@@ -45,7 +45,7 @@ class Case:
     self_timed: bool = False  # the runners return their own seconds (a subprocess's, say)
 
 
-def _torch() -> Any:
+def torch_module() -> Any:
     try:
         import torch
     except ImportError:
@@ -57,7 +57,7 @@ def matmul_case(n: int, k: int, m: int) -> Case:
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((n, k), dtype=np.float32), rng.standard_normal((k, m), dtype=np.float32)
     ta, tb = Tensor(a), Tensor(b)
-    torch = _torch()
+    torch = torch_module()
     torch_run: Runner | None = None
     if torch is not None:
         xa, xb = torch.from_numpy(a), torch.from_numpy(b)
@@ -90,7 +90,7 @@ def elementwise_case(size: int) -> Case:
     def numpy_run() -> Any:
         return np.exp(np.maximum(a * b + c, 0) * 2)
 
-    torch = _torch()
+    torch = torch_module()
     torch_run: Runner | None = None
     if torch is not None:
         xa, xb, xc = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(c)
@@ -113,7 +113,7 @@ def sum_case(size: int) -> Case:
         last[:] = [ta.sum().realize()]
         return last[0]
 
-    torch = _torch()
+    torch = torch_module()
     torch_run: Runner | None = None
     if torch is not None:
         xa = torch.from_numpy(a)
@@ -140,7 +140,7 @@ def softmax_case(rows: int, columns: int) -> Case:
         shifted = np.exp(a - a.max(-1, keepdims=True))
         return shifted / shifted.sum(-1, keepdims=True)
 
-    torch = _torch()
+    torch = torch_module()
     torch_run: Runner | None = None
     if torch is not None:
         xa = torch.from_numpy(a)
@@ -186,7 +186,7 @@ def conv_case(batch: int, channels: int, out_channels: int, size: int) -> Case:
         _numpy_conv2d(upstream, np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)))
         return grad_w
 
-    torch = _torch()
+    torch = torch_module()
     torch_run: Runner | None = None
     if torch is not None:
         xu = torch.from_numpy(upstream)
@@ -259,7 +259,7 @@ def _train_case(name: str, model_name: str, batch: int, lr: float, forward_flops
             _numpy_mlp_step(params, images, labels, lr)
             return params[0]
 
-    torch = _torch()
+    torch = torch_module()
     torch_run: Runner | None = None
     if torch is not None:
         torch_model = _torch_twin(torch, model_name, initial)
@@ -374,7 +374,7 @@ def first_step_case(warm: bool) -> Case:
         return _first_step_seconds("lamina", cache, threads)
 
     torch_run: Runner | None = None
-    if _torch() is not None:
+    if torch_module() is not None:
 
         def torch_run() -> float:
             return _first_step_seconds("torch", scratch, threads)
