@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lamina.device import MAX_GRAPH_ARGUMENTS, Buffer, CPUCompiler, KernelCache, NativeGraph, Program
+from lamina.device import MAX_GRAPH_ARGUMENTS, MAX_GRAPH_INTS, Buffer, CPUCompiler, KernelCache, NativeGraph, Program
 from lamina.dtype import dtypes
 
 N = 19
@@ -67,14 +67,27 @@ def test_the_runner_is_compiled_once_per_cache(compiler: CPUCompiler, cache: Ker
     assert cache.stats.compiles == compiles
 
 
-def test_kernels_with_int_arguments_or_too_many_buffers_cannot_join_a_graph(
-    compiler: CPUCompiler, cache: KernelCache
-) -> None:
+def test_int_arguments_come_from_the_graphs_int_table(compiler: CPUCompiler, cache: KernelCache) -> None:
+    source = "void place(float* restrict p, const int at, const int value) { p[at] = (float)value; }\n"
+    place = Program("place", cache.compile(compiler, source), 1, 2, cache=cache)
+    add, _, _ = _programs(compiler, cache)
+    target, inputs = _buffer(np.zeros(N, dtype=np.float32)), _buffer(np.ones(N, dtype=np.float32))
+    graph = NativeGraph([place, add, place], compiler, cache)
+    graph.arguments[:] = [target.address, target.address, target.address, inputs.address, target.address]
+    graph.integers[:] = [3, 5, 4, 9]
+    graph()
+    expected = np.ones(N, dtype=np.float32)
+    expected[3], expected[4] = 6.0, 9.0
+    np.testing.assert_array_equal(target.numpy(), expected)
+
+
+def test_kernels_with_too_many_arguments_cannot_join_a_graph(compiler: CPUCompiler, cache: KernelCache) -> None:
     parameters = ", ".join(f"float* restrict p{index}" for index in range(MAX_GRAPH_ARGUMENTS + 1))
     wide_source = f"void wide({parameters}) {{ p0[0] = 1.0f; }}\n"
     wide = Program("wide", cache.compile(compiler, wide_source), MAX_GRAPH_ARGUMENTS + 1, cache=cache)
-    threaded_source = "void threaded(float* restrict p, int core, int cores) { p[core] = (float)cores; }\n"
-    threaded = Program("threaded", cache.compile(compiler, threaded_source), 1, 2, cache=cache)
+    ints = ", ".join(f"int i{index}" for index in range(MAX_GRAPH_INTS + 1))
+    threaded_source = f"void threaded(float* restrict p, {ints}) {{ p[0] = (float)i0; }}\n"
+    threaded = Program("threaded", cache.compile(compiler, threaded_source), 1, MAX_GRAPH_INTS + 1, cache=cache)
     for program in (wide, threaded):
         with pytest.raises(ValueError, match="cannot join a graph"):
             NativeGraph([program], compiler, cache)

@@ -79,7 +79,7 @@ def test_a_cpu_replay_is_one_native_call_and_equals_the_kernel_by_kernel_replay(
     for x, y in batches[:2]:
         native_step(Tensor(x), Tensor(y))
     with monkeypatch.context() as patched:
-        patched.setattr(replay_module, "_launch_graph", lambda device, launches, fixed: None)
+        patched.setattr(replay_module, "_launch_graph", lambda device, launches, variables, fixed: None)
         loop_step = jit(loop_model.step)
         for x, y in batches[:2]:
             loop_step(Tensor(x), Tensor(y))

@@ -14,7 +14,7 @@ from lamina.device.compiler import (
     find_c_compiler,
     supported_flags,
 )
-from lamina.device.graph import MAX_GRAPH_ARGUMENTS, LaunchGraph, NativeGraph, cpu_launch_graph
+from lamina.device.graph import MAX_GRAPH_ARGUMENTS, MAX_GRAPH_INTS, LaunchGraph, NativeGraph, cpu_launch_graph
 from lamina.device.program import Launcher, Program, Runtime, SupportsAddress
 from lamina.device.registry import Device, DeviceProperties, DeviceSpec, Toolchain
 
@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_POOL_BYTES",
     "GUARD_BYTES",
     "MAX_GRAPH_ARGUMENTS",
+    "MAX_GRAPH_INTS",
     "OPTIONAL_FLAGS",
     "Allocation",
     "Allocator",

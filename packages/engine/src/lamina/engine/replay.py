@@ -42,6 +42,7 @@ class _GraphLaunches:
     graph: LaunchGraph
     positions: npt.NDArray[np.intp]  # entries of the table holding a non-fixed buffer
     slots: tuple[Slot, ...]  # the buffer each such entry holds
+    names: tuple[str, ...]  # the variable of each entry of the int table, in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,8 @@ class Replay:
         if self.graph is not None:
             addresses = [pools[kind][index].address for kind, index in self.graph.slots]
             self.graph.graph.arguments[self.graph.positions] = addresses
+            if self.graph.names:
+                self.graph.graph.integers[: len(self.graph.names)] = [values[name] for name in self.graph.names]
             self.graph.graph()
         else:
             for (launcher, slots), names in zip(self.launches, self.variables, strict=True):
@@ -129,15 +132,16 @@ def plan_replay(
         launches.append((launch.launcher, tuple(slots)))
     devices = {buffer.device for launch in capture.launches for buffer in launch.buffers}
     variables = tuple(launch.variables for launch in capture.launches)
-    # A launch graph calls kernels with their pointers only: kernels that take variables are called one by one.
-    plain = len(devices) == 1 and not any(variables)
-    graph = _launch_graph(devices.pop(), launches, fixed) if plain else None
+    graph = _launch_graph(devices.pop(), launches, variables, fixed) if len(devices) == 1 else None
     replay = Replay(tuple(launches), variables, tuple(fixed), tuple(fresh), tuple(capture.checks), graph)
     return replay, state_slots, output_slots
 
 
 def _launch_graph(
-    device: str, launches: Sequence[tuple[Launcher, tuple[Slot, ...]]], fixed: Sequence[Buffer]
+    device: str,
+    launches: Sequence[tuple[Launcher, tuple[Slot, ...]]],
+    variables: Sequence[tuple[str, ...]],
+    fixed: Sequence[Buffer],
 ) -> _GraphLaunches | None:
     """The launches as one launch graph of `device`, with the fixed buffers' addresses filled in; None where the
     device has none or its graph does not take these launchers."""
@@ -158,4 +162,5 @@ def _launch_graph(
                 positions.append(entry)
                 slots.append((kind, index))
             entry += 1
-    return _GraphLaunches(graph, np.array(positions, dtype=np.intp), tuple(slots))
+    names = tuple(name for launch_names in variables for name in launch_names)
+    return _GraphLaunches(graph, np.array(positions, dtype=np.intp), tuple(slots), names)
