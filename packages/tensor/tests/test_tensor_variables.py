@@ -133,3 +133,25 @@ def test_indexing_by_one_tensor_gathers_rows_with_their_gradient(matches: Matche
     np.add.at(gradient, (index.reshape(-1)[:, None], np.array([1, 3])[None, :]), 2.0)
     assert table.grad is not None
     matches(table.grad, gradient)
+
+
+def test_a_graph_reading_the_old_values_keeps_them_when_a_variable_write_lands() -> None:
+    position = Variable("slot", 0, 3)
+    cache = Tensor(np.arange(8, dtype=np.float32).reshape(4, 2)).contiguous().realize()
+    before = cache * 1  # lazy: reads the cache as it is now
+    cache[position.bind(2)] = Tensor(np.array([-1.0, -2.0], dtype=np.float32))
+    after = cache * 1
+    np.testing.assert_array_equal(before.numpy(), np.arange(8).reshape(4, 2))
+    expected = np.arange(8, dtype=np.float32).reshape(4, 2)
+    expected[2] = [-1, -2]
+    np.testing.assert_array_equal(after.numpy(), expected)
+    np.testing.assert_array_equal(cache.numpy(), expected)
+
+
+def test_reading_and_writing_the_cache_in_one_schedule_orders_the_write_first() -> None:
+    position = Variable("slot", 0, 3)
+    cache = Tensor.zeros(4, 2).contiguous().realize()
+    for value in range(4):
+        cache[position.bind(value)] = Tensor(np.full(2, value + 1.0, dtype=np.float32))
+        seen = (cache * Tensor.arange(4).le(Tensor(position.bind(value))).reshape(4, 1).float()).sum(0)
+        np.testing.assert_array_equal(seen.numpy(), np.full(2, sum(range(1, value + 2)), dtype=np.float32))

@@ -91,7 +91,7 @@ class Decoder:
         self.step = jit(self._step)
 
     def _step(self, ids: Tensor, position: Bound) -> Tensor:
-        return self.model.forward_cached(ids, self.caches, position, last=True).realize()
+        return self.model.forward_cached(ids, self.caches, position, last=True)[:, -1]
 
     def prefill(self, ids: Tensor) -> Tensor:
         """The last position's logits (batch, vocab) after writing the prompt into the caches."""
@@ -100,7 +100,19 @@ class Decoder:
     def decode(self, tokens: npt.NDArray[np.int64], at: int) -> Tensor:
         """The logits (batch, vocab) after `tokens` (one per sequence) at position `at`."""
         ids = Tensor(tokens.reshape(-1, 1).astype(np.int32))
-        return self.step(ids, self.position.bind(at))[:, -1]
+        return self.step(ids, self.position.bind(at))
+
+
+def decoder_for(model: CausalLM, batch: int, capacity: int) -> Decoder:
+    """The model's decoder for `batch` sequences of `capacity` positions, made once: a later generation of the same
+    shape reuses its caches and its captured decode step. Stale cache entries need no clearing: a prefill writes
+    every slot before the positions it serves, and a step sees only the slots up to its own."""
+    # Kept on the model (not in a table keyed by it: a decoder refers to its model, which would then never go).
+    decoders: dict[tuple[int, int], Decoder] = vars(model).setdefault("_decoders", {})
+    key = (batch, capacity)
+    if key not in decoders:
+        decoders[key] = Decoder(model, batch, capacity)
+    return decoders[key]
 
 
 def capacity_for(length: int, max_positions: int) -> int:
@@ -134,7 +146,7 @@ def generate(
     built = stats.programs_built
     chosen: list[npt.NDArray[np.int64]] = []
     with no_grad():
-        decoder = Decoder(model, batch, capacity_for(length + max_new_tokens, model.config.max_positions))
+        decoder = decoder_for(model, batch, capacity_for(length + max_new_tokens, model.config.max_positions))
         started = time.perf_counter()
         logits = decoder.prefill(Tensor(prompt.astype(np.int32))).numpy()
         prefilled = time.perf_counter()

@@ -13,7 +13,7 @@ from lamina.llm.config import GPT2_ACTIVATIONS, GPT2Config
 from lamina.llm.layers import Conv1D, KVCache, Start, causal_attention, merge_heads, positions, split_heads
 from lamina.llm.model import CausalLM, check_ids
 from lamina.nn import Embedding, LayerNorm, Module, ModuleList
-from lamina.nn.functional import embedding, gelu
+from lamina.nn.functional import gelu
 from lamina.tensor import Tensor
 
 
@@ -77,8 +77,11 @@ class GPT2LMHeadModel(CausalLM):
         check_ids(ids, self.config.vocab_size)
         body = self.transformer
         length = ids.shape[1]
-        # Positions start.. are in range by construction (the cache's capacity is at most n_positions).
-        x = body.wte(ids) + embedding(positions(length, start), body.wpe.weight)
+        # Positions start.. are in range by construction (a cache holds at most n_positions, a cacheless pass is
+        # checked here), so their rows are gathered without the range check that would read a verdict back per step.
+        if isinstance(start, int) and start + length > self.config.n_positions:
+            raise ValueError(f"positions up to {start + length - 1} exceed GPT-2's {self.config.n_positions}")
+        x = body.wte(ids) + body.wpe.weight._take_along(0, positions(length, start))
         for index, block in enumerate(body.h):
             x = block(x, None if caches is None else caches[index], start)
         x = body.ln_f(x[:, -1:] if last else x)
