@@ -263,6 +263,12 @@ class TensorCore:
         realize(self)
         return self
 
+    def data_ptr(self) -> int:
+        """The address of the first element of self's memory (torch's data_ptr), realizing self first: equal
+        addresses before and after an operation mean it wrote in place."""
+        self.realize()
+        return buffer_of(view_base(self.uop)).address
+
     def numpy(self) -> npt.NDArray[Any]:
         """The values as a numpy array (bfloat16 comes back as float32, which numpy can hold)."""
         refuse_host_transfer("reading a tensor's values (numpy, item, tolist)")
