@@ -156,6 +156,7 @@ KERNELS: dict[str, Callable[[KernelKit], UOp]] = {
     "matmul int32": lambda kit: _matmul(kit, 8, 5, 48, dtypes.int32),
     "matmul odd": lambda kit: _matmul(kit, 7, 3, 20),
     "matmul transposed": lambda kit: _matmul_transposed(kit, 12, 64, 8),
+    "matvec of an odd length": lambda kit: _matmul_transposed(kit, 1, 64, 301),
     "matmul in panels": lambda kit: _panel_matmul(kit, 16, 8, 96, 32),
     "row sum of exp": lambda kit: _row_reduce(kit, Ops.ADD, 6, 48),
     "row max": lambda kit: _row_reduce(kit, Ops.MAX, 5, 64),
@@ -507,7 +508,7 @@ def test_large_kernels_use_every_core_and_small_ones_stay_serial(kit: KernelKit)
 @pytest.mark.parametrize(
     ("opt", "message"),
     [
-        (Opt(OptKind.UPCAST, 1, 7), "cannot split loop axis 1 of size 64 by 7"),
+        (Opt(OptKind.UPCAST, 1, 65), "cannot split loop axis 1 of size 64 by 65"),
         (Opt(OptKind.UPCAST, 5, 2), "loop axis 5, which the kernel does not have"),
         (Opt(OptKind.UPCAST, 2, 2), "UPCAST does not apply to the REDUCE loop of axis 2"),
         (Opt(OptKind.SPLIT, 0, 2), "SPLIT does not apply to the LOOP loop of axis 0"),
@@ -522,6 +523,14 @@ def test_large_kernels_use_every_core_and_small_ones_stay_serial(kit: KernelKit)
 def test_an_opt_that_does_not_fit_is_refused(kit: KernelKit, opt: Opt, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         apply_opts(_matmul(kit, 16, 24, 64), [opt])
+
+
+@pytest.mark.parametrize("amount", [2, 3, 4, 5])
+def test_an_upcast_that_does_not_divide_its_loop_repeats_the_last_index(kit: KernelKit, amount: int) -> None:
+    # 9 rows by 2, 3, 4 or 5: the short last group's extra copies recompute and rewrite row 8, never row 9.
+    ast = _matmul_transposed(kit, 9, 16, 3)
+    for opts in ([Opt(OptKind.UPCAST, 0, amount)], [Opt(OptKind.UPCAST, 0, amount), Opt(OptKind.SIMD, 2)]):
+        np.testing.assert_allclose(_interpret(apply_opts(ast, opts)), _interpret(ast), rtol=1e-6)
 
 
 def test_simd_is_refused_for_a_max_reduction(kit: KernelKit) -> None:

@@ -174,3 +174,21 @@ def test_an_expensive_value_read_once_per_element_fuses(run_schedule: Runner, te
     noisy = _expensive(tensor((4, 5)), 3)
     schedule = run_schedule([noisy.reduce_axis(Ops.ADD, (1,))])
     assert len(schedule.items) == 1
+
+
+def _heavy(x: UOp) -> UOp:
+    """An epilogue costing as much as a GELU's tanh: a few transcendentals and divisions per element (bounded,
+    well-conditioned ones, so the two oracles agree closely)."""
+    for _ in range(2):
+        x = x.alu(Ops.SIN).alu(Ops.DIV, x.alu(Ops.COS) + x.const_like(3.0))
+    return x
+
+
+def test_an_expensive_epilogue_of_a_large_matmul_is_a_kernel_of_its_own(run_schedule: Runner, tensor: Maker) -> None:
+    # Fused, the epilogue would be unrolled over the matmul's register tile as scalar code; alone it vectorizes.
+    schedule = run_schedule([_heavy(matmul(tensor((64, 8)), tensor((8, 128))))], rtol=1e-4)
+    assert len(schedule.items) == 2
+    assert _ops(schedule, 1).count(Ops.REDUCE) == 0
+    # A cheap epilogue (relu) and a small matmul keep theirs.
+    assert len(run_schedule([relu(matmul(tensor((64, 8)), tensor((8, 128))))]).items) == 1
+    assert len(run_schedule([_heavy(matmul(tensor((8, 8)), tensor((8, 16))))], rtol=1e-4).items) == 1

@@ -38,6 +38,9 @@ SHORT_ROW_VECTORS: Final = 2
 SUMMED_ROW_UPCAST: Final = 2
 # Rows of a contiguous reduction computed together when they share a load (x @ W.T shares x's row).
 SHARED_ROW_UPCAST: Final = 4
+# Rows from which a shared-row upcast no divisor fits is taken anyway, the short last group repeating a row:
+# the repeat is one group's work in this many.
+CLAMPED_UPCAST_FROM: Final = 64
 # A contiguous SIMD reduction shorter than this is merged with the loop around it (see _merge_target).
 MERGE_BELOW: Final = 128
 # The largest divisor of an elementwise loop's index that the heuristic upcasts away (see _small_divisors).
@@ -295,6 +298,9 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
         for row in sharing:
             limit = min(SHARED_ROW_UPCAST, target.simd_accumulators // copies) if simd else SHARED_ROW_UPCAST
             amount = _largest_divisor(size(row), max(limit, 1))
+            if amount < limit and size(row) >= CLAMPED_UPCAST_FROM * limit:
+                # A long loop with no small divisor (a vocabulary of 50257 rows): its last group repeats a row.
+                amount = limit
             opts.append(Opt(OptKind.UPCAST, row.arg[0], amount))
             copies *= amount
     elif not reduces:

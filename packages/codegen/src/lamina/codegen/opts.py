@@ -105,8 +105,32 @@ def _split(loop: UOp, amount: int, kind: AxisKind) -> tuple[UOp | None, list[UOp
     return outer, [outer * amount + offset if offset else outer * amount for offset in range(amount)]
 
 
+def _clamped_split(loop: UOp, amount: int) -> list[UOp]:
+    """The index of each of `amount` copies of an output loop `amount` does not divide: the loop runs over groups
+    of `amount`, and in the last, short group the copies past the end repeat the loop's last index (computing and
+    storing its value again, a harmless repeat) rather than leaving the buffers."""
+    size = loop_size(loop)
+    if size is None or amount < 2 or size < amount:
+        raise ValueError(f"cannot split loop axis {loop.arg[0]} of size {size} by {amount}")
+    groups = UOp.const(loop.scalar_dtype, -(-size // amount))
+    outer = UOp.range(groups, loop.arg[0], loop.arg[1], loop.scalar_dtype)
+    last = UOp.const(loop.scalar_dtype, size - 1)
+    copies = []
+    for offset in range(amount):
+        index = outer * amount + offset if offset else outer * amount
+        # Only copies at or past the remainder can overrun, and only in the last group.
+        copies.append(index if offset < size % amount else index.lt(size).where(index, last))
+    return copies
+
+
 def upcast(sink: UOp, loop: UOp, amount: int) -> UOp:
-    _, copies = _split(loop, amount, loop.arg[1])
+    """`loop` written out `amount` times (its copies side by side in one iteration); an amount that does not divide
+    the loop repeats its last index in the short group (see _clamped_split)."""
+    size = loop_size(loop)
+    if size is not None and amount > 1 and size % amount:
+        copies = _clamped_split(loop, amount)
+    else:
+        _, copies = _split(loop, amount, loop.arg[1])
     stores: list[UOp] = []
     for index in copies:
         stores.extend(substitute(sink.src, {loop: index}))

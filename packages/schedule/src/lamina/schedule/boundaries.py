@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from lamina.schedule.recompute import recomputed
+from lamina.schedule.recompute import heavy_epilogues, recomputed
 from lamina.uop import GroupOp, Ops, UOp, toposort
 
 
@@ -117,6 +117,8 @@ def find_realize_points(targets: Sequence[UOp]) -> set[UOp]:
     # into a matmul) is computed once instead; see recompute.py.
     while (expensive := recomputed(graph, realized, holds, _kernels_containing(graph, realized))) is not None:
         realized.add(expensive)
+    # An expensive epilogue of a large reduction (gelu(x @ w + b)) runs as a kernel of its own; see recompute.py.
+    realized |= heavy_epilogues(graph, realized, _kernels_containing(graph, realized))
     # A reshape of a stored value is a view of its buffer: storing it again would be a plain copy.
     realized = {
         node for node in realized if node in required or view_base(node) is node or view_base(node) not in realized

@@ -85,3 +85,34 @@ def recomputed(
         if costs[node] >= EXPENSIVE_OPS and factors.get(node, 0) >= RECOMPUTED_FROM:
             return node
     return None
+
+
+EPILOGUE_FROM_ELEMENTS: Final = 4096
+"""Outputs of a reduction from which an expensive epilogue is computed in a kernel of its own."""
+
+
+def heavy_epilogues(graph: Sequence[UOp], stored: set[UOp], kernels: dict[UOp, set[UOp]]) -> set[UOp]:
+    """The reductions of `graph` (with `EPILOGUE_FROM_ELEMENTS` outputs or more) that a stored elementwise value
+    costing `EXPENSIVE_OPS` or more per element is computed from, in its kernel: `gelu(x @ w + b)`.
+
+    A reduction's kernel is tiled, its outputs unrolled in registers, and an epilogue fused there is written
+    out once per output, scalar code the compiler does not vectorize (a GELU's tanh per element cost a
+    transformer's MLP matmul as much again). Stored first, the reduction keeps its tiles and the epilogue
+    runs as an elementwise loop the compiler vectorizes, for one write and read of the reduction's output."""
+    costs = element_costs(graph, stored | {node for node in graph if node.op is Ops.REDUCE_AXIS})
+
+    def epilogue_cost(owner: UOp) -> int:
+        # The stored value's own cost (element_costs counts a stored node as free to read), under any views.
+        while owner.op in GroupOp.MOVEMENT:
+            owner = owner.src[0]
+        if owner.op not in GroupOp.ELEMENTWISE:
+            return 0
+        return sum(costs.get(source, 0) for source in owner.src) + (_HEAVY_WEIGHT if owner.op in _HEAVY else 1)
+
+    found: set[UOp] = set()
+    for node in graph:
+        if node.op is not Ops.REDUCE_AXIS or node in stored or math.prod(node.shape) < EPILOGUE_FROM_ELEMENTS:
+            continue
+        if any(epilogue_cost(owner) >= EXPENSIVE_OPS for owner in kernels.get(node, set())):
+            found.add(node)
+    return found
