@@ -8,12 +8,15 @@ import platform
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from lamina.cli import bench
+from lamina.cli import bench, bench_llm
 from lamina.cli.bench import SUITE, compare, time_runners
+from lamina.cli.bench_cases import torch_module
 from lamina.cli.bench_setup import Configuration, child_arguments, competing_load, configurations
 from lamina.cli.main import main
+from lamina.llm import GPT2Config
 
 
 def test_bench_writes_a_json_report_and_compares_with_an_earlier_one(
@@ -38,7 +41,21 @@ def test_bench_writes_a_json_report_and_compares_with_an_earlier_one(
 def test_the_suite_has_every_case_the_issue_names() -> None:
     names = {"matmul_1024", "elementwise_16M", "softmax_4096", "conv2d_fwd_bwd", "mlp_train_step"}
     others = {"cnn_train_step", "first_step_cold", "first_step_warm", "gemm_128x192x192", "backward_compile"}
-    assert names | others <= set(SUITE)
+    transformer = {"llm_prefill_small", "llm_decode_small", "llm_prefill_gpt2", "llm_decode_gpt2"}
+    assert names | others | transformer <= set(SUITE)
+
+
+@pytest.mark.parametrize("phase", ["prefill", "decode"])
+def test_the_transformer_cases_run_and_agree_with_torch(monkeypatch: pytest.MonkeyPatch, phase: str) -> None:
+    tiny = GPT2Config(vocab_size=300, n_positions=256, n_embd=32, n_layer=1, n_head=2)
+    monkeypatch.setitem(bench_llm.SHAPES, "tiny", tiny)
+    case = bench_llm.llm_case("tiny", phase, torch_module())
+    for _ in range(4):  # through the JIT's capture into its replays
+        case.lamina()
+    assert case.result().shape == (1, 300)
+    if case.reference is not None and case.torch is not None:
+        case.torch()
+        np.testing.assert_allclose(case.result(), case.reference(), atol=1e-4)
 
 
 def test_an_unknown_case_is_one_clear_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,6 +9,7 @@ torch runs the same weights; the reported error is between the two prefills' log
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -80,16 +81,8 @@ def llm_case(shape: str, phase: str, torch: Any) -> Case:
     config = model.config
     prompt = np.random.default_rng(0).integers(0, config.vocab_size, (1, PROMPT)).astype(np.int32)
     decoder = Decoder(model, 1, CAPACITY)
-    positions = iter(range(0))
+    positions = itertools.cycle(range(PROMPT, CAPACITY))
     last: list[npt.NDArray[np.float32]] = []
-
-    def next_position() -> int:
-        nonlocal positions
-        step = next(positions, None)
-        if step is None:
-            positions = iter(range(PROMPT, CAPACITY))
-            step = next(positions)
-        return step
 
     def lamina_prefill() -> Any:
         with no_grad():
@@ -97,7 +90,7 @@ def llm_case(shape: str, phase: str, torch: Any) -> Case:
 
     def lamina_decode() -> Any:
         with no_grad():
-            return decoder.decode(np.array([7]), next_position()).numpy()
+            return decoder.decode(np.array([7]), next(positions)).numpy()
 
     torch_run: Runner | None = None
     reference: Callable[[], npt.NDArray[np.float32]] | None = None
@@ -106,20 +99,15 @@ def llm_case(shape: str, phase: str, torch: Any) -> Case:
         shape_of = (1, config.n_head, CAPACITY, config.head_dim)
         caches = [(torch.zeros(shape_of), torch.zeros(shape_of)) for _ in range(config.n_layer)]
         torch_prompt = torch.from_numpy(prompt.astype(np.int64))
-        torch_positions = iter(range(0))
+        torch_positions = itertools.cycle(range(PROMPT, CAPACITY))
 
         def torch_prefill() -> Any:
             with torch.no_grad():
                 return forward(torch_prompt, caches, 0)[:, -1].numpy()
 
         def torch_decode() -> Any:
-            nonlocal torch_positions
-            step = next(torch_positions, None)
-            if step is None:
-                torch_positions = iter(range(PROMPT, CAPACITY))
-                step = next(torch_positions)
             with torch.no_grad():
-                return forward(torch.tensor([[7]]), caches, step)
+                return forward(torch.tensor([[7]]), caches, next(torch_positions))
 
         torch_run = torch_prefill if phase == "prefill" else torch_decode
         reference = torch_prefill
