@@ -295,23 +295,29 @@ def batch_norm(
         centered = x - mean
         variance = (centered * centered).mean(axes, keepdim=True)
         if training and running_mean is not None and running_var is not None:
-            _update_running(x, mean, variance, running_mean, running_var, momentum)
+            _update_running(x.numel() // x.shape[1], mean, variance, running_mean, running_var, momentum)
     else:
         centered = x - running_mean.reshape(broadcast)
         variance = running_var.reshape(broadcast)
-    result = centered * (variance + eps).rsqrt()
-    if weight is not None:
-        result = result * weight.reshape(broadcast)
+    return _channel_affine(centered * (variance + eps).rsqrt(), weight, bias)
+
+
+def _channel_affine(normalized: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
+    """`normalized` (N, C, ...) scaled by `weight` and shifted by `bias` per channel (dim 1), where given."""
+    broadcast = (1, normalized.shape[1], *(1,) * (normalized.ndim - 2))
+    result = normalized if weight is None else normalized * weight.reshape(broadcast)
     return result if bias is None else result + bias.reshape(broadcast)
 
 
 def _update_running(
-    x: Tensor, mean: Tensor, variance: Tensor, running_mean: Tensor, running_var: Tensor, momentum: float | Tensor
+    count: int, mean: Tensor, variance: Tensor, running_mean: Tensor, running_var: Tensor, momentum: float | Tensor
 ) -> None:
-    count = x.numel() // x.shape[1]
+    """Move the running statistics toward per-channel `mean` and `variance` (the variance made unbiased over
+    `count` values each), as torch does in training."""
+    channels = running_mean.shape[0]
     with no_grad():
-        batch_mean = mean.detach().reshape((x.shape[1],))
-        unbiased = variance.detach().reshape((x.shape[1],)) * (count / max(count - 1, 1))
+        batch_mean = mean.detach().reshape((channels,))
+        unbiased = variance.detach().reshape((channels,)) * (count / max(count - 1, 1))
         running_mean.assign(running_mean * (1 - momentum) + batch_mean * momentum)
         running_var.assign(running_var * (1 - momentum) + unbiased * momentum)
         realize(running_mean, running_var)
@@ -327,11 +333,7 @@ def group_norm(
     grouped = x.reshape((x.shape[0], num_groups, -1))
     centered = grouped - grouped.mean(-1, keepdim=True)
     variance = (centered * centered).mean(-1, keepdim=True)
-    result = (centered * (variance + eps).rsqrt()).reshape(x.shape)
-    broadcast = (1, x.shape[1], *(1,) * (x.ndim - 2))
-    if weight is not None:
-        result = result * weight.reshape(broadcast)
-    return result if bias is None else result + bias.reshape(broadcast)
+    return _channel_affine((centered * (variance + eps).rsqrt()).reshape(x.shape), weight, bias)
 
 
 def instance_norm(
@@ -356,20 +358,13 @@ def instance_norm(
         centered = x - mean
         variance = (centered * centered).mean(axes, keepdim=True)
         if use_input_stats and running_mean is not None and running_var is not None:
+            # torch's instance norm moves the running statistics toward the instances' average statistics.
             count = math.prod(x.shape[2:])
-            with no_grad():
-                batch_mean = mean.detach().mean(0).reshape((x.shape[1],))
-                unbiased = variance.detach().mean(0).reshape((x.shape[1],)) * (count / max(count - 1, 1))
-                running_mean.assign(running_mean * (1 - momentum) + batch_mean * momentum)
-                running_var.assign(running_var * (1 - momentum) + unbiased * momentum)
-                realize(running_mean, running_var)
+            _update_running(count, mean.mean(0), variance.mean(0), running_mean, running_var, momentum)
     else:
         centered = x - running_mean.reshape(broadcast)
         variance = running_var.reshape(broadcast)
-    result = centered * (variance + eps).rsqrt()
-    if weight is not None:
-        result = result * weight.reshape(broadcast)
-    return result if bias is None else result + bias.reshape(broadcast)
+    return _channel_affine(centered * (variance + eps).rsqrt(), weight, bias)
 
 
 _MACHINE_EPSILON: Final = {

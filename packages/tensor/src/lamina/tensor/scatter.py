@@ -49,11 +49,9 @@ class ScatterMixin(StructureMixin):
         wanted = index.expand(tuple(index.shape[axis] if other == axis else s for other, s in enumerate(shape)))
         return source.gather(axis, wanted)
 
-    def _scattered(
-        self, dim: int, index: TensorCore, source: Self, fill: float | int | bool, reduce: str
-    ) -> tuple[Self, Self]:
+    def _scattered(self, dim: int, index: TensorCore, source: Self, reduce: str) -> tuple[Self, Self]:
         """For each output position: the matching sources reduced by `reduce` ('sum', 'prod', 'amax', 'amin',
-        'last', 'count'), and whether any index hit it; positions outside the index's extent get `fill`."""
+        'last', 'count'), and whether any index hit it; positions outside the index's extent get zero."""
         axis = normalize_axis(dim, self.ndim)
         typed = cast(Self, _index_tensor(index))
         if typed.ndim != self.ndim or source.ndim != self.ndim:
@@ -95,7 +93,7 @@ class ScatterMixin(StructureMixin):
             (0, self.shape[other] - typed.shape[other]) if other != axis else (0, 0) for other in range(self.ndim)
         )
         guarded = placed[0]._guarded(typed, "scatter", axis, length)
-        return guarded.pad(padding, value=fill), placed[1].pad(padding, value=False)
+        return guarded.pad(padding, value=0), placed[1].pad(padding, value=False)
 
     def scatter(
         self,
@@ -114,7 +112,7 @@ class ScatterMixin(StructureMixin):
             if reduce not in names:
                 raise ValueError(f"scatter's reduce must be 'add' or 'multiply', got {reduce!r}")
             return self.scatter_reduce(dim, index, source, names[reduce])
-        written, hits = self._scattered(dim, index, source, 0, "last")
+        written, hits = self._scattered(dim, index, source, "last")
         return hits._select(written, self)
 
     def _scatter_source(self, index: TensorCore, src: TensorCore | float | int | None) -> Self:
@@ -136,15 +134,15 @@ class ScatterMixin(StructureMixin):
             raise ValueError(f"scatter_reduce's reduce must be one of {SCATTER_REDUCTIONS}, got {reduce!r}")
         source = src.cast(self.dtype)  # type: ignore[attr-defined]
         if reduce == "mean":
-            total, hits = self._scattered(dim, index, source, 0, "sum")
-            count, _ = self._scattered(dim, index, source, 0, "count")
+            total, hits = self._scattered(dim, index, source, "sum")
+            count, _ = self._scattered(dim, index, source, "count")
             own = self if include_self else self.zeros_like()
             counted = count + (1 if include_self else 0)
             # Integers divide rounding down, as torch's integer mean does.
             rounding = None if self.dtype.is_float else "floor"
             mean = (total + own).div(counted.maximum(1), rounding_mode=rounding).cast(self.dtype)
             return hits._select(mean, self)
-        combined, hits = self._scattered(dim, index, source, 0, reduce)
+        combined, hits = self._scattered(dim, index, source, reduce)
         if not include_self:
             return hits._select(combined, self)
         if reduce == "sum":
