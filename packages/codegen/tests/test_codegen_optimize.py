@@ -21,6 +21,7 @@ from lamina.codegen import (
     Opt,
     OptimizeOptions,
     OptKind,
+    Target,
     apply_opts,
     generate_c,
     hand_coded_opts,
@@ -592,3 +593,18 @@ def test_gated_loops_are_written_out_only_while_the_copies_stay_small(kit: Kerne
     nodes = len(toposort(large_ast))
     assert nodes * 14 <= WRITE_OUT_NODES < nodes * 14 * 4
     assert hand_coded_opts(large_ast, OptimizeOptions()) == (Opt(OptKind.UPCAST, 1, 14),)
+
+
+@pytest.mark.parametrize(("vector_bytes", "registers", "width"), [(32, 16, 64), (64, 32, 128)], ids=["avx2", "avx512"])
+def test_a_matrix_vector_product_takes_a_wide_strip_of_columns(
+    kit: KernelKit, vector_bytes: int, registers: int, width: int
+) -> None:
+    # x @ w for one x: no row shares w's loads, so the tile's accumulators go to one strip of columns (while each
+    # of the two cores still gets several strips: 1024 columns / 128 leaves 8).
+    columns, inner = kit.loop(1024, 0), kit.reduce_range(64, 1)
+    product = kit.load(1, dtypes.float32, inner) * kit.load(2, dtypes.float32, inner * 1024 + columns)
+    ast = kit.kernel(columns, kit.reduce(Ops.ADD, product, inner))
+    target = Target(name="cpu", vector_bytes=vector_bytes, vector_registers=registers)
+    opts = hand_coded_opts(ast, OptimizeOptions(threads=2, openmp=True, target=target))
+    assert Opt(OptKind.UPCAST, 0, width) in opts
+    np.testing.assert_allclose(_interpret(apply_opts(ast, opts)), _interpret(ast), rtol=1e-5)

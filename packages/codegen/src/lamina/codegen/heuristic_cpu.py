@@ -38,6 +38,8 @@ SHORT_ROW_VECTORS: Final = 2
 SUMMED_ROW_UPCAST: Final = 2
 # Rows of a contiguous reduction computed together when they share a load (x @ W.T shares x's row).
 SHARED_ROW_UPCAST: Final = 4
+# Strips of columns each core takes at least when a matrix-vector product widens its strips.
+STRIPS_PER_CORE: Final = 4
 # Rows from which a shared-row upcast no divisor fits is taken anyway, the short last group repeating a row:
 # the repeat is one group's work in this many.
 CLAMPED_UPCAST_FROM: Final = 64
@@ -244,7 +246,17 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
         # of REDUCEs (a convolution's input gradient has one per tap), within the target's tile_accumulators.
         reduce = reduces[-1]
         groups = len({node.src[1:] for node in nodes if node.op is Ops.REDUCE})
-        width = _largest_divisor(size(vector_output), target.tile_columns)
+        rows = [loop for loop in outputs if loop is not vector_output]
+        # The rows that share the vector loads: a matmul's rows of A share B's; a convolution's output
+        # channels share the input's.
+        row = next((loop for loop in reversed(rows) if shares_loads(loop, reduce, vector_output)), None)
+        # With no rows to share them (a matrix-vector product, x @ w for one x), the tile's accumulators go to
+        # one wider strip of columns: each step down B reads more adjacent cache lines, so more are in flight.
+        columns = target.tile_columns if row is not None else max(target.tile_accumulators // groups, 1)
+        # ... as long as every core still gets several strips.
+        while columns > target.tile_columns and size(vector_output) // columns < STRIPS_PER_CORE * options.threads:
+            columns //= 2
+        width = _largest_divisor(size(vector_output), columns)
         while width > 1 and any(divisor % width for divisor in strides.divisors):
             width //= 2
         # A short row no power of two cuts into whole vectors (a 28-pixel image row under AVX2: 4 x 7) is taken
@@ -253,10 +265,6 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
         if width < target.vector_lanes and short_row and not any(d % size(vector_output) for d in strides.divisors):
             width = size(vector_output)
         opts.append(Opt(OptKind.UPCAST, vector_output.arg[0], width))
-        rows = [loop for loop in outputs if loop is not vector_output]
-        # The rows that share the vector loads: a matmul's rows of A share B's; a convolution's output
-        # channels share the input's.
-        row = next((loop for loop in reversed(rows) if shares_loads(loop, reduce, vector_output)), None)
         # A body summing several products (taps joined by the scheduler) already holds as many loads per update
         # as the tile's rows would share: two rows of it measured best (a convolution's input gradient).
         products = products_per_update(nodes, reduce)
