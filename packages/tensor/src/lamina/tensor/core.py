@@ -331,10 +331,14 @@ def _autograd_graph(root: UOp) -> UOp:
 def with_realized(targets: list[UOp]) -> list[UOp]:
     """`targets` with every node that was realized before replaced by the buffer view it became."""
     known: dict[UOp, UOp] = {}
-    for node in toposort(targets, stop=is_buffer_view):
+    clean = frontend.unrealized
+    walked = toposort(targets, stop=lambda node: is_buffer_view(node) or node in clean)
+    for node in walked:
         result = frontend.realized[node]() if node in frontend.realized else None
         if result is not None:
             known[node] = result
+    if not known:
+        clean.update(walked)
     return substitute(targets, known) if known else targets
 
 
@@ -360,6 +364,7 @@ def realize(*tensors: TensorCore) -> None:
         for tensor in group:
             original = tensor.uop
             frontend.realized[original] = weakref.ref(results[original])
+            frontend.unrealized.clear()  # a graph walked clean may hold this one
             if tensor._requires_grad and not tensor._leaf:
                 frontend.graphs[results[original]] = original
             tensor.uop = results[original]

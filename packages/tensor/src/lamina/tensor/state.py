@@ -1,6 +1,6 @@
 """What the frontend remembers between operations, in one documented object (`frontend`).
 
-Every other piece of Tensor state lives on the tensors themselves. These five outlive single
+Every other piece of Tensor state lives on the tensors themselves. These outlive single
 operations: which graphs were realized into which buffers (so a graph built again from the same
 nodes reuses the buffer), the graphs autograd still needs behind realized results, the no_grad
 stack, the tensors whose value a backward() promised to the next realize, and the leaves that
@@ -34,6 +34,9 @@ class FrontendState:
     # Tensors backward() ran on, until the next realize computes them too: a loss is read after the optimizer's
     # step, and computing it in the step's schedule shares the forward pass instead of running it again.
     awaiting_value: weakref.WeakValueDictionary[int, TensorCore] = field(default_factory=weakref.WeakValueDictionary)
+    # Graphs with_realized walked since the last realize and found holding no realized graph: until a realize adds
+    # one, a walk stops at them (item assignments in a loop would otherwise walk the whole graph so far each time).
+    unrealized: weakref.WeakSet[UOp] = field(default_factory=weakref.WeakSet)
     # Leaves that require gradients, by id (a WeakSet would compare tensors with ==, which builds a tensor).
     grad_leaves: weakref.WeakValueDictionary[int, TensorCore] = field(default_factory=weakref.WeakValueDictionary)
 
