@@ -52,11 +52,12 @@ class KVCache:
         # A variable start is range-checked by the write itself (every value it may take must fit).
         self.keys[:, :, start : start + length] = key
         self.values[:, :, start : start + length] = value
-        slots = Tensor.arange(self.capacity).reshape(1, self.capacity)
+        # A known start (a prefill) reads only the slots filled so far; a variable one reads them all, masked.
+        used = start + length if isinstance(start, int) else self.capacity
+        slots = Tensor.arange(used).reshape(1, used)
         visible = slots.le(positions(length, start).reshape(length, 1))
-        return scaled_dot_product_attention(
-            query, self.keys, self.values, attn_mask=visible, scale=scale, enable_gqa=True
-        )
+        keys, values = self.keys[:, :, :used], self.values[:, :, :used]
+        return scaled_dot_product_attention(query, keys, values, attn_mask=visible, scale=scale, enable_gqa=True)
 
 
 def causal_attention(query: Tensor, key: Tensor, value: Tensor, scale: float | None = None) -> Tensor:
