@@ -108,3 +108,13 @@ def test_a_prompt_longer_than_the_model_allows_is_refused() -> None:
         model.generate(Tensor(np.zeros((1, 60), dtype=np.int32)), max_new_tokens=10)
     with pytest.raises(TypeError, match="integers"):
         model(Tensor(np.zeros((1, 3), dtype=np.float32)))
+
+
+def test_new_weights_loaded_into_a_model_reach_its_next_generation() -> None:
+    first, second = random_model(LLAMA_SMALL, seed=8), random_model(LLAMA_SMALL, seed=9)
+    prompt = Tensor(_ids(np.random.default_rng(5), 1, 3))
+    first.generate(prompt, 6)
+    expected = second.generate(prompt, 6).numpy()
+    with no_grad():
+        first.load_state_dict(second.state_dict())
+    np.testing.assert_array_equal(first.generate(prompt, 6).numpy(), expected)

@@ -301,3 +301,22 @@ def test_returning_an_input_beside_a_computed_result_and_a_prior_tensor() -> Non
         np.testing.assert_array_equal(same.numpy(), np.full(3, value))
         np.testing.assert_array_equal(doubled.numpy(), np.full(3, 2 * value))
         np.testing.assert_array_equal(prior.numpy(), [0.0, 1.0, 2.0])
+
+
+def test_a_tensor_replaced_outside_the_function_is_read_anew() -> None:
+    # The function reads `weight` from its closure; new values assigned to it between calls (new weights loaded)
+    # must reach the kernels: a replay of the old capture would read the old buffer.
+    weight = Tensor([1.0, 2.0]).realize()
+
+    @jit
+    def scaled(x: Tensor) -> Tensor:
+        return x * weight
+
+    x = Tensor([3.0, 4.0])
+    for _ in range(3):
+        np.testing.assert_array_equal(scaled(x).numpy(), [3.0, 8.0])
+    weight.assign(Tensor([10.0, 20.0]))
+    np.testing.assert_array_equal(scaled(x).numpy(), [30.0, 80.0])
+    weight[0] = 5.0
+    np.testing.assert_array_equal(scaled(x).numpy(), [15.0, 80.0])
+    np.testing.assert_array_equal(scaled(x).numpy(), [15.0, 80.0])

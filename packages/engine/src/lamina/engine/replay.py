@@ -55,6 +55,9 @@ class Replay:
     fresh: tuple[FreshBuffer, ...]
     checks: tuple[tuple[Buffer, Check], ...]  # verdict buffers (fixed: kernels rewrite them), read after each run
     graph: _GraphLaunches | None
+    # The BUFFER node of each fixed buffer: a tensor given a new value outside the function no longer holds it,
+    # which is how the JIT tells that a replay would read stale data (see lamina.tensor.state.replaced).
+    fixed_nodes: tuple[UOp, ...] = ()
 
     def __call__(
         self, inputs: Sequence[Buffer], states: Sequence[Buffer], variables: Mapping[str, int] | None = None
@@ -102,6 +105,7 @@ def plan_replay(
     written = {launch.nodes[0] for launch in capture.launches}
     fresh: list[FreshBuffer] = []
     fixed: list[Buffer] = []
+    fixed_nodes: list[UOp] = []
 
     def result_slot(node: UOp) -> Slot:
         """Where a result lives: a fresh buffer per replay if a kernel wrote it; else an input or state buffer
@@ -115,6 +119,7 @@ def plan_replay(
         else:
             roles[node] = ("fixed", len(fixed))
             fixed.append(buffer_of(node))
+            fixed_nodes.append(node)
         return roles[node]
 
     # Written in place (item assignment): the state keeps its buffer, which the replay writes into.
@@ -128,12 +133,15 @@ def plan_replay(
             if role is None:
                 role = roles[node] = ("fixed", len(fixed))
                 fixed.append(buffer)
+                fixed_nodes.append(node)
             slots.append(role)
         launches.append((launch.launcher, tuple(slots)))
     devices = {buffer.device for launch in capture.launches for buffer in launch.buffers}
     variables = tuple(launch.variables for launch in capture.launches)
     graph = _launch_graph(devices.pop(), launches, variables, fixed) if len(devices) == 1 else None
-    replay = Replay(tuple(launches), variables, tuple(fixed), tuple(fresh), tuple(capture.checks), graph)
+    replay = Replay(
+        tuple(launches), variables, tuple(fixed), tuple(fresh), tuple(capture.checks), graph, tuple(fixed_nodes)
+    )
     return replay, state_slots, output_slots
 
 

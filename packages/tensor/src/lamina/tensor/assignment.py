@@ -28,7 +28,7 @@ from lamina.tensor.core import TensorCore, grad_enabled, scalar_uop, with_realiz
 from lamina.tensor.elementwise import Operand
 from lamina.tensor.indexing import IndexingMixin, _index_tensor
 from lamina.tensor.scatter import ScatterMixin
-from lamina.tensor.state import frontend
+from lamina.tensor.state import frontend, note_outside_write
 from lamina.tensor.variable import Bound
 from lamina.uop import Ops, UOp
 
@@ -65,6 +65,8 @@ class AssignmentMixin(ScatterMixin):
         capture = active_capture()
         if capture is not None:
             capture.assigned.setdefault(id(self), (self, self.uop))
+        else:
+            note_outside_write(self.uop)
         self.uop = updated.uop
         if updated._requires_grad and not self._requires_grad:
             self._requires_grad, self._leaf = True, False
@@ -143,6 +145,8 @@ class AssignmentMixin(ScatterMixin):
         capture = active_capture()
         if capture is not None:
             capture.assigned.setdefault(id(self), (self, before.reshape(shape)))
+        else:
+            note_outside_write(before)
         # `moved`: how far variables move the region, in elements (a scalar graph over their BINDs).
         sources = (target, source) if moved is None else (target, source, moved)
         self.uop = UOp(Ops.WRITE, dtype, sources, layout).reshape(shape)

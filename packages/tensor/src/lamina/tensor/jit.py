@@ -60,6 +60,7 @@ class _Plan:
     returns: Returned  # what the function returned: None, one Tensor, or a tuple of them
     cleared_grads: tuple[TensorCore, ...]
     python_state: list[object]  # what the function could read from Python after the captured call (python_state.py)
+    outside_writes: int = 0  # frontend.outside_writes when the fixed buffers were last found current
 
 
 def _describe(value: object) -> Hashable:
@@ -127,16 +128,29 @@ class Jit(Generic[P, R]):
                     "a jitted function was called with arguments unlike the captured call "
                     f"(captured {self.plan.signature}, got {signature}); call reset() to capture again"
                 )
-            if self._reads(self.plan.states, inputs) == self.plan.python_state:
+            if self._fresh_buffers() and self._reads(self.plan.states, inputs) == self.plan.python_state:
                 return self._replay(inputs, _variable_values(args, kwargs))  # type: ignore[return-value]
-            # A Python value the kernels were built with changed (a learning rate, a flag): replaying would
-            # compute with the old one, so the call runs and is captured again.
+            # A Python value the kernels were built with changed (a learning rate, a flag), or a tensor's value was
+            # replaced outside the function (new weights loaded into a model it reads): replaying would compute with
+            # the old ones, so the call runs and is captured again.
             self.recaptures += 1
             if current_context().debug >= 1:
-                print("jit: a Python value the function reads changed; capturing again")
+                print("jit: a Python value or a tensor the function reads changed; capturing again")
         elif self.calls == 1:
             return self.function(*args, **kwargs)
         return self._capture(signature, inputs, args, kwargs)
+
+    def _fresh_buffers(self) -> bool:
+        """Whether no buffer the replay reads as it is was replaced outside the function since the capture (a
+        tensor given new values: new weights loaded into the model the function reads)."""
+        plan = self.plan
+        assert plan is not None
+        if frontend.outside_writes == plan.outside_writes:
+            return True
+        if any(node in frontend.replaced for node in plan.replay.fixed_nodes):
+            return False
+        self.plan = replace(plan, outside_writes=frontend.outside_writes)  # unrelated writes: no need to look again
+        return True
 
     def _reads(
         self, states: Sequence[tuple[TensorCore, Slot, tuple[int, ...]]], inputs: list[TensorCore]
@@ -168,7 +182,7 @@ class Jit(Generic[P, R]):
                         f"{given[name]}: a replay would give it the argument's value"
                     )
         plan = _make_plan(signature, capture, inputs, returned, returns, cleared)
-        self.plan = replace(plan, python_state=self._reads(plan.states, inputs))
+        self.plan = replace(plan, python_state=self._reads(plan.states, inputs), outside_writes=frontend.outside_writes)
         return result
 
     def _replay(self, inputs: list[TensorCore], variables: dict[str, int]) -> JitResult:

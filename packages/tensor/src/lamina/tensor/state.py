@@ -14,7 +14,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lamina.uop import UOp
+from lamina.uop import Ops, UOp
 
 if TYPE_CHECKING:
     from lamina.tensor.core import TensorCore
@@ -37,8 +37,21 @@ class FrontendState:
     # Graphs with_realized walked since the last realize and found holding no realized graph: until a realize adds
     # one, a walk stops at them (item assignments in a loop would otherwise walk the whole graph so far each time).
     unrealized: weakref.WeakSet[UOp] = field(default_factory=weakref.WeakSet)
+    # Outside a jitted call's capture, the buffers whose tensor was given a new value (assign, item assignment), and
+    # how many times that happened: a replay reads the buffers its capture saw, so a replay whose buffers include a
+    # replaced one (new weights loaded into a model the function reads) captures again instead.
+    replaced: weakref.WeakSet[UOp] = field(default_factory=weakref.WeakSet)
+    outside_writes: int = 0
     # Leaves that require gradients, by id (a WeakSet would compare tensors with ==, which builds a tensor).
     grad_leaves: weakref.WeakValueDictionary[int, TensorCore] = field(default_factory=weakref.WeakValueDictionary)
+
+
+def note_outside_write(old_value: UOp) -> None:
+    """Record that a tensor whose value was `old_value` got a new one outside any capture (see `replaced`)."""
+    while old_value.op is Ops.RESHAPE:
+        old_value = old_value.src[0]
+    frontend.replaced.add(old_value)
+    frontend.outside_writes += 1
 
 
 frontend = FrontendState()

@@ -17,6 +17,7 @@ from lamina.shape import prod
 from lamina.tensor.assignment import AssignmentMixin
 from lamina.tensor.core import scalar_full
 from lamina.tensor.creation import index_dtype_for, random_keys, uniform_bits, uniform_unit
+from lamina.tensor.state import note_outside_write
 from lamina.uop import ConstValue, UOp
 
 ShapeArg = int | Sequence[int]
@@ -265,6 +266,8 @@ class Tensor(AssignmentMixin):
         capture = active_capture()
         if capture is not None:
             capture.assigned.setdefault(id(self), (self, self.uop))
+        else:
+            note_outside_write(self.uop)
         self.uop = value.uop.cast(self.dtype)
         return self
 
