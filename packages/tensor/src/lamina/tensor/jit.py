@@ -16,9 +16,10 @@ the kernels); reading a value into Python or uploading host data inside the func
 value the function reads from elsewhere (an optimizer's learning rate, a global, a closure) was
 frozen into the kernels too: each replay first compares what the function can read with what it
 could read after the capture (`python_state.py`), and when it differs the call runs and is captured
-again. A tensor the function reads but does not assign (a model's weights) may be given new values between
-calls (`assign`, item assignment, `load_state_dict`): a replay whose buffers include one such a tensor no longer
-holds captures again too (`FrontendState.replaced`). Python state the function itself changes (a step counter) is not advanced by replays.
+again. A tensor the function reads but does not assign (a model's weights) may be given new values
+between calls (`assign`, item assignment, `load_state_dict`): a replay whose buffers include one that
+such a tensor no longer holds captures again too (`FrontendState.replaced`). Python state the function
+itself changes (a step counter) is not advanced by replays.
 Gradients the function leaves on `.grad` are not kept by a replay (they would be stale): they
 become None. A returned tensor that no kernel wrote (an input, a tensor made before the call) is
 returned as that same buffer.
