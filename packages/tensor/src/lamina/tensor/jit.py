@@ -197,7 +197,9 @@ class Jit(Generic[P, R]):
         state_buffers = [buffer_of(view_base(tensor.uop)) for tensor, _, _ in plan.states]
         pools = plan.replay([buffer_of(view_base(tensor.uop)) for tensor in inputs], state_buffers, variables)
         for tensor, (kind, index), shape in plan.states:
-            tensor.uop = _view_of(pools[kind][index], shape)
+            # A state written in place already views its buffer (the view _detach_other_readers gave it).
+            if kind != "state":
+                tensor.uop = _view_of(pools[kind][index], shape)
         for leaf in plan.cleared_grads:
             leaf.grad = None
         if current_context().debug >= 1:
