@@ -118,3 +118,10 @@ def test_new_weights_loaded_into_a_model_reach_its_next_generation() -> None:
     with no_grad():
         first.load_state_dict(second.state_dict())
     np.testing.assert_array_equal(first.generate(prompt, 6).numpy(), expected)
+
+
+def test_a_model_keeps_the_decoders_of_its_latest_shapes_only() -> None:
+    model = random_model(replace(GPT2_SMALL, n_positions=256), seed=10)
+    for length in (3, 70, 3, 130):  # capacities 64, 128, 64 again (the most recent now), then 192
+        model.generate(Tensor(np.zeros((1, length), dtype=np.int32)), 2)
+    assert list(vars(model)["_decoders"]) == [(1, 64), (1, 192)]

@@ -30,6 +30,10 @@ CACHE_ROUNDING: Final = 64
 a capacity, and so the decode step's compiled kernels (which depend on it)."""
 
 
+KEPT_DECODERS: Final = 2
+"""Decoders (caches and captured steps) a model keeps for its most recent generation shapes."""
+
+
 @dataclass(frozen=True, slots=True)
 class Generation:
     """What `generate` made: the ids (prompt then new tokens) and how long each phase took."""
@@ -110,7 +114,12 @@ def decoder_for(model: CausalLM, batch: int, capacity: int) -> Decoder:
     # Kept on the model (not in a table keyed by it: a decoder refers to its model, which would then never go).
     decoders: dict[tuple[int, int], Decoder] = vars(model).setdefault("_decoders", {})
     key = (batch, capacity)
-    if key not in decoders:
+    if key in decoders:
+        decoders[key] = decoders.pop(key)  # the most recently used goes last
+    else:
+        # Each holds caches for its whole capacity: only the most recently used shapes are kept.
+        while len(decoders) >= KEPT_DECODERS:
+            del decoders[next(iter(decoders))]
         decoders[key] = Decoder(model, batch, capacity)
     return decoders[key]
 
