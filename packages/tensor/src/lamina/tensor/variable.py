@@ -96,7 +96,7 @@ class Bound:
     def __sub__(self, other: int) -> Bound:
         if isinstance(other, bool) or not isinstance(other, int):
             return NotImplemented
-        return Bound(self.bind, self.offset - other)
+        return self + -other
 
     def __repr__(self) -> str:
         shown = f"{self.name}={self.bind.arg}"
