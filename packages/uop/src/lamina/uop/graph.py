@@ -16,23 +16,28 @@ def toposort(roots: UOp | Iterable[UOp], stop: Callable[[UOp], bool] | None = No
     """Every node reachable from `roots`, each after its sources; `stop(node)` keeps a node but not its sources."""
     root_list = [roots] if isinstance(roots, UOp) else list(roots)
     order: list[UOp] = []
-    # A node stays on the stack while its sources are walked above it and is emitted when it is on top again.
-    # Every compiler pass and every realize walks graphs, so the loop allocates nothing per node.
-    expanded: set[UOp] = set()
-    done: set[UOp] = set()
-    stack = root_list[::-1]
-    while stack:
-        node = stack[-1]
-        if node in done:
-            stack.pop()
-        elif node in expanded:
-            stack.pop()
-            done.add(node)
-            order.append(node)
-        else:
-            expanded.add(node)
-            if stop is None or not stop(node):
-                stack.extend(source for source in reversed(node.src) if source not in expanded)
+    seen: set[UOp] = set()
+    no_sources: tuple[UOp, ...] = ()
+    # Depth first, sources left to right: each stack entry is a node and the iterator over the sources it has
+    # left to visit, so a node is emitted when its iterator runs out. Every realize walks its graph, so the loop
+    # is kept lean (bound methods, one set lookup per edge).
+    visit, emit = seen.add, order.append
+    for root in root_list:
+        if root in seen:
+            continue
+        visit(root)
+        stack = [(root, iter(root.src if stop is None or not stop(root) else no_sources))]
+        push, pop = stack.append, stack.pop
+        while stack:
+            node, sources = stack[-1]
+            for source in sources:
+                if source not in seen:
+                    visit(source)
+                    push((source, iter(source.src if stop is None or not stop(source) else no_sources)))
+                    break
+            else:
+                pop()
+                emit(node)
     return order
 
 
