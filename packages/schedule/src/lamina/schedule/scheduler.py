@@ -150,7 +150,7 @@ def _instantiate(
     buffers = [*structure.buffers, *(UOp.new_buffer(device, size, dtype) for size, dtype in template.made)]
     items = tuple(ScheduleItem(ast, tuple(buffers[slot] for slot in slots)) for ast, slots in template.kernels)
     results = {
-        target: target if result is None else buffers[result[0]].reshape(result[1])
+        target: target if result is None else buffers[result[0]].view_as(result[1])
         for target, result in zip(targets, template.results, strict=True)
     }
     frees = tuple(tuple(buffers[slot] for slot in each) for each in template.frees)

@@ -331,10 +331,11 @@ def _autograd_graph(root: UOp) -> UOp:
 def with_realized(targets: list[UOp]) -> list[UOp]:
     """`targets` with every node that was realized before replaced by the buffer view it became."""
     known: dict[UOp, UOp] = {}
-    clean = frontend.unrealized
+    clean, realized = frontend.unrealized, frontend.realized
     walked = toposort(targets, stop=lambda node: is_buffer_view(node) or node in clean)
     for node in walked:
-        result = frontend.realized[node]() if node in frontend.realized else None
+        reference = realized.get(node)
+        result = reference() if reference is not None else None
         if result is not None:
             known[node] = result
     if not known:

@@ -161,7 +161,9 @@ class UOp:
         """A BUFFER node for a fresh, unique buffer of `size` elements (memory comes later, from a device)."""
         if size < 0:
             raise ValueError(f"a buffer cannot have {size} elements")
-        return UOp(Ops.BUFFER, dtype, (), BufferRef(next(_buffer_uids), device, size))
+        buffer = UOp(Ops.BUFFER, dtype, (), BufferRef(next(_buffer_uids), device, size))
+        object.__setattr__(buffer, "_shape", (size,))
+        return buffer
 
     @staticmethod
     def new_buffer_view(device: str, size: int, dtype: DType, shape: tuple[int, ...]) -> UOp:
@@ -169,13 +171,19 @@ class UOp:
 
         The JIT makes one per result on every replay, so the shapes are set here, not inferred.
         """
+        return UOp.new_buffer(device, size, dtype).view_as(shape)
+
+    def view_as(self, shape: tuple[int, ...]) -> UOp:
+        """This BUFFER seen as `shape`: itself for its own shape, else a RESHAPE whose shape is set, not inferred
+        (every replay and every cached schedule views its new buffers so)."""
+        if self.op is not Ops.BUFFER:
+            raise TypeError(f"{self.op} is not a BUFFER")
+        size = self.arg.size
         if math.prod(shape) != size or any(extent < 0 for extent in shape):
             raise ValueError(f"a buffer of {size} elements cannot be viewed as shape {shape}")
-        buffer = UOp.new_buffer(device, size, dtype)
-        object.__setattr__(buffer, "_shape", (size,))
         if shape == (size,):
-            return buffer
-        view = UOp(Ops.RESHAPE, dtype, (buffer,), shape)
+            return self
+        view = UOp(Ops.RESHAPE, self.dtype, (self,), shape)
         object.__setattr__(view, "_shape", shape)
         return view
 
