@@ -119,6 +119,16 @@ def test_reduce_not_broadcast_fuses_into_its_consumer(run_schedule: Runner, tens
     assert _ops(schedule, 0).count(Ops.REDUCE) == 2
 
 
+def test_a_large_reduction_consumed_by_another_is_a_kernel_of_its_own(run_schedule: Runner, tensor: Maker) -> None:
+    # sum(relu(a @ w)): fused, the matmul would be a loop nest inside the sum's loop, a kernel with no output
+    # loop to tile or vectorize; stored, it is a matmul kernel, and the sum reads its outputs once.
+    schedule = run_schedule([relu(matmul(tensor((64, 64)), tensor((64, 128)))).reduce_axis(Ops.ADD, (0, 1))])
+    assert len(schedule.items) == 2
+    assert [_ops(schedule, position).count(Ops.REDUCE) for position in (0, 1)] == [1, 1]
+    # A small one stays fused (see the test above).
+    assert len(run_schedule([matmul(tensor((4, 4)), tensor((4, 8))).reduce_axis(Ops.ADD, (0, 1))]).items) == 1
+
+
 def _write(target: UOp, values: UOp, offset: int, strides: tuple[int, ...]) -> UOp:
     return UOp(Ops.WRITE, target.dtype, (target, values), (offset, strides))
 

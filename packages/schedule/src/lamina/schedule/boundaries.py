@@ -6,7 +6,8 @@ containing an unrealized reduction that is then *broadcast* (an EXPAND that grow
 realized, since fusing it would recompute the reduction once per broadcast copy (softmax,
 layernorm, the second layer of an MLP) — at the nodes holding it that movement ops and joins build
 it from (a convolution's windows: the activation); and a value containing an unrealized reduction
-that would be computed inside two or more kernels is realized, so it is computed once. Elementwise
+that would be computed inside two or more kernels is realized, so it is computed once, as is a large
+reduction that another reduction would consume inside its kernel (recompute.py). Elementwise
 work fuses unless it is expensive and would be computed many times over (recompute.py); movement ops
 never cost a kernel.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from lamina.schedule.recompute import heavy_epilogues, recomputed
+from lamina.schedule.recompute import heavy_epilogues, nested_reductions, recomputed
 from lamina.uop import GroupOp, Ops, UOp, toposort
 
 
@@ -101,6 +102,11 @@ def find_realize_points(targets: Sequence[UOp]) -> set[UOp]:
             if holds[node.src[0]] and node.src[0] not in realized:
                 realized.add(node.src[0])
                 holds = _reduce_holders(graph, realized)
+    # A large reduction another one would consume inside its kernel is a kernel of its own; see recompute.py.
+    nested = nested_reductions(graph, realized)
+    if nested:
+        realized |= nested
+        holds = _reduce_holders(graph, realized)
     while True:
         members = _kernels_containing(graph, realized)
         shared = [node for node in graph if holds[node] and node not in realized and len(members.get(node, ())) > 1]
