@@ -77,11 +77,23 @@ def normalize_const(value: ConstValue, dtype: DType) -> ConstValue:
     raise TypeError(f"a constant cannot have dtype {dtype}")
 
 
+# The intern table: each live node by its key, held weakly (an entry goes with its node). A plain dict of keyed
+# references rather than a WeakValueDictionary, whose Python-level get and set cost more than the rest of
+# building a node.
+_INTERNED: dict[tuple[Any, ...], weakref.KeyedRef[tuple[Any, ...], UOp]] = {}
+
+
+def _forget_interned(reference: weakref.KeyedRef[tuple[Any, ...], UOp]) -> None:
+    """A node died: its entry goes, unless a new node of the same key took its place already."""
+    if _INTERNED.get(reference.key) is reference:
+        del _INTERNED[reference.key]
+
+
 class UOp:
     """One node: an op, the dtype it produces, its sources and an op-specific argument."""
 
     __slots__ = ("__weakref__", "_shape", "arg", "dtype", "op", "src")
-    _interned: ClassVar[weakref.WeakValueDictionary[tuple[Any, ...], UOp]] = weakref.WeakValueDictionary()
+    _interned: ClassVar[dict[tuple[Any, ...], weakref.KeyedRef[tuple[Any, ...], UOp]]] = _INTERNED
 
     op: Ops
     dtype: UOpDType
@@ -91,16 +103,18 @@ class UOp:
 
     def __new__(cls, op: Ops, dtype: UOpDType = dtypes.void, src: tuple[UOp, ...] = (), arg: Any = None) -> UOp:
         key = (op, dtype, src, arg_key(arg))
-        existing = cls._interned.get(key)
-        if existing is not None:
-            return existing
+        reference = _INTERNED.get(key)
+        if reference is not None:
+            existing: UOp | None = reference()
+            if existing is not None:
+                return existing
         node = object.__new__(cls)
         object.__setattr__(node, "op", op)
         object.__setattr__(node, "dtype", dtype)
         object.__setattr__(node, "src", src)
         object.__setattr__(node, "arg", arg)
         object.__setattr__(node, "_shape", None)
-        cls._interned[key] = node
+        _INTERNED[key] = weakref.KeyedRef(node, _forget_interned, key)
         return node
 
     def __setattr__(self, name: str, value: object) -> None:
