@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -9,6 +10,8 @@ import numpy as np
 import pytest
 
 from lamina.codegen import OptimizeOptions, generate_c, render_const
+from lamina.codegen.render_conversions import compute_type
+from lamina.codegen.render_padded import pick_helper
 from lamina.dtype import DType, dtypes
 from lamina.uop import Ops, UOp, run_kernel
 
@@ -250,3 +253,44 @@ def test_opencl_maps_every_float_function_the_renderer_calls() -> None:
 
     for name in {*_FLOAT_FUNCTIONS.values(), "exp", "exp2"}:
         assert f"#define {name}f {name}" in OPENCL_DIALECT.preamble
+
+
+@pytest.mark.parametrize(
+    ("dtype", "values"),
+    [
+        (dtypes.float32, [float("nan"), -0.0, -1.5, float("inf"), 3.0e38]),
+        (dtypes.float64, [float("nan"), -0.0, -2.5, float("-inf"), 1.0e300]),
+        (dtypes.int32, [-1, -(2**31), 2**31 - 1, 7, 0]),
+        (dtypes.int8, [-1, -128, 127, 5, 0]),
+        (dtypes.uint64, [2**64 - 1, 2**63, 1, 12345, 0]),
+        (dtypes.bool, [True, False, True, True, False]),
+    ],
+)
+def test_a_read_guarded_pick_keeps_the_exact_value_or_gives_zero(
+    kit: KernelKit, compiler: str, tmp_path: Path, dtype: DType, values: list[object]
+) -> None:
+    # The padding of a read that executes always is chosen by masking the value's bits: a kept value must be its
+    # exact bits (a NaN, a -0.0), a dropped one +0 whatever the memory held (a NaN in the guard).
+    kind = compute_type(dtype)
+    source = "\n".join(
+        [
+            "#include <string.h>",
+            pick_helper("lm_pick_test", dtype),
+            f"void pick_all(const _Bool* keep, const {kind}* values, {kind}* out, int count) {{",
+            "  for (int i = 0; i < count; i++) out[i] = lm_pick_test(keep[i], values[i]);",
+            "}",
+        ]
+    )
+    function = ctypes.CDLL(str(kit.build_library(compiler, source, tmp_path))).pick_all
+    array = np.array(values * 2, dtype=dtype.np_name)
+    keep = np.array([True] * len(values) + [False] * len(values))
+    out = np.full_like(array, 1)
+    function(
+        ctypes.c_void_p(keep.ctypes.data),
+        ctypes.c_void_p(array.ctypes.data),
+        ctypes.c_void_p(out.ctypes.data),
+        len(array),
+    )
+    kept, dropped = out[: len(values)], out[len(values) :]
+    np.testing.assert_array_equal(kept.view(np.uint8), array[: len(values)].view(np.uint8))
+    np.testing.assert_array_equal(dropped.view(np.uint8), np.zeros_like(dropped).view(np.uint8))

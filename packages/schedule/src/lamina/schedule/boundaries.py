@@ -7,7 +7,7 @@ realized, since fusing it would recompute the reduction once per broadcast copy 
 layernorm, the second layer of an MLP) — at the nodes holding it that movement ops and joins build
 it from (a convolution's windows: the activation); and a value containing an unrealized reduction
 that would be computed inside two or more kernels is realized, so it is computed once, as is a large
-reduction that another reduction would consume inside its kernel (recompute.py). Elementwise
+reduction that a total (a reduction to one value) would consume inside its kernel (recompute.py). Elementwise
 work fuses unless it is expensive and would be computed many times over (recompute.py); movement ops
 never cost a kernel.
 """
@@ -102,7 +102,7 @@ def find_realize_points(targets: Sequence[UOp]) -> set[UOp]:
             if holds[node.src[0]] and node.src[0] not in realized:
                 realized.add(node.src[0])
                 holds = _reduce_holders(graph, realized)
-    # A large reduction another one would consume inside its kernel is a kernel of its own; see recompute.py.
+    # A large reduction a total would consume inside its kernel is a kernel of its own; see recompute.py.
     nested = nested_reductions(graph, realized)
     if nested:
         realized |= nested

@@ -119,20 +119,21 @@ def heavy_epilogues(graph: Sequence[UOp], stored: set[UOp], kernels: dict[UOp, s
 
 
 NESTED_FROM_ELEMENTS: Final = 1 << 16
-"""Elements a reduction reads from which, consumed by another reduction in the same kernel, it is stored first."""
+"""Elements a reduction reads from which, consumed by a total's reduction in the same kernel, it is stored first."""
 
 
 def nested_reductions(graph: Sequence[UOp], stored: set[UOp]) -> set[UOp]:
-    """The reductions of `graph` reading `NESTED_FROM_ELEMENTS` elements or more that another reduction would
-    consume inside its own kernel: `(x @ w).relu().sum()`, a loss over a layer's output.
+    """The reductions of `graph` reading `NESTED_FROM_ELEMENTS` elements or more that a reduction to a single
+    value (a total: a loss, `(x @ w).relu().sum()`) would consume inside its own kernel.
 
-    Fused, the inner reduction runs as a loop nest inside the outer one's loop, and the kernel has no output
-    loop for the optimizer to tile, vectorize or share between cores (a 64x128x64 matmul summed ran at 1
-    GFLOP/s). Stored first, it is a kernel of its own, optimized like any, for one write and read of its
-    outputs, which are fewer than the elements it read."""
+    Fused, the inner reduction runs as a loop nest inside the total's loop, in a kernel with no output loop for
+    the optimizer to tile, vectorize or share between cores (a 64x128x64 matmul summed ran at 1 GFLOP/s).
+    Stored first, it is a kernel of its own, optimized like any, for one write and read of its outputs. A
+    reduction consumed by one with outputs to spare (a max pool over a convolution, a bias gradient) keeps
+    its fusion: those kernels are tiled over their outputs, and storing the inner one measured slower."""
     found: set[UOp] = set()
     for outer in graph:
-        if outer.op is not Ops.REDUCE_AXIS:
+        if outer.op is not Ops.REDUCE_AXIS or math.prod(outer.shape) != 1:
             continue
         pending, seen = list(outer.src), set()
         while pending:
