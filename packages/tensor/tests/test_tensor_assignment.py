@@ -4,6 +4,7 @@ every kind of key, broadcast values, dtypes, autograd through the write, the JIT
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -189,6 +190,29 @@ def test_a_jitted_write_replays_in_place_and_spares_other_readers() -> None:
     assert _address(cache) == address
     np.testing.assert_array_equal(cache.numpy()[1], [3.0, 3.0, 3.0])
     np.testing.assert_array_equal(snapshot.numpy()[1], [2.0, 2.0, 2.0])
+
+
+def test_a_jitted_write_keeps_the_view_no_graph_reads() -> None:
+    # A replay gives a state written in place a new view only when some graph still reads the old one (to hand that
+    # graph a copy); a state nothing else reads keeps its view, replay after replay.
+    cache = Tensor(np.zeros((4, 3), np.float32)).realize()
+
+    @jit
+    def write_row(values: Tensor) -> None:
+        cache[1] = values
+        cache.realize()
+
+    for step in range(3):
+        write_row(Tensor(np.full(3, float(step), np.float32)))
+    view = weakref.ref(cache.uop)
+    for step in range(3, 6):
+        write_row(Tensor(np.full(3, float(step), np.float32)))
+    assert cache.uop is view()
+    reader = cache * 2.0  # an unrealized graph over the view: the next replay must spare it
+    write_row(Tensor(np.full(3, 9.0, np.float32)))
+    assert cache.uop is not view()
+    np.testing.assert_array_equal(reader.numpy()[1], [10.0, 10.0, 10.0])
+    np.testing.assert_array_equal(cache.numpy()[1], [9.0, 9.0, 9.0])
 
 
 def test_a_jitted_write_replays_on_new_inputs() -> None:

@@ -28,6 +28,7 @@ returned as that same buffer.
 from __future__ import annotations
 
 import functools
+import sys
 import weakref
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
@@ -44,7 +45,7 @@ from lamina.tensor.python_state import python_state
 from lamina.tensor.state import frontend
 from lamina.tensor.tensor import Tensor
 from lamina.tensor.variable import Bound
-from lamina.uop import UOp
+from lamina.uop import Ops, UOp
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -213,6 +214,8 @@ class Jit(Generic[P, R]):
 def _detach_other_readers(tensor: TensorCore) -> None:
     """Before a replay writes into `tensor`'s buffer in place: graphs other than the tensor's that still read its
     values (a tensor made from it, say) get a copy of them, as an eager write would have left them."""
+    if _read_by_tensor_alone(tensor.uop):
+        return  # the usual case: the view the last replay gave the tensor, which nothing else took up
     old = view_base(tensor.uop)
     memory, probe = buffer_of(old), weakref.ref(old)
     tensor.uop = _view_of(memory, tensor.shape)
@@ -220,6 +223,23 @@ def _detach_other_readers(tensor: TensorCore) -> None:
     other = probe()
     if other is not None:
         attach_buffer(other, Buffer(memory.device, memory.size, memory.dtype).copyin(memory.numpy()))
+
+
+def _read_by_tensor_alone(view: UOp) -> bool:
+    """Whether nothing holds `view` (a tensor's buffer view, a BUFFER or one RESHAPE of it) but the tensor: no graph
+    reads it. Counted by references, which is exact in CPython: a graph over it holds it in a source tuple, and
+    every table that maps nodes (realized results, device memory, the intern table) holds them weakly. Anything
+    else, a longer chain of views say, takes the path that makes a new view and sees whether the old one dies."""
+    # References to `view`: the tensor, this parameter, getrefcount's argument.
+    if view.op is Ops.BUFFER:
+        return sys.getrefcount(view) <= 3
+    # And to its BUFFER: the RESHAPE's source tuple, getrefcount's argument.
+    return (
+        view.op is Ops.RESHAPE
+        and view.src[0].op is Ops.BUFFER
+        and sys.getrefcount(view) <= 3
+        and (sys.getrefcount(view.src[0]) <= 2)
+    )
 
 
 def _view_of(buffer: Buffer, shape: tuple[int, ...]) -> UOp:
