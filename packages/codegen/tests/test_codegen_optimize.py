@@ -264,6 +264,24 @@ def test_a_matmul_too_big_for_cache_blocks_its_rows_around_each_panel_of_b(kit: 
     )
 
 
+def test_a_matmul_of_few_rows_reads_each_panel_once_for_all_its_rows(kit: KernelKit) -> None:
+    # A prefill's 128 x 768 @ 768 x 2304: blocks leaving four per core would hold two tiles (16 rows) each, every
+    # block reading all of B. A (384 KB) fits the block whole, so one block holds every row and the cores share
+    # B's 72 panels: each panel read once, by all 16 tiles.
+    opts = hand_coded_opts(_matmul(kit, 128, 768, 2304), PARALLEL)
+    assert opts == (
+        Opt(OptKind.UPCAST, 1, 32),
+        Opt(OptKind.UPCAST, 0, 8),
+        Opt(OptKind.BLOCK, 0, 16),
+        Opt(OptKind.DYNAMIC, 1),
+    )
+    # Where rows of A do not fit whole (K = 3072: 1.5 MB), blocks of rows stay.
+    assert hand_coded_opts(_matmul(kit, 128, 3072, 768), PARALLEL)[-2:] == (
+        Opt(OptKind.BLOCK, 0, 2),
+        Opt(OptKind.DYNAMIC, 0),
+    )
+
+
 def test_few_long_parallel_iterations_go_to_whichever_core_is_free(kit: KernelKit) -> None:
     # 1024^3 in blocks of 128 rows: 8 iterations of 2^27 multiply-adds each, handed out as cores come free.
     source = generate_c(_matmul(kit, 1024, 1024, 1024), PARALLEL).source

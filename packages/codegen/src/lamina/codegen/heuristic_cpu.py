@@ -113,10 +113,15 @@ def _largest_divisor(size: int, limit: int) -> int:
     return amount
 
 
-def _row_block(row: UOp, tile_rows: int, depth: int, threads: int, target: Target) -> list[Opt]:
+def _row_block(row: UOp, tile_rows: int, depth: int, panels: int, threads: int, target: Target) -> list[Opt]:
     """A BLOCK of a matmul's row tiles, so one panel of B (the columns of one tile, all `depth` rows of
     it) is read from cache by as many tiles as fit their rows of A in the target's block, leaving DYNAMIC_SHARES
-    blocks per core for the cores to share out (a 512^3 matmul: 8 blocks of 64 rows, not 4 of 128)."""
+    blocks per core for the cores to share out (a 512^3 matmul: 8 blocks of 64 rows, not 4 of 128).
+
+    Where that leaves fewer than DYNAMIC_SHARES tiles reading each panel (few rows: a prefill's 128 would be 8
+    blocks of 16 rows, each reading all of B for two tiles), every row of A fits in the block and B's `panels`
+    are enough to share out, the block holds all rows and the cores share the panels instead: each panel is
+    read once, by every row tile."""
     tiles = (loop_size(row) or 1) // tile_rows
     amount = 1
     while (
@@ -125,6 +130,9 @@ def _row_block(row: UOp, tile_rows: int, depth: int, threads: int, target: Targe
         and amount * 2 * tile_rows * depth * ELEMENT_BYTES <= target.block_bytes
     ):
         amount *= 2
+    whole = tiles * tile_rows * depth * ELEMENT_BYTES <= target.block_bytes
+    if amount < DYNAMIC_SHARES < tiles and whole and panels >= DYNAMIC_SHARES * threads:
+        amount = tiles
     return [Opt(OptKind.BLOCK, row.arg[0], amount)] if amount > 1 else []
 
 
@@ -277,7 +285,8 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
             depth = math.prod(size(loop) for loop in reduces)
             panels_bytes = depth * size(vector_output) * ELEMENT_BYTES
             if row.arg[0] < vector_output.arg[0] and size(vector_output) > width and panels_bytes > target.block_bytes:
-                opts.extend(_row_block(row, tile_rows, depth, options.threads, target))
+                panels = size(vector_output) // width
+                opts.extend(_row_block(row, tile_rows, depth, panels, options.threads, target))
         # Taps written out make each accumulator's update a sum of products; leave the C compiler free to
         # reorder it (an OpenMP simd loop over the channels), which its vectorizer needs to take the tile.
         # So do several products summed into each update (a convolution's input gradient, its taps joined by
