@@ -60,3 +60,16 @@ def test_a_matmul_the_copy_would_not_pay_for_is_left_alone(shape: tuple[int, int
     product, _, _ = _matmul(*shape)
     (lowered,) = lower_graph([product], PANELS)
     assert not any(node.op is Ops.CONTIGUOUS for node in toposort(lowered))
+
+
+def test_a_small_right_operand_stored_along_the_sum_is_copied_into_panels() -> None:
+    # x @ w.T with a linear layer's small weight (128, 784): read as it is stored, a tile gets no run of adjacent
+    # columns (the kernel becomes dot products), so it is copied into panels whatever its size; stored as
+    # (depth, columns), a small one stays in cache and is read in place.
+    product, _, _ = _matmul(256, 784, 128, transposed_storage=True)
+    (lowered,) = lower_graph([product], PANELS)
+    copies = [node for node in toposort(lowered) if node.op is Ops.CONTIGUOUS]
+    assert [copy.shape for copy in copies] == [(128 // 32, 784, 32)]
+    plain, _, _ = _matmul(256, 784, 128)
+    (lowered,) = lower_graph([plain], PANELS)
+    assert not any(node.op is Ops.CONTIGUOUS for node in toposort(lowered))

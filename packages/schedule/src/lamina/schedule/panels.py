@@ -19,7 +19,8 @@ from lamina.shape import prod
 from lamina.uop import Ops, UOp
 
 PANEL_MIN_ELEMENTS: Final = 1 << 18
-"""B is copied into panels from this size on: smaller, it stays in cache beside the rows of A in use."""
+"""B is copied into panels from this size on: smaller, it stays in cache beside the rows of A in use (unless it is
+stored along the sum, see `in_panels`)."""
 
 PANEL_MIN_ROWS: Final = 64
 """Rows of A below which the copy costs more than the reads it speeds up."""
@@ -33,6 +34,19 @@ def _transposed_matrix(operand: UOp) -> UOp | None:
     return node if len(node.shape) == 2 and node.op is not Ops.CONST else None
 
 
+def _stored_along_depth(matrix: UOp) -> bool:
+    """Whether the (columns, depth) `matrix` is a stored matrix's view whose depth is its contiguous axis: the
+    stored matrix itself, or permuted back to itself."""
+    axes = (0, 1)
+    while matrix.op is Ops.PERMUTE:
+        axes = tuple(matrix.arg[axis] for axis in axes)
+        matrix = matrix.src[0]
+    base = matrix
+    while base.op is Ops.RESHAPE:
+        base = base.src[0]
+    return axes == (0, 1) and base.op is Ops.BUFFER and len(matrix.shape) == 2
+
+
 def in_panels(reduce: UOp, source: UOp, width: int) -> UOp | None:
     """The matmul `reduce` (a sum over the last axis of a product `source`) with its right operand read from a
     copy in panels of `width` columns, or None where it is no such matmul or the copy would not pay."""
@@ -44,7 +58,11 @@ def in_panels(reduce: UOp, source: UOp, width: int) -> UOp | None:
         return None
     columns, depth = transposed.shape
     rows = prod(reduce.shape) // columns
-    if columns % width or columns <= width or depth * columns <= PANEL_MIN_ELEMENTS or rows < PANEL_MIN_ROWS:
+    if columns % width or columns <= width or rows < PANEL_MIN_ROWS:
+        return None
+    # B stored (columns, depth), contiguous along the sum (`x @ w.T`, a linear layer's weight), cannot be read as
+    # a tile's columns at all: copied into panels at any size. Stored otherwise, a small one stays in cache.
+    if depth * columns <= PANEL_MIN_ELEMENTS and not _stored_along_depth(transposed):
         return None
     matrix = transposed.permute((1, 0))
     panels = matrix.reshape((depth, columns // width, width)).permute((1, 0, 2)).contiguous()
