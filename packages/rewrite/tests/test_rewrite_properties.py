@@ -32,7 +32,7 @@ def _expression(draw: st.DrawFn, leaves: list[UOp], depth: int) -> UOp:
         if draw(st.integers(0, 3)):
             return draw(st.sampled_from(leaves))
         return UOp.const(dtypes.int32, draw(st.integers(-8, 8)))
-    kind = draw(st.sampled_from(["add", "sub", "mul", "idiv", "mod", "max", "where", "scale", "linear"]))
+    kind = draw(st.sampled_from(["add", "sub", "mul", "idiv", "mod", "max", "where", "scale", "linear", "digit"]))
     if kind == "linear":
         # The shape index arithmetic takes: a weighted sum of indices, as strides make it.
         total = UOp.const(dtypes.int32, draw(st.integers(-6, 6)))
@@ -40,6 +40,12 @@ def _expression(draw: st.DrawFn, leaves: list[UOp], depth: int) -> UOp:
             total = total + _expression(draw, leaves, depth - 1) * draw(st.sampled_from([1, 2, 3, 4, 6, 8, 12, -1, -4]))
         return total
     a = _expression(draw, leaves, depth - 1)
+    if kind == "digit":
+        # A choice of a constant by a flag, as arange's binary digits are rangeified: `0 < (a // c) % 2 ? w : 0`
+        # (the flag is 0 or 1 only where `a` is not negative; elsewhere it may be -1 and must stay a choice).
+        zero = UOp.const(dtypes.int32, 0)
+        flag = (a // draw(st.sampled_from([1, 2, 4]))) % 2
+        return zero.lt(flag).where(UOp.const(dtypes.int32, draw(st.sampled_from([1, 2, 3, 8, -4]))), zero)
     if kind in ("idiv", "mod", "scale"):
         c = draw(st.sampled_from([1, 2, 3, 4, 5, 6, 8, 12, 16, 24]))
         return a // c if kind == "idiv" else a % c if kind == "mod" else a * c

@@ -191,3 +191,20 @@ def test_bounds_come_only_from_single_loop_comparisons() -> None:
     h = UOp.range(28, 0, AxisKind.LOOP)
     assert loop_bounds_under((h + 2).lt(30) & _c(3).lt(h + 1)) == {h: (3, 27)}
     assert loop_bounds_under((h * 2).lt(30)) == {}
+
+
+def test_a_sum_of_digit_choices_is_the_index_it_counts() -> None:
+    # UOp.arange counts in binary digits, each a padded constant: rangeified, digit k of index i is
+    # `0 < (i // 2**k) % 2 ? 2**k : 0`. Summed, the choices are the index itself (times an upcast's scale).
+    index = UOp.range(64, 0, AxisKind.LOOP)
+    zero = _c(0)
+    for scale in (1, 4):
+        counted = zero
+        for bit in range(6):
+            digit = (index // (1 << bit)) % 2 if bit < 5 else index // (1 << bit)
+            counted = counted + zero.lt(digit).where(_c(scale << bit), zero)
+        assert simplify(counted) is simplify(index * scale)
+    # Only a flag that is 0 or 1 becomes a product: `0 < x ? 3 : 0` for a wider x stays a choice.
+    wide = zero.lt(Y).where(_c(3), zero)
+    assert simplify(wide).op is Ops.WHERE
+    assert [evaluate_int(simplify(wide), {Y: value}) for value in (0, 1, 7)] == [0, 3, 3]

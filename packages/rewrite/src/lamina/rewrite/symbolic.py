@@ -2,7 +2,8 @@
 
 The table folds constants (with C wraparound), replaces any integer node whose range is a single value
 by that constant, applies identities, puts every signed-integer sum into its canonical linear form
-(like terms merged, constants last, index digits recombined), and folds IDIV, MOD and comparisons
+(like terms merged, constants last, index digits recombined, a choice of a multiple by a 0-or-1 digit made a
+product), and folds IDIV, MOD and comparisons
 using range analysis. Float arithmetic is left alone: folding it exactly would need the target's
 rounding, and a wrong answer is worse than a slow one; only choices with a constant condition fold.
 """
@@ -92,6 +93,16 @@ def _same_int(x: UOp, value: bool) -> UOp | None:
     return UOp.const(dtypes.bool, value) if _ints(x) else None
 
 
+def _indicator_times(u: UOp, flag: UOp, weight: UOp) -> UOp | None:
+    """`flag ? weight : 0` (written `0 < flag`) as `flag * weight` where `flag` is an integer that is 0 or 1: a sum
+    of such choices over the digits of one index (how `arange` counts, digit by digit) then recombines into the
+    index itself (see linear.merge_digits), where each choice would be a branch in every kernel that counts."""
+    if not is_signed_int(u) or flag.dtype != u.dtype:
+        return None
+    low, high = bounds(flag)
+    return UOp(Ops.MUL, u.dtype, (flag, weight)) if low >= 0 and high <= 1 else None
+
+
 _x = UPat.var("x")
 _c = UPat.cvar("c")
 
@@ -105,6 +116,18 @@ pm_symbolic: Final = PatternMatcher(
             lambda cond, a, b: a if cond.arg else b,
         ),
         (UPat(Ops.WHERE, src=(UPat.var("cond"), _x, _x)), lambda cond, x: x),
+        (
+            UPat(
+                Ops.WHERE,
+                src=(
+                    UPat(Ops.CMPLT, src=(UPat.const(None, 0), UPat.var("flag"))),
+                    UPat.cvar("weight"),
+                    UPat.const(None, 0),
+                ),
+                name="u",
+            ),
+            _indicator_times,
+        ),
         (
             UPat(
                 Ops.WHERE,

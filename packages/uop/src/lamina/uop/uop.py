@@ -83,10 +83,13 @@ def normalize_const(value: ConstValue, dtype: DType) -> ConstValue:
 _INTERNED: dict[tuple[Any, ...], weakref.KeyedRef[tuple[Any, ...], UOp]] = {}
 
 
-def _forget_interned(reference: weakref.KeyedRef[tuple[Any, ...], UOp]) -> None:
-    """A node died: its entry goes, unless a new node of the same key took its place already."""
-    if _INTERNED.get(reference.key) is reference:
-        del _INTERNED[reference.key]
+def _forget_interned(
+    reference: weakref.KeyedRef[tuple[Any, ...], UOp], table: dict[tuple[Any, ...], Any] = _INTERNED
+) -> None:
+    """A node died: its entry goes, unless a new node of the same key took its place already. (The table is bound
+    here: at interpreter exit, nodes die after the module's globals are cleared.)"""
+    if table.get(reference.key) is reference:
+        del table[reference.key]
 
 
 class UOp:
