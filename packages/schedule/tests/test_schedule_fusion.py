@@ -186,6 +186,16 @@ def test_an_expensive_value_read_once_per_element_fuses(run_schedule: Runner, te
     assert len(schedule.items) == 1
 
 
+def test_a_gather_read_by_every_column_panel_of_a_matmul_is_computed_once(run_schedule: Runner, tensor: Maker) -> None:
+    # Embedding rows fed to a layer: fused, the gather would be recomputed (a dependent, clamped, scalar load) for
+    # each column panel the matmul's tile reads its rows in; stored, the matmul reads plain rows.
+    table, indices = tensor((20, 16)), tensor((64,), dtypes.int32)
+    rows = UOp(Ops.TAKE, dtypes.float32, (table, indices))
+    assert len(run_schedule([matmul(rows, tensor((16, 64)))]).items) == 2
+    # Read once per element, it fuses.
+    assert len(run_schedule([rows * rows.const_like(2.0)]).items) == 1
+
+
 def _heavy(x: UOp) -> UOp:
     """An epilogue costing as much as a GELU's tanh: a few transcendentals and divisions per element (bounded,
     well-conditioned ones, so the two oracles agree closely)."""

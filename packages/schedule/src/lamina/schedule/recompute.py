@@ -51,6 +51,11 @@ def element_costs(graph: Sequence[UOp], stored: set[UOp]) -> dict[UOp, int]:
             costs[node] = 0  # a sum of shifted views of stored data (a convolution's windows) is index math
         elif node.op in GroupOp.ELEMENTWISE:
             costs[node] = min(below + (_HEAVY_WEIGHT if node.op in _HEAVY else 1), 1 << 30)
+        elif node.op is Ops.TAKE:
+            # A gather's read waits on its index's load and is clamped into the table: in a tiled kernel it stays
+            # scalar, so one recomputed per column panel of a matmul (an embedding fed to the first layer) costs
+            # the matmul several times over.
+            costs[node] = min(below + EXPENSIVE_OPS, 1 << 30)
         else:  # a reduction's cost lies with the rules for reductions
             costs[node] = 0
     return costs
@@ -74,13 +79,14 @@ def recompute_factors(graph: Sequence[UOp], stored: set[UOp], kernels: dict[UOp,
 def recomputed(
     graph: Sequence[UOp], stored: set[UOp], holds_reduce: dict[UOp, bool], kernels: dict[UOp, set[UOp]]
 ) -> UOp | None:
-    """The outermost elementwise node of `graph` that is expensive and computed `RECOMPUTED_FROM` times per
+    """The outermost elementwise node (or gather) of `graph` that is expensive and computed `RECOMPUTED_FROM` times per
     element or more by the kernels of `stored` (None: there is none); nodes holding a reduction are left to
     the rules for reductions."""
     costs = element_costs(graph, stored)
     factors = recompute_factors(graph, stored, kernels)
     for node in reversed(graph):
-        if node in stored or node.op not in GroupOp.ELEMENTWISE or holds_reduce.get(node, False):
+        candidate = node.op in GroupOp.ELEMENTWISE or node.op is Ops.TAKE
+        if node in stored or not candidate or holds_reduce.get(node, False):
             continue
         if costs[node] >= EXPENSIVE_OPS and factors.get(node, 0) >= RECOMPUTED_FROM:
             return node
