@@ -19,6 +19,19 @@ transformers = pytest.importorskip("transformers")
 VOCAB = 97
 
 
+def _llama(**overrides: Any) -> Any:
+    """A two-layer transformers.LlamaConfig of VOCAB tokens, with `overrides`."""
+    shape = {
+        "vocab_size": VOCAB,
+        "hidden_size": 32,
+        "intermediate_size": 48,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "max_position_embeddings": 64,
+    }
+    return transformers.LlamaConfig(**(shape | overrides))
+
+
 def _configs() -> dict[str, Any]:
     llama3_scaling = {
         "rope_type": "llama3",
@@ -29,27 +42,9 @@ def _configs() -> dict[str, Any]:
     }
     return {
         "gpt2": transformers.GPT2Config(vocab_size=VOCAB, n_positions=64, n_embd=32, n_layer=2, n_head=4),
-        "llama-gqa-llama3-rope": transformers.LlamaConfig(
-            vocab_size=VOCAB,
-            hidden_size=32,
-            intermediate_size=48,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=64,
-            rope_theta=500000.0,
-            rope_scaling=llama3_scaling,
-        ),
-        "llama-tied-biased-linear-rope": transformers.LlamaConfig(
-            vocab_size=VOCAB,
-            hidden_size=32,
-            intermediate_size=48,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            max_position_embeddings=64,
-            tie_word_embeddings=True,
-            attention_bias=True,
-            rope_scaling={"rope_type": "linear", "factor": 2.0},
+        "llama-gqa-llama3-rope": _llama(num_key_value_heads=2, rope_theta=500000.0, rope_scaling=llama3_scaling),
+        "llama-tied-biased-linear-rope": _llama(
+            tie_word_embeddings=True, attention_bias=True, rope_scaling={"rope_type": "linear", "factor": 2.0}
         ),
     }
 
@@ -72,15 +67,17 @@ def _ids(batch: int, length: int) -> np.ndarray:
     return np.random.default_rng(1).integers(0, VOCAB, (batch, length))
 
 
-@pytest.mark.parametrize("kind", ["gpt2", "llama-gqa-llama3-rope", "llama-tied-biased-linear-rope"])
-def test_logits_equal_transformers(tmp_path: Path, kind: str) -> None:
-    reference, directory = _saved(tmp_path, kind)
-    ids = _ids(2, 13)
+def _assert_same_logits(reference: Any, directory: Path, ids: np.ndarray) -> None:
     with torch.no_grad():
         expected = reference(torch.from_numpy(ids)).logits.numpy()
     with no_grad():
         logits = load_model(directory)(Tensor(ids.astype(np.int32))).numpy()
     np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["gpt2", "llama-gqa-llama3-rope", "llama-tied-biased-linear-rope"])
+def test_logits_equal_transformers(tmp_path: Path, kind: str) -> None:
+    _assert_same_logits(*_saved(tmp_path, kind), _ids(2, 13))
 
 
 @pytest.mark.parametrize("kind", ["gpt2", "llama-gqa-llama3-rope"])
@@ -88,13 +85,8 @@ def test_logits_equal_transformers(tmp_path: Path, kind: str) -> None:
 def test_half_precision_sharded_checkpoints_load(tmp_path: Path, kind: str, dtype: str) -> None:
     reference, directory = _saved(tmp_path, kind, dtype, shard="20KB")
     assert (directory / "model.safetensors.index.json").is_file()
-    ids = _ids(1, 9)
-    with torch.no_grad():
-        expected = reference(torch.from_numpy(ids)).logits.numpy()
-    with no_grad():
-        logits = load_model(directory)(Tensor(ids.astype(np.int32))).numpy()
     # The same rounded weights on both sides, computed in float32 by each.
-    np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-4)
+    _assert_same_logits(reference, directory, _ids(1, 9))
 
 
 @pytest.mark.parametrize("kind", ["gpt2", "llama-gqa-llama3-rope", "llama-tied-biased-linear-rope"])
