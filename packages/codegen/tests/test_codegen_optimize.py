@@ -30,8 +30,8 @@ from lamina.codegen import (
     possible_opts,
 )
 from lamina.codegen.heuristic_cpu import WRITE_OUT_NODES
-from lamina.dtype import DType, dtypes, to_numpy_dtype
-from lamina.uop import AxisKind, Ops, UOp, run_kernel, toposort
+from lamina.dtype import dtypes
+from lamina.uop import Ops, UOp, toposort
 
 if TYPE_CHECKING:
     from packages.codegen.tests.conftest import KernelKit
@@ -40,138 +40,31 @@ Array = npt.NDArray[Any]
 PARALLEL = OptimizeOptions(threads=2, openmp=True)
 
 
-def _matmul(kit: KernelKit, n: int, k: int, m: int, dtype: DType = dtypes.float32) -> UOp:
-    rows, columns, inner = kit.loop(n, 0), kit.loop(m, 1), kit.reduce_range(k, 2)
-    product = kit.load(1, dtype, rows * k + inner) * kit.load(2, dtype, inner * m + columns)
-    return kit.kernel(rows * m + columns, kit.reduce(Ops.ADD, product, inner))
-
-
-def _matmul_transposed(kit: KernelKit, n: int, k: int, m: int) -> UOp:
-    rows, columns, inner = kit.loop(n, 0), kit.loop(m, 1), kit.reduce_range(k, 2)
-    product = kit.load(1, dtypes.float32, rows * k + inner) * kit.load(2, dtypes.float32, columns * k + inner)
-    return kit.kernel(rows * m + columns, kit.reduce(Ops.ADD, product, inner))
-
-
-def _panel_matmul(kit: KernelKit, n: int, k: int, m: int, panel: int) -> UOp:
-    # B stored as (m / panel, k, panel): each panel of columns contiguous over all k rows.
-    rows, columns, inner = kit.loop(n, 0), kit.loop(m, 1), kit.reduce_range(k, 2)
-    b_address = (columns // panel) * (k * panel) + inner * panel + columns % panel
-    product = kit.load(1, dtypes.float32, rows * k + inner) * kit.load(2, dtypes.float32, b_address)
-    return kit.kernel(rows * m + columns, kit.reduce(Ops.ADD, product, inner))
-
-
-def _panel_copy(kit: KernelKit, depth: int, columns: int, panel: int) -> UOp:
-    # out[p, k, c] = b[k, p * panel + c]: a (depth, columns) matrix copied into panels of `panel` columns.
-    panels, row, column = kit.loop(columns // panel, 0), kit.loop(depth, 1), kit.loop(panel, 2)
-    value = kit.load(1, dtypes.float32, row * columns + panels * panel + column)
-    return kit.kernel((panels * depth + row) * panel + column, value)
-
-
-def _row_reduce(kit: KernelKit, op: Ops, n: int, k: int, dtype: DType = dtypes.float32) -> UOp:
-    rows, inner = kit.loop(n, 0), kit.reduce_range(k, 1)
-    value = kit.load(1, dtype, rows * k + inner)
-    return kit.kernel(rows, kit.reduce(op, value.alu(Ops.EXP) if op is Ops.ADD and dtype.is_float else value, inner))
-
-
-def _column_sum(kit: KernelKit, n: int, m: int) -> UOp:
-    columns, inner = kit.loop(m, 0), kit.reduce_range(n, 1)
-    return kit.kernel(columns, kit.reduce(Ops.ADD, kit.load(1, dtypes.float32, inner * m + columns), inner))
-
-
-def _elementwise(kit: KernelKit, n: int, m: int) -> UOp:
-    rows, columns = kit.loop(n, 0), kit.loop(m, 1)
-    address = rows * m + columns
-    value = (kit.load(1, dtypes.float32, address) * 2.0).alu(Ops.EXP2).maximum(kit.load(2, dtypes.float32, address))
-    return kit.kernel(address, value)
-
-
-def _convolution(kit: KernelKit, channels_out: int, channels: int, width: int, taps: int) -> UOp:
-    out, column = kit.loop(channels_out, 0), kit.loop(width, 1)
-    channel, tap = kit.reduce_range(channels, 2), kit.reduce_range(taps, 3)
-    padded = width + taps - 1
-    pixel = kit.load(1, dtypes.float32, channel * padded + column + tap)
-    weight = kit.load(2, dtypes.float32, (out * channels + channel) * taps + tap)
-    return kit.kernel(out * width + column, kit.reduce(Ops.ADD, pixel * weight, channel, tap))
-
-
-def _padded_convolution(kit: KernelKit, channels_out: int, channels: int, width: int, taps: int) -> UOp:
-    """out[o, w] = sum over (c, t) of x[c, w + t - taps // 2] * weight[o, c, t], x zero outside its row."""
-    out, column = kit.loop(channels_out, 0), kit.loop(width, 1)
-    channel, tap = kit.reduce_range(channels, 2), kit.reduce_range(taps, 3)
-    position = column + tap - taps // 2
-    valid = position.lt(0).alu(Ops.NOT) & position.lt(width)
-    pixel = kit.load(1, dtypes.float32, channel * width + position, valid)
-    weight = kit.load(2, dtypes.float32, (out * channels + channel) * taps + tap)
-    return kit.kernel(out * width + column, kit.reduce(Ops.ADD, pixel * weight, channel, tap))
-
-
-def _weight_gradient(kit: KernelKit, channels_out: int, channels: int, width: int, taps: int, rows: int = 1) -> UOp:
-    """A convolution's weight gradient as the scheduler writes it: out[o, c, t] = sum over (row, w) of g[o, row, w]
-    times window t of x at (row, w), each window a stack (a sum) of one masked load per tap, valid only at its
-    own tap. With `rows` > 1 the reduction runs over rows and columns, which are contiguous together."""
-    out, channel, tap = kit.loop(channels_out, 0), kit.loop(channels, 1), kit.loop(taps, 2)
-    column = kit.reduce_range(width, 4)
-    row = kit.reduce_range(rows, 3) if rows > 1 else None
-    pixel = column if row is None else row * width + column
-    grad = kit.load(1, dtypes.float32, out * rows * width + pixel)
-    window: UOp | None = None
-    for each in range(taps):
-        position = column + (each - taps // 2)
-        valid = tap.eq(each) & (position.lt(0)).alu(Ops.NOT) & position.lt(width)
-        term = kit.load(2, dtypes.float32, channel * rows * width + pixel + (each - taps // 2), valid)
-        window = term if window is None else window + term
-    assert window is not None
-    loops = (column,) if row is None else (row, column)
-    return kit.kernel((out * channels + channel) * taps + tap, kit.reduce(Ops.ADD, grad * window, *loops))
-
-
-def _buffers(ast: UOp, rng: np.random.Generator) -> list[Array]:
-    """Zeroed outputs and random inputs sized to cover every address the kernel touches."""
-    arrays: list[Array] = []
-    parameters = sorted((node for node in toposort(ast) if node.op is Ops.DEFINE_GLOBAL), key=lambda p: p.arg)
-    for parameter in parameters:
-        dtype = parameter.scalar_dtype
-        size = 1 << 16
-        if parameter.arg == 0:
-            arrays.append(np.zeros(size, to_numpy_dtype(dtype)))
-        elif dtype.is_float:
-            arrays.append(rng.uniform(-1.0, 1.0, size).astype(to_numpy_dtype(dtype)))
-        else:
-            arrays.append(rng.integers(-5, 6, size).astype(to_numpy_dtype(dtype)))
-    return arrays
-
-
 def _loop_headers(source: str) -> list[str]:
     """The `for (...) {` lines of a kernel's C, outermost first."""
     return [line.strip() for line in source.splitlines() if line.strip().startswith("for (")]
 
 
-def _interpret(ast: UOp) -> Array:
-    buffers = _buffers(ast, np.random.default_rng(0))
-    run_kernel(ast, buffers)
-    return buffers[0]
-
-
 KERNELS: dict[str, Callable[[KernelKit], UOp]] = {
-    "matmul": lambda kit: _matmul(kit, 16, 24, 64),
-    "matmul int32": lambda kit: _matmul(kit, 8, 5, 48, dtypes.int32),
-    "matmul odd": lambda kit: _matmul(kit, 7, 3, 20),
-    "matmul transposed": lambda kit: _matmul_transposed(kit, 12, 64, 8),
-    "matvec of an odd length": lambda kit: _matmul_transposed(kit, 1, 64, 301),
-    "matmul in panels": lambda kit: _panel_matmul(kit, 16, 8, 96, 32),
-    "row sum of exp": lambda kit: _row_reduce(kit, Ops.ADD, 6, 48),
-    "row max": lambda kit: _row_reduce(kit, Ops.MAX, 5, 64),
-    "row max int8": lambda kit: _row_reduce(kit, Ops.MAX, 5, 40, dtypes.int8),
-    "row product int32": lambda kit: _row_reduce(kit, Ops.MUL, 3, 8, dtypes.int32),
-    "column sum": lambda kit: _column_sum(kit, 9, 48),
+    "matmul": lambda kit: kit.matmul(16, 24, 64),
+    "matmul int32": lambda kit: kit.matmul(8, 5, 48, dtypes.int32),
+    "matmul odd": lambda kit: kit.matmul(7, 3, 20),
+    "matmul transposed": lambda kit: kit.matmul_transposed(12, 64, 8),
+    "matvec of an odd length": lambda kit: kit.matmul_transposed(1, 64, 301),
+    "matmul in panels": lambda kit: kit.panel_matmul(16, 8, 96, 32),
+    "row sum of exp": lambda kit: kit.row_reduce(Ops.ADD, 6, 48),
+    "row max": lambda kit: kit.row_reduce(Ops.MAX, 5, 64),
+    "row max int8": lambda kit: kit.row_reduce(Ops.MAX, 5, 40, dtypes.int8),
+    "row product int32": lambda kit: kit.row_reduce(Ops.MUL, 3, 8, dtypes.int32),
+    "column sum": lambda kit: kit.column_sum(9, 48),
     "full sum": lambda kit: kit.full_sum(12, 32),
-    "elementwise": lambda kit: _elementwise(kit, 256, 200),
-    "elementwise short rows": lambda kit: _elementwise(kit, 12, 20),
-    "copy into panels": lambda kit: _panel_copy(kit, 64, 128, 32),
-    "convolution": lambda kit: _convolution(kit, 16, 3, 28, 3),
-    "padded convolution": lambda kit: _padded_convolution(kit, 8, 3, 12, 3),
-    "convolution weight gradient": lambda kit: _weight_gradient(kit, 8, 4, 28, 3),
-    "convolution weight gradient over rows": lambda kit: _weight_gradient(kit, 4, 2, 12, 3, rows=5),
+    "elementwise": lambda kit: kit.elementwise(256, 200),
+    "elementwise short rows": lambda kit: kit.elementwise(12, 20),
+    "copy into panels": lambda kit: kit.panel_copy(64, 128, 32),
+    "convolution": lambda kit: kit.convolution(16, 3, 28, 3),
+    "padded convolution": lambda kit: kit.padded_convolution(8, 3, 12, 3),
+    "convolution weight gradient": lambda kit: kit.weight_gradient(8, 4, 28, 3),
+    "convolution weight gradient over rows": lambda kit: kit.weight_gradient(4, 2, 12, 3, rows=5),
 }
 
 
@@ -180,14 +73,14 @@ KERNELS: dict[str, Callable[[KernelKit], UOp]] = {
 def test_optimized_kernel_equals_the_unoptimized_one(kit: KernelKit, name: str, options: OptimizeOptions) -> None:
     ast = KERNELS[name](kit)
     optimized = apply_opts(ast, hand_coded_opts(ast, options))
-    np.testing.assert_allclose(_interpret(optimized), _interpret(ast), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(kit.interpret(optimized), kit.interpret(ast), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", KERNELS)
 def test_gpu_lowering_keeps_every_kernels_result(kit: KernelKit, name: str) -> None:
     ast = KERNELS[name](kit)
     optimized = optimize_kernel(ast, OptimizeOptions(target=OPENCL_TARGET))
-    np.testing.assert_allclose(_interpret(optimized), _interpret(ast), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(kit.interpret(optimized), kit.interpret(ast), rtol=1e-5, atol=1e-6)
 
 
 def _openmp_flags(compiler: str, directory: Path) -> tuple[str, ...]:
@@ -217,88 +110,19 @@ def test_compiled_optimized_kernel_equals_the_interpreted_original(
     function = getattr(ctypes.CDLL(str(library)), generated.name)
     function.argtypes = [ctypes.c_void_p] * generated.buffer_count
     function.restype = None
-    buffers = _buffers(ast, np.random.default_rng(0))
+    buffers = kit.random_buffers(ast, np.random.default_rng(0))
     function(*(buffers[parameter.arg].ctypes.data for parameter in generated.program.parameters))
-    np.testing.assert_allclose(buffers[0], _interpret(ast), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(buffers[0], kit.interpret(ast), rtol=1e-5, atol=1e-6)
 
 
 def test_noopt_leaves_the_kernel_as_it_is(kit: KernelKit) -> None:
-    ast = _matmul(kit, 16, 24, 64)
+    ast = kit.matmul(16, 24, 64)
     assert generate_c(ast, OptimizeOptions(enabled=False)).source == generate_c(ast, OptimizeOptions(False)).source
     assert linearize(ast).uops == generate_c(ast, OptimizeOptions(enabled=False)).program.uops
 
 
-def test_matmul_gets_a_register_tile_of_rows_by_contiguous_columns(kit: KernelKit) -> None:
-    opts = hand_coded_opts(_matmul(kit, 64, 64, 64), OptimizeOptions())
-    assert opts == (Opt(OptKind.UPCAST, 1, 32), Opt(OptKind.UPCAST, 0, 8))
-    program = generate_c(_matmul(kit, 64, 64, 64)).program
-    assert sum(1 for uop in program.uops if uop.op is Ops.DEFINE_ACC) == 32 * 8
-    # One loop over the reduction carries every accumulator of the tile.
-    assert sum(1 for uop in program.uops if uop.op is Ops.RANGE and uop.arg[1] is AxisKind.REDUCE) == 1
-
-
-def test_a_matmul_reading_b_in_panels_tiles_one_panel_of_columns(kit: KernelKit) -> None:
-    # The column index reaches B's address through `// 32` and `% 32`: within a panel it is contiguous.
-    assert hand_coded_opts(_panel_matmul(kit, 64, 64, 128, 32), OptimizeOptions()) == (
-        Opt(OptKind.UPCAST, 1, 32),
-        Opt(OptKind.UPCAST, 0, 8),
-    )
-    # A tile wider than the panels would straddle two of them: it narrows to the panel.
-    assert hand_coded_opts(_panel_matmul(kit, 64, 64, 128, 16), OptimizeOptions())[0] == Opt(OptKind.UPCAST, 1, 16)
-
-
-def test_a_matmul_too_big_for_cache_blocks_its_rows_around_each_panel_of_b(kit: KernelKit) -> None:
-    # 1024^3: B is 4 MB. Rows of A are blocked 16 tiles at a time (8 x 16 x 1024 floats, half a MB),
-    # the blocks spread over the cores; at 64^3 B fits in cache and nothing is blocked.
-    assert hand_coded_opts(_matmul(kit, 1024, 1024, 1024), PARALLEL) == (
-        Opt(OptKind.UPCAST, 1, 32),
-        Opt(OptKind.UPCAST, 0, 8),
-        Opt(OptKind.BLOCK, 0, 16),
-        Opt(OptKind.DYNAMIC, 0),
-    )
-    assert not any(opt.kind is OptKind.BLOCK for opt in hand_coded_opts(_matmul(kit, 64, 64, 64), PARALLEL))
-    # At 512^3 the blocks stay small enough to leave four per core for the cores to share out.
-    assert hand_coded_opts(_matmul(kit, 512, 512, 512), PARALLEL)[-2:] == (
-        Opt(OptKind.BLOCK, 0, 8),
-        Opt(OptKind.DYNAMIC, 0),
-    )
-
-
-def test_a_matmul_of_few_rows_reads_each_panel_once_for_all_its_rows(kit: KernelKit) -> None:
-    # A prefill's 128 x 768 @ 768 x 2304: blocks leaving four per core would hold two tiles (16 rows) each, every
-    # block reading all of B. A (384 KB) fits the block whole, so one block holds every row and the cores share
-    # B's 72 panels: each panel read once, by all 16 tiles.
-    opts = hand_coded_opts(_matmul(kit, 128, 768, 2304), PARALLEL)
-    assert opts == (
-        Opt(OptKind.UPCAST, 1, 32),
-        Opt(OptKind.UPCAST, 0, 8),
-        Opt(OptKind.BLOCK, 0, 16),
-        Opt(OptKind.DYNAMIC, 1),
-    )
-    # Where rows of A do not fit whole (K = 3072: 1.5 MB), blocks of rows stay.
-    assert hand_coded_opts(_matmul(kit, 128, 3072, 768), PARALLEL)[-2:] == (
-        Opt(OptKind.BLOCK, 0, 2),
-        Opt(OptKind.DYNAMIC, 0),
-    )
-
-
-def test_few_long_parallel_iterations_go_to_whichever_core_is_free(kit: KernelKit) -> None:
-    # 1024^3 in blocks of 128 rows: 8 iterations of 2^27 multiply-adds each, handed out as cores come free.
-    source = generate_c(_matmul(kit, 1024, 1024, 1024), PARALLEL).source
-    assert "#pragma omp parallel for num_threads(2) schedule(dynamic)\n" in source
-    np.testing.assert_array_equal(
-        _interpret(apply_opts(_matmul(kit, 16, 8, 32, dtypes.int32), [Opt(OptKind.DYNAMIC, 0)])),
-        _interpret(_matmul(kit, 16, 8, 32, dtypes.int32)),
-    )
-    # Many short iterations keep equal shares (each core's data stays in its cache from kernel to kernel).
-    assert "schedule(dynamic)" not in generate_c(_elementwise(kit, 256, 200), PARALLEL).source
-    assert "schedule(dynamic)" not in generate_c(_matmul(kit, 64, 64, 64), PARALLEL).source
-    # Two long iterations on two cores stay one each: handed out, a late core could find both taken.
-    assert "schedule(dynamic)" not in generate_c(_matmul(kit, 16, 1024, 1024), PARALLEL).source
-
-
 def test_block_moves_the_inner_part_of_a_loop_innermost(kit: KernelKit) -> None:
-    ast = _matmul(kit, 64, 8, 32)
+    ast = kit.matmul(64, 8, 32)
     source = generate_c(ast, OptimizeOptions(), [Opt(OptKind.BLOCK, 0, 4)]).source
     assert _loop_headers(source) == [
         "for (int gidx0 = 0; gidx0 < 16; gidx0++) {",
@@ -307,19 +131,19 @@ def test_block_moves_the_inner_part_of_a_loop_innermost(kit: KernelKit) -> None:
         "for (int ridx2 = 0; ridx2 < 8; ridx2++) {",
     ]
     blocked = apply_opts(ast, [Opt(OptKind.BLOCK, 0, 4)])
-    np.testing.assert_allclose(_interpret(blocked), _interpret(ast), rtol=1e-6)
+    np.testing.assert_allclose(kit.interpret(blocked), kit.interpret(ast), rtol=1e-6)
     # A block as long as the loop leaves no outer loop: the loop just moves inside.
     whole = apply_opts(ast, [Opt(OptKind.BLOCK, 0, 64)])
-    np.testing.assert_allclose(_interpret(whole), _interpret(ast), rtol=1e-6)
+    np.testing.assert_allclose(kit.interpret(whole), kit.interpret(ast), rtol=1e-6)
 
 
 def test_convolution_tiles_columns_by_the_output_channels_that_share_each_input_vector(kit: KernelKit) -> None:
-    opts = hand_coded_opts(_convolution(kit, 16, 16, 28, 3), OptimizeOptions())
+    opts = hand_coded_opts(kit.convolution(16, 16, 28, 3), OptimizeOptions())
     assert opts == (Opt(OptKind.UPCAST, 1, 28), Opt(OptKind.UPCAST, 0, 8))
 
 
 def test_a_padded_convolution_writes_its_taps_out_and_leaves_the_channel_sums_to_reorder(kit: KernelKit) -> None:
-    ast = _padded_convolution(kit, 16, 8, 28, 3)
+    ast = kit.padded_convolution(16, 8, 28, 3)
     assert hand_coded_opts(ast, OptimizeOptions(openmp=True)) == (
         Opt(OptKind.UNROLL, 3, 3),
         Opt(OptKind.UPCAST, 1, 28),
@@ -332,7 +156,7 @@ def test_a_padded_convolution_writes_its_taps_out_and_leaves_the_channel_sums_to
 
 def test_weight_gradient_carries_at_most_a_register_file_of_simd_accumulators(kit: KernelKit) -> None:
     # The 3 taps are written out; the rows sharing the tap loads stop where 3 x rows would pass 24 vectors.
-    opts = hand_coded_opts(_weight_gradient(kit, 16, 16, 28, 3), OptimizeOptions(openmp=True))
+    opts = hand_coded_opts(kit.weight_gradient(16, 16, 28, 3), OptimizeOptions(openmp=True))
     assert opts == (
         Opt(OptKind.UPCAST, 2, 3),
         Opt(OptKind.SIMD, 4),
@@ -342,7 +166,7 @@ def test_weight_gradient_carries_at_most_a_register_file_of_simd_accumulators(ki
 
 
 def test_loads_of_other_taps_read_zero_and_drop_out_of_the_window_sums(kit: KernelKit) -> None:
-    ast = _weight_gradient(kit, 2, 2, 28, 3)
+    ast = kit.weight_gradient(2, 2, 28, 3)
     optimized = optimize_kernel(ast, OptimizeOptions(openmp=True))
     loads = [node for node in toposort(optimized) if node.op is Ops.LOAD and node.src[0].src[0].arg == 2]
     # Of the 3 x 3 loads per channel the written-out taps make, the 3 at their own tap remain (2 channels upcast).
@@ -358,7 +182,7 @@ def test_a_constant_choice_after_an_upcast_is_the_value_it_picks(kit: KernelKit)
     ast = kit.kernel(index, index.lt(2).where(value, value.const_like(0.0)) + value * 2.0)
     optimized = optimize_kernel(ast, OptimizeOptions(), [Opt(OptKind.UPCAST, 0, 4)])
     assert not any(node.op is Ops.WHERE for node in toposort(optimized))
-    np.testing.assert_array_equal(_interpret(optimized), _interpret(ast))
+    np.testing.assert_array_equal(kit.interpret(optimized), kit.interpret(ast))
 
 
 def test_a_choice_of_a_product_already_zero_where_invalid_is_the_product(kit: KernelKit) -> None:
@@ -369,7 +193,7 @@ def test_a_choice_of_a_product_already_zero_where_invalid_is_the_product(kit: Ke
     ast = kit.kernel(index, valid.where(product, product.const_like(0.0)))
     optimized = optimize_kernel(ast, OptimizeOptions(), [])
     assert not any(node.op is Ops.WHERE for node in toposort(optimized))
-    np.testing.assert_array_equal(_interpret(optimized), _interpret(ast))
+    np.testing.assert_array_equal(kit.interpret(optimized), kit.interpret(ast))
     # With one factor unmasked the choice stays: 0 * inf is not 0.
     unmasked = kit.load(1, dtypes.float32, index - 1, valid) * kit.load(2, dtypes.float32, index)
     kept = optimize_kernel(kit.kernel(index, valid.where(unmasked, unmasked.const_like(0.0))), OptimizeOptions(), [])
@@ -393,7 +217,7 @@ def test_a_tile_summing_several_products_per_update_gets_a_simd_channel_loop(kit
     opts = hand_coded_opts(ast, OptimizeOptions(openmp=True))
     assert Opt(OptKind.SIMD, 2) in opts
     assert Opt(OptKind.UPCAST, 0, 2) in opts  # two rows of such a tile, not eight
-    assert Opt(OptKind.SIMD, 2) not in hand_coded_opts(_matmul(kit, 8, 6, 32), OptimizeOptions(openmp=True))
+    assert Opt(OptKind.SIMD, 2) not in hand_coded_opts(kit.matmul(8, 6, 32), OptimizeOptions(openmp=True))
 
 
 def test_a_buffer_read_only_by_never_valid_loads_stays_a_parameter(kit: KernelKit) -> None:
@@ -402,11 +226,11 @@ def test_a_buffer_read_only_by_never_valid_loads_stays_a_parameter(kit: KernelKi
     ast = kit.kernel(index, kit.load(1, dtypes.float32, index) + never)
     generated = generate_c(ast)
     assert generated.buffer_count == 3
-    np.testing.assert_array_equal(_interpret(ast), _interpret(optimize_kernel(ast, OptimizeOptions())))
+    np.testing.assert_array_equal(kit.interpret(ast), kit.interpret(optimize_kernel(ast, OptimizeOptions())))
 
 
 def test_upcast_copies_address_a_shared_base_plus_a_constant(kit: KernelKit) -> None:
-    optimized = optimize_kernel(_matmul(kit, 64, 64, 64), OptimizeOptions())
+    optimized = optimize_kernel(kit.matmul(64, 64, 64), OptimizeOptions())
     addresses = [node.src[1] for node in toposort(optimized) if node.op is Ops.INDEX and node.src[0].arg == 2]
     offsets = sorted(
         address.src[1].arg for address in addresses if address.op is Ops.ADD and address.src[1].op is Ops.CONST
@@ -419,18 +243,18 @@ def test_upcast_copies_address_a_shared_base_plus_a_constant(kit: KernelKit) -> 
 
 
 def test_small_sizes_upcast_whole_and_odd_sizes_by_a_divisor(kit: KernelKit) -> None:
-    assert hand_coded_opts(_matmul(kit, 8, 40, 10), OptimizeOptions()) == (
+    assert hand_coded_opts(kit.matmul(8, 40, 10), OptimizeOptions()) == (
         Opt(OptKind.UPCAST, 1, 10),
         Opt(OptKind.UPCAST, 0, 8),
     )
-    assert hand_coded_opts(_matmul(kit, 12, 40, 96), OptimizeOptions()) == (
+    assert hand_coded_opts(kit.matmul(12, 40, 96), OptimizeOptions()) == (
         Opt(OptKind.UPCAST, 1, 32),
         Opt(OptKind.UPCAST, 0, 4),
     )
 
 
 def test_contiguous_sum_is_a_simd_loop_with_openmp_and_split_accumulators_without(kit: KernelKit) -> None:
-    ast = _row_reduce(kit, Ops.ADD, 6, 48)
+    ast = kit.row_reduce(Ops.ADD, 6, 48)
     assert hand_coded_opts(ast, OptimizeOptions(openmp=True)) == (Opt(OptKind.SIMD, 1),)
     assert hand_coded_opts(ast, OptimizeOptions()) == (Opt(OptKind.SPLIT, 1, 16),)
     source = generate_c(ast, OptimizeOptions(openmp=True)).source
@@ -439,18 +263,16 @@ def test_contiguous_sum_is_a_simd_loop_with_openmp_and_split_accumulators_withou
 
 def test_max_reductions_split_into_accumulators_even_with_openmp(kit: KernelKit) -> None:
     # OpenMP's max reduction would not propagate NaN as torch.max does.
-    assert hand_coded_opts(_row_reduce(kit, Ops.MAX, 5, 64), OptimizeOptions(openmp=True)) == (
-        Opt(OptKind.SPLIT, 1, 16),
-    )
+    assert hand_coded_opts(kit.row_reduce(Ops.MAX, 5, 64), OptimizeOptions(openmp=True)) == (Opt(OptKind.SPLIT, 1, 16),)
 
 
 def test_transposed_matmul_splits_the_reduction_and_shares_rows(kit: KernelKit) -> None:
-    ast = _matmul_transposed(kit, 12, 64, 8)
+    ast = kit.matmul_transposed(12, 64, 8)
     assert hand_coded_opts(ast, OptimizeOptions()) == (Opt(OptKind.SPLIT, 2, 16), Opt(OptKind.UPCAST, 1, 4))
 
 
 def test_transposed_matmul_with_openmp_tiles_both_operands_around_a_simd_reduction(kit: KernelKit) -> None:
-    ast = _matmul_transposed(kit, 12, 64, 8)
+    ast = kit.matmul_transposed(12, 64, 8)
     assert hand_coded_opts(ast, OptimizeOptions(openmp=True)) == (
         Opt(OptKind.SIMD, 2),
         Opt(OptKind.UPCAST, 1, 4),
@@ -459,15 +281,15 @@ def test_transposed_matmul_with_openmp_tiles_both_operands_around_a_simd_reducti
 
 
 def test_strided_reduction_upcasts_the_contiguous_output(kit: KernelKit) -> None:
-    assert hand_coded_opts(_column_sum(kit, 9, 48), OptimizeOptions()) == (Opt(OptKind.UPCAST, 0, 16),)
+    assert hand_coded_opts(kit.column_sum(9, 48), OptimizeOptions()) == (Opt(OptKind.UPCAST, 0, 16),)
 
 
 def test_elementwise_kernels_are_left_to_the_compilers_vectorizer(kit: KernelKit) -> None:
-    assert hand_coded_opts(_elementwise(kit, 256, 200), OptimizeOptions()) == ()
+    assert hand_coded_opts(kit.elementwise(256, 200), OptimizeOptions()) == ()
 
 
 def test_short_contiguous_rows_of_an_elementwise_kernel_merge_into_one_loop(kit: KernelKit) -> None:
-    ast = _elementwise(kit, 64, 28)
+    ast = kit.elementwise(64, 28)
     assert hand_coded_opts(ast, OptimizeOptions()) == (Opt(OptKind.MERGE, 0),)
     merged = optimize_kernel(ast, OptimizeOptions())
     assert [loop.src[0].arg for loop in toposort(merged) if loop.op is Ops.RANGE] == [64 * 28]
@@ -477,7 +299,7 @@ def test_short_contiguous_rows_of_an_elementwise_kernel_merge_into_one_loop(kit:
 def test_a_copy_into_panels_reads_several_whole_rows_per_pass(kit: KernelKit) -> None:
     # Each 128-byte run of a row is written after the previous row's run of the same panel: the k loop is
     # split by 8 and its outer part moved outermost, so one pass reads 8 rows whole and writes 1 KB runs.
-    ast = _panel_copy(kit, 1024, 1024, 32)
+    ast = kit.panel_copy(1024, 1024, 32)
     assert hand_coded_opts(ast, PARALLEL) == (Opt(OptKind.HOIST, 1, 8), Opt(OptKind.PARALLEL, -1))
     source = generate_c(ast, PARALLEL).source
     assert _loop_headers(source) == [
@@ -490,20 +312,20 @@ def test_a_copy_into_panels_reads_several_whole_rows_per_pass(kit: KernelKit) ->
     # A search may try it too.
     assert Opt(OptKind.HOIST, 1, 8) in possible_opts(ast, PARALLEL)
     # A copy whose rows are contiguous on both sides (no panels) keeps its loop order.
-    assert not any(opt.kind is OptKind.HOIST for opt in hand_coded_opts(_elementwise(kit, 1024, 32), PARALLEL))
+    assert not any(opt.kind is OptKind.HOIST for opt in hand_coded_opts(kit.elementwise(1024, 32), PARALLEL))
 
 
 def test_hoist_moves_the_outer_part_of_a_loop_outermost_and_keeps_the_result(kit: KernelKit) -> None:
-    ast = _panel_copy(kit, 16, 96, 32)
+    ast = kit.panel_copy(16, 96, 32)
     hoisted = apply_opts(ast, [Opt(OptKind.HOIST, 1, 4)])
     assert sorted((loop.arg[0], loop.src[0].arg) for loop in toposort(hoisted) if loop.op is Ops.RANGE) == [
         (-1, 4), (0, 3), (1, 4), (2, 32),
     ]  # fmt: skip
-    np.testing.assert_array_equal(_interpret(hoisted), _interpret(ast))
+    np.testing.assert_array_equal(kit.interpret(hoisted), kit.interpret(ast))
     # Hoisting twice puts the second outer part outside the first.
     twice = apply_opts(ast, [Opt(OptKind.HOIST, 1, 4), Opt(OptKind.HOIST, 2, 8)])
     assert min(loop.arg[0] for loop in toposort(twice) if loop.op is Ops.RANGE) == -2
-    np.testing.assert_array_equal(_interpret(twice), _interpret(ast))
+    np.testing.assert_array_equal(kit.interpret(twice), kit.interpret(ast))
 
 
 def test_a_broadcast_operand_stops_the_merge_where_it_is_not_contiguous(kit: KernelKit) -> None:
@@ -512,15 +334,15 @@ def test_a_broadcast_operand_stops_the_merge_where_it_is_not_contiguous(kit: Ker
     address = (channel * 5 + row) * 6 + column
     ast = kit.kernel(address, kit.load(1, dtypes.float32, address) + kit.load(2, dtypes.float32, channel))
     assert hand_coded_opts(ast, OptimizeOptions()) == (Opt(OptKind.MERGE, 1),)
-    np.testing.assert_array_equal(_interpret(optimize_kernel(ast, OptimizeOptions())), _interpret(ast))
+    np.testing.assert_array_equal(kit.interpret(optimize_kernel(ast, OptimizeOptions())), kit.interpret(ast))
 
 
 def test_large_kernels_use_every_core_and_small_ones_stay_serial(kit: KernelKit) -> None:
-    assert hand_coded_opts(_elementwise(kit, 256, 200), PARALLEL) == (Opt(OptKind.PARALLEL, 0),)
-    assert hand_coded_opts(_elementwise(kit, 4, 8), PARALLEL) == (Opt(OptKind.MERGE, 0),)
+    assert hand_coded_opts(kit.elementwise(256, 200), PARALLEL) == (Opt(OptKind.PARALLEL, 0),)
+    assert hand_coded_opts(kit.elementwise(4, 8), PARALLEL) == (Opt(OptKind.MERGE, 0),)
     # The first loop is all upcast away, so the next one is spread over the cores.
-    assert hand_coded_opts(_matmul(kit, 8, 512, 256), PARALLEL)[-1] == Opt(OptKind.PARALLEL, 1)
-    source = generate_c(_elementwise(kit, 256, 200), PARALLEL).source
+    assert hand_coded_opts(kit.matmul(8, 512, 256), PARALLEL)[-1] == Opt(OptKind.PARALLEL, 1)
+    source = generate_c(kit.elementwise(256, 200), PARALLEL).source
     assert "#pragma omp parallel for num_threads(2)\n  for (int gidx0 = 0; gidx0 < 256; gidx0++) {" in source
 
 
@@ -541,20 +363,20 @@ def test_large_kernels_use_every_core_and_small_ones_stay_serial(kit: KernelKit)
 )
 def test_an_opt_that_does_not_fit_is_refused(kit: KernelKit, opt: Opt, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        apply_opts(_matmul(kit, 16, 24, 64), [opt])
+        apply_opts(kit.matmul(16, 24, 64), [opt])
 
 
 @pytest.mark.parametrize("amount", [2, 3, 4, 5])
 def test_an_upcast_that_does_not_divide_its_loop_repeats_the_last_index(kit: KernelKit, amount: int) -> None:
     # 9 rows by 2, 3, 4 or 5: the short last group's extra copies recompute and rewrite row 8, never row 9.
-    ast = _matmul_transposed(kit, 9, 16, 3)
+    ast = kit.matmul_transposed(9, 16, 3)
     for opts in ([Opt(OptKind.UPCAST, 0, amount)], [Opt(OptKind.UPCAST, 0, amount), Opt(OptKind.SIMD, 2)]):
-        np.testing.assert_allclose(_interpret(apply_opts(ast, opts)), _interpret(ast), rtol=1e-6)
+        np.testing.assert_allclose(kit.interpret(apply_opts(ast, opts)), kit.interpret(ast), rtol=1e-6)
 
 
 def test_simd_is_refused_for_a_max_reduction(kit: KernelKit) -> None:
     with pytest.raises(ValueError, match="SIMD does not apply"):
-        apply_opts(_row_reduce(kit, Ops.MAX, 5, 64), [Opt(OptKind.SIMD, 1)])
+        apply_opts(kit.row_reduce(Ops.MAX, 5, 64), [Opt(OptKind.SIMD, 1)])
 
 
 def _divisors(size: int) -> list[int]:
@@ -566,7 +388,7 @@ def _divisors(size: int) -> list[int]:
 @given(data=st.data())
 def test_any_valid_opts_keep_a_matmul_exact(kit: KernelKit, data: st.DataObject) -> None:
     n, k, m = (data.draw(st.integers(1, 12)) for _ in range(3))
-    ast = _matmul(kit, n, k, m, dtypes.int32)
+    ast = kit.matmul(n, k, m, dtypes.int32)
     opts = [
         Opt(OptKind.UPCAST, 1, data.draw(st.sampled_from(_divisors(m)))),
         Opt(OptKind.SPLIT, 2, data.draw(st.sampled_from(_divisors(k)))),
@@ -578,7 +400,7 @@ def test_any_valid_opts_keep_a_matmul_exact(kit: KernelKit, data: st.DataObject)
     blocks = [amount for amount in _divisors(rows_left) if amount > 1]
     if blocks:
         opts.append(Opt(OptKind.BLOCK, 0, data.draw(st.sampled_from(blocks))))
-    np.testing.assert_array_equal(_interpret(apply_opts(ast, opts)), _interpret(ast))
+    np.testing.assert_array_equal(kit.interpret(apply_opts(ast, opts)), kit.interpret(ast))
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -586,11 +408,11 @@ def test_any_valid_opts_keep_a_matmul_exact(kit: KernelKit, data: st.DataObject)
 def test_merged_reductions_keep_a_weight_gradient_exact(kit: KernelKit, data: st.DataObject) -> None:
     rows, width = data.draw(st.integers(2, 5)), data.draw(st.integers(1, 9))
     taps = data.draw(st.sampled_from([1, 3]))
-    ast = _weight_gradient(kit, 2, 2, width, taps, rows=rows)
+    ast = kit.weight_gradient(2, 2, width, taps, rows=rows)
     opts = [Opt(OptKind.MERGE, 3), Opt(OptKind.SPLIT, 3, data.draw(st.sampled_from(_divisors(rows * width))))]
     if data.draw(st.booleans()):
         opts.insert(0, Opt(OptKind.UPCAST, 2, taps))
-    np.testing.assert_allclose(_interpret(apply_opts(ast, opts)), _interpret(ast), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(kit.interpret(apply_opts(ast, opts)), kit.interpret(ast), rtol=1e-5, atol=1e-5)
 
 
 def test_gated_loops_are_written_out_only_while_the_copies_stay_small(kit: KernelKit) -> None:
@@ -625,4 +447,4 @@ def test_a_matrix_vector_product_takes_a_wide_strip_of_columns(
     target = Target(name="cpu", vector_bytes=vector_bytes, vector_registers=registers)
     opts = hand_coded_opts(ast, OptimizeOptions(threads=2, openmp=True, target=target))
     assert Opt(OptKind.UPCAST, 0, width) in opts
-    np.testing.assert_allclose(_interpret(apply_opts(ast, opts)), _interpret(ast), rtol=1e-5)
+    np.testing.assert_allclose(kit.interpret(apply_opts(ast, opts)), kit.interpret(ast), rtol=1e-5)

@@ -1,0 +1,87 @@
+"""The CPU heuristic's matmul tiles: a register tile of rows by contiguous columns, panels of B, blocks of rows
+around each panel when B outgrows the cache (or every row in one block when A fits it whole), and how the cores
+share the blocks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lamina.codegen import Opt, OptimizeOptions, OptKind, apply_opts, generate_c, hand_coded_opts
+from lamina.dtype import dtypes
+from lamina.uop import AxisKind, Ops
+
+if TYPE_CHECKING:
+    from packages.codegen.tests.conftest import KernelKit
+
+PARALLEL = OptimizeOptions(threads=2, openmp=True)
+
+
+def test_matmul_gets_a_register_tile_of_rows_by_contiguous_columns(kit: KernelKit) -> None:
+    opts = hand_coded_opts(kit.matmul(64, 64, 64), OptimizeOptions())
+    assert opts == (Opt(OptKind.UPCAST, 1, 32), Opt(OptKind.UPCAST, 0, 8))
+    program = generate_c(kit.matmul(64, 64, 64)).program
+    assert sum(1 for uop in program.uops if uop.op is Ops.DEFINE_ACC) == 32 * 8
+    # One loop over the reduction carries every accumulator of the tile.
+    assert sum(1 for uop in program.uops if uop.op is Ops.RANGE and uop.arg[1] is AxisKind.REDUCE) == 1
+
+
+def test_a_matmul_reading_b_in_panels_tiles_one_panel_of_columns(kit: KernelKit) -> None:
+    # The column index reaches B's address through `// 32` and `% 32`: within a panel it is contiguous.
+    assert hand_coded_opts(kit.panel_matmul(64, 64, 128, 32), OptimizeOptions()) == (
+        Opt(OptKind.UPCAST, 1, 32),
+        Opt(OptKind.UPCAST, 0, 8),
+    )
+    # A tile wider than the panels would straddle two of them: it narrows to the panel.
+    assert hand_coded_opts(kit.panel_matmul(64, 64, 128, 16), OptimizeOptions())[0] == Opt(OptKind.UPCAST, 1, 16)
+
+
+def test_a_matmul_too_big_for_cache_blocks_its_rows_around_each_panel_of_b(kit: KernelKit) -> None:
+    # 1024^3: B is 4 MB. Rows of A are blocked 16 tiles at a time (8 x 16 x 1024 floats, half a MB),
+    # the blocks spread over the cores; at 64^3 B fits in cache and nothing is blocked.
+    assert hand_coded_opts(kit.matmul(1024, 1024, 1024), PARALLEL) == (
+        Opt(OptKind.UPCAST, 1, 32),
+        Opt(OptKind.UPCAST, 0, 8),
+        Opt(OptKind.BLOCK, 0, 16),
+        Opt(OptKind.DYNAMIC, 0),
+    )
+    assert not any(opt.kind is OptKind.BLOCK for opt in hand_coded_opts(kit.matmul(64, 64, 64), PARALLEL))
+    # At 512^3 the blocks stay small enough to leave four per core for the cores to share out.
+    assert hand_coded_opts(kit.matmul(512, 512, 512), PARALLEL)[-2:] == (
+        Opt(OptKind.BLOCK, 0, 8),
+        Opt(OptKind.DYNAMIC, 0),
+    )
+
+
+def test_a_matmul_of_few_rows_reads_each_panel_once_for_all_its_rows(kit: KernelKit) -> None:
+    # A prefill's 128 x 768 @ 768 x 2304: blocks leaving four per core would hold two tiles (16 rows) each, every
+    # block reading all of B. A (384 KB) fits the block whole, so one block holds every row and the cores share
+    # B's 72 panels: each panel read once, by all 16 tiles.
+    opts = hand_coded_opts(kit.matmul(128, 768, 2304), PARALLEL)
+    assert opts == (
+        Opt(OptKind.UPCAST, 1, 32),
+        Opt(OptKind.UPCAST, 0, 8),
+        Opt(OptKind.BLOCK, 0, 16),
+        Opt(OptKind.DYNAMIC, 1),
+    )
+    # Where rows of A do not fit whole (K = 3072: 1.5 MB), blocks of rows stay.
+    assert hand_coded_opts(kit.matmul(128, 3072, 768), PARALLEL)[-2:] == (
+        Opt(OptKind.BLOCK, 0, 2),
+        Opt(OptKind.DYNAMIC, 0),
+    )
+
+
+def test_few_long_parallel_iterations_go_to_whichever_core_is_free(kit: KernelKit) -> None:
+    # 1024^3 in blocks of 128 rows: 8 iterations of 2^27 multiply-adds each, handed out as cores come free.
+    source = generate_c(kit.matmul(1024, 1024, 1024), PARALLEL).source
+    assert "#pragma omp parallel for num_threads(2) schedule(dynamic)\n" in source
+    np.testing.assert_array_equal(
+        kit.interpret(apply_opts(kit.matmul(16, 8, 32, dtypes.int32), [Opt(OptKind.DYNAMIC, 0)])),
+        kit.interpret(kit.matmul(16, 8, 32, dtypes.int32)),
+    )
+    # Many short iterations keep equal shares (each core's data stays in its cache from kernel to kernel).
+    assert "schedule(dynamic)" not in generate_c(kit.elementwise(256, 200), PARALLEL).source
+    assert "schedule(dynamic)" not in generate_c(kit.matmul(64, 64, 64), PARALLEL).source
+    # Two long iterations on two cores stay one each: handed out, a late core could find both taken.
+    assert "schedule(dynamic)" not in generate_c(kit.matmul(16, 1024, 1024), PARALLEL).source
