@@ -234,12 +234,9 @@ def _read_by_tensor_alone(view: UOp) -> bool:
     if view.op is Ops.BUFFER:
         return sys.getrefcount(view) <= 3
     # And to its BUFFER: the RESHAPE's source tuple, getrefcount's argument.
-    return (
-        view.op is Ops.RESHAPE
-        and view.src[0].op is Ops.BUFFER
-        and sys.getrefcount(view) <= 3
-        and (sys.getrefcount(view.src[0]) <= 2)
-    )
+    if view.op is not Ops.RESHAPE or view.src[0].op is not Ops.BUFFER:
+        return False
+    return sys.getrefcount(view) <= 3 and sys.getrefcount(view.src[0]) <= 2
 
 
 def _view_of(buffer: Buffer, shape: tuple[int, ...]) -> UOp:
