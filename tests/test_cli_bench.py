@@ -14,7 +14,14 @@ import pytest
 from lamina.cli import bench, bench_llm
 from lamina.cli.bench import SUITE, compare, time_runners
 from lamina.cli.bench_cases import torch_module
-from lamina.cli.bench_setup import Configuration, child_arguments, competing_load, configurations
+from lamina.cli.bench_setup import (
+    REFERENCE_CAP_VARIABLES,
+    Configuration,
+    child_arguments,
+    competing_load,
+    configurations,
+    reference_caps,
+)
 from lamina.cli.main import main
 from lamina.llm import GPT2Config
 
@@ -90,7 +97,22 @@ def test_configurations_pair_every_compiler_with_every_march() -> None:
         ("gcc", "native"), ("gcc", "x86-64-v3"), ("clang", "native"), ("clang", "x86-64-v3"),
     ]  # fmt: skip
     arguments = child_arguments(["sum_16M"], 0.5, "CPU", 2, load=True)
-    assert arguments == ["--cases", "sum_16M", "--budget", "0.5", "--device", "CPU", "--threads", "2", "--load"]
+    assert arguments == [
+        "--cases", "sum_16M", "--budget", "0.5", "--device", "CPU", "--threads", "2", "--reference-isa", "matched",
+        "--load",
+    ]  # fmt: skip
+
+
+def test_the_references_are_capped_only_below_the_machines_own_instruction_set() -> None:
+    avx2 = reference_caps("avx2", "avx512")
+    assert avx2["ATEN_CPU_CAPABILITY"] == "avx2"
+    assert avx2["MKL_ENABLE_INSTRUCTIONS"] == "AVX2"
+    assert avx2["OPENBLAS_CORETYPE"] == "Haswell"
+    assert set(avx2) == set(REFERENCE_CAP_VARIABLES)
+    assert reference_caps("avx512", "avx512") == {}
+    assert reference_caps("avx2", "avx2") == {}  # an AVX2 machine's references run AVX2 already
+    assert reference_caps("neon", "neon") == {}
+    assert reference_caps("sse2", "avx2")["ATEN_CPU_CAPABILITY"] == "default"
 
 
 @pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task").exists(), reason="needs Linux's /proc")
@@ -124,3 +146,7 @@ def test_each_configuration_is_measured_in_its_own_run(tmp_path: Path, capsys: p
     assert all(run["cases"][0]["numpy_ms"] > 0 for run in runs)
     assert written["cpu_model"]
     assert "(cpu-avx2)" in capsys.readouterr().out
+    if runs[0]["target"] == "cpu-avx512":  # the AVX2 run's numpy and torch are capped to AVX2 as well
+        assert runs[1]["reference_caps"]["OPENBLAS_CORETYPE"] == "Haswell"
+        assert runs[1]["torch_capability"] in (None, "AVX2")
+        assert runs[0]["reference_caps"] == {}

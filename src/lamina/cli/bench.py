@@ -37,11 +37,14 @@ from lamina.cli.bench_cases import (
 from lamina.cli.bench_llm import llm_case
 from lamina.cli.bench_setup import (
     COMPILER_CHOICES,
+    REFERENCE_CAP_VARIABLES,
     Configuration,
+    caps_for,
     child_arguments,
     competing_load,
     configurations,
     cpu_model,
+    reference_capability,
     run_in_child,
 )
 from lamina.device import CPUCompiler
@@ -89,6 +92,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--march", nargs="+", default=None, help="the -march of lamina's kernels, one run each (default: native)"
     )
     parser.add_argument("--load", action="store_true", help="a busy process spins on one core while cases are timed")
+    parser.add_argument(
+        "--reference-isa",
+        choices=("matched", "native"),
+        default="matched",
+        help="matched (default): under a -march narrower than the machine's, numpy and torch are capped to the"
+        " same instruction set; native: they run the machine's widest code",
+    )
 
 
 BLOCKS = 3
@@ -216,17 +226,22 @@ def run(arguments: argparse.Namespace) -> int:
     if arguments.threads < 1:
         raise ValueError(f"--threads must be at least 1, got {arguments.threads}")
     wanted = configurations(arguments.compiler, arguments.march)
-    if len(wanted) == 1:
+    matched = arguments.reference_isa == "matched" and arguments.device.upper() == "CPU"
+    caps = [caps_for(configuration) if matched else {} for configuration in wanted]
+    if len(wanted) == 1 and all(os.environ.get(name) == value for name, value in caps[0].items()):
         report = run_configuration(names, arguments, wanted[0])
         reports = [report]
     else:
-        forwarded = child_arguments(names, arguments.budget, arguments.device, arguments.threads, arguments.load)
-        reports = [run_in_child(configuration, forwarded) for configuration in wanted]
-        report = {"cpu_model": cpu_model(), "configurations": reports}
+        forwarded = child_arguments(
+            names, arguments.budget, arguments.device, arguments.threads, arguments.load, arguments.reference_isa
+        )
+        reports = [run_in_child(configuration, forwarded, cap) for configuration, cap in zip(wanted, caps, strict=True)]
+        report = reports[0] if len(reports) == 1 else {"cpu_model": cpu_model(), "configurations": reports}
     if arguments.markdown:
         for each in reports:
             flags = " ".join(each["compiler_flags"])
             print(f"\n{each['configuration']} ({each['target']}) on {each['cpu_model']}, flags {flags}")
+            print(f"torch's kernels: {each.get('torch_capability') or 'no torch'}; caps: {each.get('reference_caps')}")
             print(format_markdown(each))
     if arguments.output is not None:
         arguments.output.write_text(json.dumps(report, indent=2))
@@ -261,10 +276,13 @@ def run_configuration(names: list[str], arguments: argparse.Namespace, configura
         "compiler_flags": flags,
         "configuration": _label(compiler, configuration),
         "target": target,
+        "torch_capability": reference_capability(),
+        "reference_caps": {name: os.environ[name] for name in REFERENCE_CAP_VARIABLES if name in os.environ},
         "cases": [],
     }
     print(f"{cpu_model()}; threads per library: {threads}; torch: {torch_version or 'not installed'}")
     print(f"lamina on {device}: {version}; target {target}; flags: {' '.join(flags)}")
+    print(f"torch's kernels: {report['torch_capability'] or 'no torch'}; reference caps: {report['reference_caps']}")
     if "Portable Computing Language" in version:
         print("PoCL runs OpenCL on this CPU: these figures measure the OpenCL path, not a GPU")
     changed = options(threads=threads, device=device, cc=cc, march=configuration.march)
