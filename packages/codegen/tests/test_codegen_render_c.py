@@ -62,7 +62,7 @@ def test_integer_division_by_a_positive_constant_is_plain_c(kit: KernelKit) -> N
 
 
 def test_float_max_propagates_nan_and_integer_max_is_a_plain_comparison(kit: KernelKit) -> None:
-    assert "((a > b) | (a != a)) ? a : b" in _binary(kit, Ops.MAX, dtypes.float32)
+    assert "float larger = a > b ? a : b; return a != a ? a : larger;" in _binary(kit, Ops.MAX, dtypes.float32)
     assert "return a > b ? a : b;" in _binary(kit, Ops.MAX, dtypes.int64)
 
 
@@ -294,3 +294,19 @@ def test_a_read_guarded_pick_keeps_the_exact_value_or_gives_zero(
     kept, dropped = out[: len(values)], out[len(values) :]
     np.testing.assert_array_equal(kept.view(np.uint8), array[: len(values)].view(np.uint8))
     np.testing.assert_array_equal(dropped.view(np.uint8), np.zeros_like(dropped).view(np.uint8))
+
+
+def test_a_choice_against_positive_zero_is_a_pick_in_c_and_a_select_on_gpus(kit: KernelKit) -> None:
+    # gcc branches on a scalar `keep ? x : 0.0f` (a ReLU's gradient, half mispredicted): C masks the bits instead.
+    from lamina.codegen import OPENCL_TARGET
+
+    index = kit.loop(4, 0)
+    keep, value = kit.load(1, dtypes.bool, index), kit.load(2, dtypes.float32, index)
+    kept = generate_c(kit.kernel(index, keep.where(value, 0.0))).source
+    assert "lm_pick_float32(data1[gidx0], val0)" in kept
+    assert "lm_pick_float32(!data1[gidx0], val0)" in generate_c(kit.kernel(index, keep.where(0.0, value))).source
+    negative_zero = generate_c(kit.kernel(index, keep.where(value, -0.0))).source
+    assert "lm_pick" not in negative_zero  # the pick drops to +0, so -0.0 stays a select
+    assert "?" in negative_zero
+    opencl = generate_c(kit.kernel(index, keep.where(value, 0.0)), OptimizeOptions(target=OPENCL_TARGET)).source
+    assert "lm_pick" not in opencl

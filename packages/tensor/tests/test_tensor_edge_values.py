@@ -16,7 +16,7 @@ import numpy.typing as npt
 import pytest
 
 from lamina.dtype import dtypes
-from lamina.tensor import Tensor
+from lamina.tensor import Tensor, where
 
 Array = npt.NDArray[np.float64]
 EXTREMES = np.array([-1e4, -100.0, -30.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 30.0, 100.0, 1e4])
@@ -126,6 +126,19 @@ def test_maximum_minimum_and_clamp_propagate_nan() -> None:
     assert np.isnan(x.maximum(Tensor([0.0, NAN, 0.0])).numpy()[:2]).all()
     assert np.isnan(x.minimum(0.0).numpy()[0])
     assert np.isnan(x.clamp(-1.0, 1.0).numpy()[0])
+
+
+def test_a_choice_against_zero_keeps_every_bit_of_the_value_it_keeps() -> None:
+    values = np.array([NAN, -0.0, 0.0, -math.inf, math.inf, -1.5, 3.0e38, 1.0e-45], dtype=np.float32)
+    keep = np.array([True, False] * 4)
+    x, mask = Tensor(values), Tensor(keep)
+    for result, expected in [
+        (where(mask, x, 0.0), np.where(keep, values, np.float32(0.0))),
+        (where(mask, 0.0, x), np.where(keep, np.float32(0.0), values)),
+        (where(mask, x, -0.0), np.where(keep, values, np.float32(-0.0))),
+    ]:
+        np.testing.assert_array_equal(result.numpy().view(np.uint32), expected.astype(np.float32).view(np.uint32))
+    np.testing.assert_array_equal(x.where(x > 0, 0).numpy(), np.where(values > 0, values, 0).astype(np.float32))
 
 
 def test_relu_keeps_nan() -> None:

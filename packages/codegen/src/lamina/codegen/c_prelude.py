@@ -170,8 +170,11 @@ def helper_name(kind: str, dtype: DType) -> str:
 def max_helper(dtype: DType, c_type: str) -> str:
     """max(a, b); for floats a NaN on either side wins, as in torch.maximum."""
     name = helper_name("max", dtype)
-    # `|`, not `||`: a short-circuit is a branch, which stops gcc from vectorizing the loop around it.
-    body = "return ((a > b) | (a != a)) ? a : b;" if dtype.is_float else "return a > b ? a : b;"
+    # Two plain selects, each a pattern both compilers turn into a compare and blend (vectorized): gcc branched
+    # on the one select of `(a > b) | (a != a)`, a 2x2 max pool ran 15x slower than this under gcc.
+    body = "return a > b ? a : b;"
+    if dtype.is_float:
+        body = f"{c_type} larger = a > b ? a : b; return a != a ? a : larger;"
     return f"static inline {c_type} {name}({c_type} a, {c_type} b) {{ {body} }}"
 
 

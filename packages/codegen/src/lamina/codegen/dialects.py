@@ -51,6 +51,9 @@ class Dialect:
     zero_rows: bool = True
     # Bytes the device's allocations stay readable past either end (see READ_GUARD_BYTES); 0 where none do.
     read_guard_bytes: int = 0
+    # A choice between a float and +0 (`keep ? x : 0.0f`, a ReLU's gradient) written as the float's bits masked
+    # (`lm_pick`): gcc branches on a scalar `?:`, half mispredicted on a ReLU's mask; a GPU selects anyway.
+    masked_zero_choices: bool = False
 
 
 READ_GUARD_BYTES: Final = 4096
@@ -62,7 +65,15 @@ conditional loads scalar."""
 
 
 C_DIALECT: Final = Dialect(
-    "c", ("#include <math.h>", "#include <string.h>"), "", "", "", BOOL_STORAGE, (), read_guard_bytes=READ_GUARD_BYTES
+    "c",
+    ("#include <math.h>", "#include <string.h>"),
+    "",
+    "",
+    "",
+    BOOL_STORAGE,
+    (),
+    read_guard_bytes=READ_GUARD_BYTES,
+    masked_zero_choices=True,
 )
 
 # OpenCL C has the C99 math functions overloaded under their double names and no libc: the float names

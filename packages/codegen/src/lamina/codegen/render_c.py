@@ -215,8 +215,7 @@ class _CKernel(ConversionWriter, VectorWriter, PaddedReadWriter):
         if uop.op is Ops.BITCAST:
             return self._bitcast(uop)
         if uop.op is Ops.WHERE:
-            condition, if_true, if_false = (self.ref(source) for source in uop.src)
-            return f"({condition}?{if_true}:{if_false})"
+            return self._choice(uop)
         if uop.op in GroupOp.ALU:
             return self._alu(uop)
         raise NotImplementedError(f"the C renderer has no rule for {uop.op}")

@@ -1,4 +1,4 @@
-"""How the C renderer writes loads, padded ones above all (a mixin of `render_c._CKernel`).
+"""How the C renderer writes loads, padded ones above all, and choices (a mixin of `render_c._CKernel`).
 
 A padded read (an INDEX with a validity) may address memory outside its buffer exactly where the validity is
 false. Three ways to write one, best first: through a pointer the validity picks, the buffer's row or a row of
@@ -6,10 +6,13 @@ zeros (one pointer for a whole upcast row, so its copies are plain loads: `_rero
 pick the padding afterwards (`lm_pick`) where the address is a constant away, within the allocation's read
 guard, from one the kernel reads unconditionally; or a conditional load, which the C compiler may not
 speculate and leaves scalar.
+
+A choice between a value and zero (`keep ? x : 0`) is the same pick where the dialect says so.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Final
 
@@ -80,6 +83,21 @@ class PaddedReadWriter:
             return f"({self.ref(index.src[2])}?{element}:{render_const(0, dtype)})"
         return element
 
+    def _choice(self, uop: UOp) -> str:
+        """WHERE: `(c?a:b)`, or a pick (`lm_pick`) where one side is the constant +0 and the dialect masks such
+        choices; -0.0 is no zero here (the pick's dropped value is +0)."""
+        condition, if_true, if_false = uop.src
+        dtype = uop.scalar_dtype
+        if self.dialect.masked_zero_choices and (dtype.is_float or dtype.is_int):
+            name = f"lm_pick_{dtype.name}"
+            if _is_positive_zero(if_false):
+                self.helpers[name] = pick_helper(name, dtype)
+                return f"{name}({self.ref(condition)}, {self.ref(if_true)})"
+            if _is_positive_zero(if_true):
+                self.helpers[name] = pick_helper(name, dtype)
+                return f"{name}(!{self.ref(condition)}, {self.ref(if_false)})"
+        return f"({self.ref(condition)}?{self.ref(if_true)}:{self.ref(if_false)})"
+
     def _guarded_read(self, index: UOp) -> bool:
         """Whether a padded read may execute unconditionally: its address is a constant away, within the
         dialect's read guard, from an address this kernel reads unconditionally from the same buffer."""
@@ -119,3 +137,7 @@ class PaddedReadWriter:
         zeros = f"lm_zeros_{pointer.dtype.base.name}"
         self.helpers[zeros] = f"static const {storage} {zeros}[{2 * ZERO_ROW_REACH}];"
         return f"({self.ref(validity)}?{self.ref(pointer)}+{self.ref(base)}:{zeros}+{ZERO_ROW_REACH})"
+
+
+def _is_positive_zero(uop: UOp) -> bool:
+    return uop.op is Ops.CONST and uop.arg == 0 and math.copysign(1.0, float(uop.arg)) > 0
