@@ -310,3 +310,20 @@ def test_a_choice_against_positive_zero_is_a_pick_in_c_and_a_select_on_gpus(kit:
     assert "?" in negative_zero
     opencl = generate_c(kit.kernel(index, keep.where(value, 0.0)), OptimizeOptions(target=OPENCL_TARGET)).source
     assert "lm_pick" not in opencl
+
+
+def test_nested_choices_of_one_fallback_are_one_choice(kit: KernelKit, compiler: str, tmp_path: Path) -> None:
+    # A max pool's gradient behind a ReLU's: `a ? (b ? x : 0) : 0` is one pick of `a & b`, not two.
+    index = kit.loop(16, 0)
+    outer, inner = kit.load(1, dtypes.bool, index), kit.load(2, dtypes.bool, index)
+    value = kit.load(3, dtypes.float32, index)
+    ast = kit.kernel(index, outer.where(inner.where(value, 0.0), 0.0))
+    source = generate_c(ast).source
+    assert source.count("lm_pick_float32(") == 2  # the helper's definition and its one call
+    rng = np.random.default_rng(0)
+    first, second = rng.random(16) < 0.5, rng.random(16) < 0.5
+    values = np.array([float("nan"), -0.0, float("inf"), -3.5] * 4, dtype=np.float32)
+    out = np.full(16, 7.0, dtype=np.float32)
+    kit.compile_and_run(compiler, ast, [out, first, second, values], tmp_path)
+    expected = np.where(first & second, values, np.float32(0.0))
+    np.testing.assert_array_equal(out.view(np.uint32), expected.view(np.uint32))
