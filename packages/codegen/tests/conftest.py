@@ -94,6 +94,14 @@ def compile_and_run(compiler: str, ast: UOp, buffers: Sequence[Array], directory
     function(*(buffers[parameter.arg].ctypes.data for parameter in generated.program.parameters))
 
 
+def openmp_flags(compiler: str, directory: Path) -> tuple[str, ...]:
+    """("-fopenmp",) where `compiler` links it; else () (clang without libomp), the pragmas then plain loops."""
+    probe = directory / "probe.c"
+    probe.write_text("int main(void) { return 0; }\n")
+    result = subprocess.run([compiler, "-fopenmp", str(probe), "-o", str(directory / "probe")], check=False)
+    return ("-fopenmp",) if result.returncode == 0 else ()
+
+
 def matmul(n: int, k: int, m: int, dtype: DType = dtypes.float32) -> UOp:
     rows, columns, inner = loop(n, 0), loop(m, 1), reduce_range(k, 2)
     product = load(1, dtype, rows * k + inner) * load(2, dtype, inner * m + columns)
@@ -228,6 +236,7 @@ class KernelKit:
     full_sum = staticmethod(full_sum)
     compile_and_run = staticmethod(compile_and_run)
     build_library = staticmethod(build_library)
+    openmp_flags = staticmethod(openmp_flags)
     matmul = staticmethod(matmul)
     matmul_transposed = staticmethod(matmul_transposed)
     panel_matmul = staticmethod(panel_matmul)

@@ -83,20 +83,12 @@ def test_gpu_lowering_keeps_every_kernels_result(kit: KernelKit, name: str) -> N
     np.testing.assert_allclose(kit.interpret(optimized), kit.interpret(ast), rtol=1e-5, atol=1e-6)
 
 
-def _openmp_flags(compiler: str, directory: Path) -> tuple[str, ...]:
-    probe = directory / "probe.c"
-    probe.write_text("int main(void) { return 0; }\n")
-    # clang without libomp cannot link -fopenmp: the pragmas are then compiled as plain loops.
-    result = subprocess.run([compiler, "-fopenmp", str(probe), "-o", str(directory / "probe")], check=False)
-    return ("-fopenmp",) if result.returncode == 0 else ()
-
-
 @pytest.mark.parametrize("name", KERNELS)
 def test_compiled_optimized_kernel_equals_the_interpreted_original(
     kit: KernelKit, compiler: str, tmp_path: Path, name: str
 ) -> None:
     ast = KERNELS[name](kit)
-    flags = _openmp_flags(compiler, tmp_path)
+    flags = kit.openmp_flags(compiler, tmp_path)
     generated = generate_c(ast, OptimizeOptions(threads=2, openmp=bool(flags)))
     source = tmp_path / "kernel.c"
     library = tmp_path / f"kernel_{compiler}.so"

@@ -45,7 +45,7 @@ def reduce_identity(op: Ops, dtype: DType) -> ConstValue:
 
 def _is_output_axis(node: UOp) -> bool:
     kind = node.arg[1] if node.op is Ops.RANGE else None
-    return kind in (AxisKind.LOOP, AxisKind.GLOBAL) or kind in SPREAD_AXES or kind in GRID_AXES
+    return kind in (AxisKind.LOOP, AxisKind.GLOBAL, AxisKind.VECTOR) or kind in SPREAD_AXES or kind in GRID_AXES
 
 
 class _Linearizer:

@@ -17,7 +17,8 @@ from lamina.codegen.apply import apply_opts
 from lamina.codegen.cleanup import simplify_indices
 from lamina.codegen.heuristic_cpu import hand_coded_opts
 from lamina.codegen.heuristic_gpu import gpu_opts
-from lamina.codegen.opts import Opt, OptimizeOptions, OptKind, loop_size
+from lamina.codegen.opts import Opt, OptimizeOptions, OptKind, loop_size, mark
+from lamina.codegen.simd_elementwise import simd_elementwise
 from lamina.codegen.target import Target
 from lamina.codegen.workgroup import assign_grid, local_axes, local_bytes
 from lamina.uop import AxisKind, Ops, UOp, toposort
@@ -42,7 +43,23 @@ def optimize_kernel(sink: UOp, options: OptimizeOptions, opts: Sequence[Opt] | N
     if gpu:
         optimized = assign_grid(optimized)
         _check_fits(optimized, options.target)
-    return simplify_indices(optimized)
+    simplified = simplify_indices(optimized)
+    # The heuristic's elementwise kernels vectorize in both compilers (see simd_elementwise.py); a transposing
+    # copy's strided reads stay scalar.
+    if not gpu and options.openmp and opts is None and not any(opt.kind is OptKind.HOIST for opt in chosen):
+        return _innermost_simd(simplified)
+    return simplified
+
+
+def _innermost_simd(sink: UOp) -> UOp:
+    """`sink` with its innermost loop an OpenMP simd loop where simd_elementwise allows it."""
+    loops = [node for node in toposort(sink) if node.op is Ops.RANGE]
+    if not loops:
+        return sink
+    innermost = max(loops, key=lambda loop: loop.arg[0])
+    if innermost.arg[1] is not AxisKind.LOOP or not simd_elementwise(sink, innermost):
+        return sink
+    return mark(sink, innermost, AxisKind.VECTOR)
 
 
 _GRID_OPTS: Final = frozenset({OptKind.GLOBAL, OptKind.LOCAL, OptKind.GROUP})

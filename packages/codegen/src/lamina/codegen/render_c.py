@@ -186,6 +186,8 @@ class _CKernel(ConversionWriter, VectorWriter, PaddedReadWriter):
         for run in set(self.vector_of.values()):
             self.uses[run.base] += 1
         self._absorb_run_loads(self.uses, self.absorbed)
+        vector_loads = {load for update in set(self.tree_update_of.values()) for run in update.runs() for load in run}
+        self._plan_loop_rows(self.absorbed | vector_loads | set(self.vector_of))
 
     def inlinable(self, uop: UOp, user_segment: int) -> bool:
         if uop.op not in GroupOp.ELEMENTWISE and uop.op is not Ops.LOAD:
@@ -361,7 +363,10 @@ class _CKernel(ConversionWriter, VectorWriter, PaddedReadWriter):
             # (A SIMD loop carrying explicit vectors is a plain loop: see lane_trees.py.)
             clauses = " ".join(f"reduction({_SIMD_REDUCTIONS[op]}:{acc})" for acc, op in self.simd_accumulators[uop])
             pragma = f"#pragma omp simd {clauses}"
-        return f"{pragma}\n{'  ' * self.indent}{loop}" if pragma else loop
+        elif kind is AxisKind.VECTOR:
+            pragma = "#pragma omp simd"
+        lines = [*self._row_declarations(uop), *([pragma] if pragma else []), loop]
+        return f"\n{'  ' * self.indent}".join(lines)
 
     def _define_acc(self, uop: UOp) -> str:
         if uop in self.accumulator_of:

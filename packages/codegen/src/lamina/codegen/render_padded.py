@@ -13,10 +13,13 @@ A choice between a value and zero (`keep ? x : 0`) is the same pick where the di
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable
 from typing import Final
 
 from lamina.codegen.dialects import Dialect
+from lamina.codegen.linearize import LinearProgram
+from lamina.codegen.loop_rows import LoopRow, RowPlan, plan_loop_rows
 from lamina.codegen.render_consts import render_const
 from lamina.codegen.render_conversions import SIXTEEN_BIT_FLOATS, compute_type
 from lamina.codegen.vectors import base_and_offset
@@ -58,16 +61,67 @@ class PaddedReadWriter:
     helpers: dict[str, str]
     open_loops: list[UOp]
     plain_reads: set[tuple[UOp, UOp]]
+    program: LinearProgram
+    uses: Counter[UOp]
+    segment: dict[UOp, int]
+    index_math: set[UOp]
+    row_plan: RowPlan | None
     ref: Callable[[UOp], str]
     _address: Callable[[UOp], str]
     _to_float: Callable[[DType], str]
     _storage_type: Callable[[DType], str]
+
+    def _plan_loop_rows(self, skipped: set[UOp]) -> None:
+        """Padded reads through rows named before their loop (see loop_rows.py); their addresses go unused."""
+        self.row_plan = plan_loop_rows(self.program.uops, ZERO_ROW_REACH, skipped) if self.dialect.zero_rows else None
+        self.row_names: dict[LoopRow, str] = {}
+        if self.row_plan is None:
+            return
+        for load in self.row_plan.reads:
+            self._release(load.src[0].src[1])
+        for rows in self.row_plan.rows.values():
+            for row in rows:
+                self._retain(row.validity)
+                self._retain(row.rest)
+
+    def _release(self, node: UOp) -> None:
+        self.uses[node] -= 1
+        if self.uses[node] <= 0 and node in self.index_math:
+            for source in node.src:
+                self._release(source)
+
+    def _retain(self, node: UOp) -> None:
+        if node in self.segment or node.op is Ops.CONST:
+            self.uses[node] += 1
+        else:
+            for source in node.src:
+                self._retain(source)
+
+    def _row_declarations(self, loop: UOp) -> list[str]:
+        """The rows read along `loop`, declared before it opens."""
+        rows = [] if self.row_plan is None else self.row_plan.rows.get(loop, [])
+        lines = []
+        for row in rows:
+            name = self.row_names[row] = f"row{len(self.row_names)}"
+            assert isinstance(row.pointer.dtype, PtrDType)
+            storage = self._storage_type(row.pointer.dtype.base)
+            lines.append(f"const {storage}* {name} = {self._zero_or_row(row.pointer, row.validity, row.rest)};")
+        return lines
 
     def _load(self, uop: UOp) -> str:
         index = uop.src[0]
         dtype = uop.scalar_dtype
         if index.src[0].op is Ops.DEFINE_LOCAL:
             return self._address(index)  # local memory holds values as computed (see _define_local)
+        row_read = None if self.row_plan is None else self.row_plan.reads.get(uop)
+        if row_read is not None:
+            row, loop, offset = row_read
+            element = (
+                f"{self.row_names[row]}[{self.ref(loop)}{offset:+d}]"
+                if offset
+                else f"{self.row_names[row]}[{self.ref(loop)}]"
+            )
+            return f"{self._to_float(dtype)}({element})" if dtype in SIXTEEN_BIT_FLOATS else element
         padded = len(index.src) == 3
         rerouted = self._rerouted_address(index) if padded and self.dialect.zero_rows else None
         element = self._address(index) if rerouted is None else rerouted
@@ -131,7 +185,9 @@ class PaddedReadWriter:
     def _padded_row(self, index: UOp, base: UOp) -> str:
         """The row a padded read at `base + c` reads from: the buffer's at `base` where the validity holds,
         else the middle of a row of zeros, which reaches ZERO_ROW_REACH elements either way."""
-        pointer, validity = index.src[0], index.src[2]
+        return self._zero_or_row(index.src[0], index.src[2], base)
+
+    def _zero_or_row(self, pointer: UOp, validity: UOp, base: UOp) -> str:
         assert isinstance(pointer.dtype, PtrDType)
         storage = self._storage_type(pointer.dtype.base)
         zeros = f"lm_zeros_{pointer.dtype.base.name}"

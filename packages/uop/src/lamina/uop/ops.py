@@ -129,6 +129,7 @@ class AxisKind(Enum):
     LOCAL = auto()  # an axis over the work items of one work-group, one index each
     REDUCE = auto()  # an axis a REDUCE sums over
     SIMD = auto()  # a reduce axis the C compiler vectorizes, free to reorder its sums (the optimizer's)
+    VECTOR = auto()  # an output axis the C compiler vectorizes, its iterations independent (an elementwise kernel's)
 
 
 SPREAD_AXES: Final = frozenset({AxisKind.PARALLEL, AxisKind.DYNAMIC})

@@ -1,0 +1,82 @@
+"""An elementwise kernel's innermost loop is an OpenMP simd loop exactly where its iterations are independent."""
+
+from __future__ import annotations
+
+import ctypes
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lamina.codegen import OptimizeOptions, generate_c, optimize_kernel
+from lamina.codegen.simd_elementwise import simd_elementwise
+from lamina.dtype import dtypes
+from lamina.uop import AxisKind, Ops, UOp, toposort
+
+if TYPE_CHECKING:
+    from packages.codegen.tests.conftest import KernelKit
+
+OPENMP = OptimizeOptions(threads=1, openmp=True)
+
+
+def _pool_gradient(kit: KernelKit) -> UOp:
+    """out[h, w] = keep[h, w] & best[h, w] ? grad[h // 2, w // 2] : 0: a 2x2 max pool's gradient, 16 x 16."""
+    rows, columns = kit.loop(16, 0), kit.loop(16, 1)
+    address = rows * 16 + columns
+    keep = kit.load(1, dtypes.bool, address) & kit.load(2, dtypes.bool, address)
+    gradient = kit.load(3, dtypes.float32, (rows // 2) * 8 + columns // 2)
+    return kit.kernel(address, keep.where(gradient, 0.0))
+
+
+def _innermost_kind(ast: UOp) -> AxisKind:
+    optimized = optimize_kernel(ast, OPENMP)
+    loops = [node for node in toposort(optimized) if node.op is Ops.RANGE]
+    kind: AxisKind = max(loops, key=lambda loop: loop.arg[0]).arg[1]
+    return kind
+
+
+def test_a_pool_gradients_innermost_loop_is_a_simd_loop_and_computes_the_same(
+    kit: KernelKit, compiler: str, tmp_path: Path
+) -> None:
+    ast = _pool_gradient(kit)
+    assert _innermost_kind(ast) is AxisKind.VECTOR
+    generated = generate_c(ast, OPENMP)
+    assert "#pragma omp simd\n" in generated.source
+    assert "#pragma omp simd" not in generate_c(ast, OptimizeOptions(threads=1, openmp=False)).source
+    source, library = tmp_path / "kernel.c", tmp_path / f"kernel_{compiler}.so"
+    source.write_text(generated.source)
+    flags = kit.openmp_flags(compiler, tmp_path)
+    command = [compiler, "-O2", "-std=c11", "-shared", "-fPIC", "-Wall", "-Werror", *flags, str(source), "-o"]
+    result = subprocess.run([*command, str(library), "-lm"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    function = getattr(ctypes.CDLL(str(library)), generated.name)
+    buffers = kit.random_buffers(ast, np.random.default_rng(0))
+    function(*(ctypes.c_void_p(buffers[parameter.arg].ctypes.data) for parameter in generated.program.parameters))
+    np.testing.assert_array_equal(buffers[0], kit.interpret(ast))
+
+
+def test_a_loop_whose_iterations_could_meet_is_no_simd_loop(kit: KernelKit) -> None:
+    rows, columns = kit.loop(8, 0), kit.loop(16, 1)
+    address = rows * 16 + columns
+    # A store that stays put along the innermost loop: every iteration writes one element.
+    assert not simd_elementwise(kit.kernel(rows, kit.load(1, dtypes.float32, address)), columns)
+    # The output read one element ahead of the one written: a dependence between iterations.
+    shifted = kit.load(0, dtypes.float32, address + 1) + 1.0
+    assert not simd_elementwise(kit.kernel(address, shifted), columns)
+    # Read where it is written (an in-place update): independent.
+    in_place = kit.load(0, dtypes.float32, address) + 1.0
+    assert simd_elementwise(kit.kernel(address, in_place), columns)
+    # Only the innermost loop, and not a reduction.
+    assert not simd_elementwise(kit.kernel(address, in_place), rows)
+    total = kit.reduce(Ops.ADD, kit.load(1, dtypes.float32, address), columns)
+    assert not simd_elementwise(kit.kernel(rows, total), columns)
+
+
+def test_a_loop_calling_libm_or_too_short_is_no_simd_loop(kit: KernelKit) -> None:
+    rows, columns = kit.loop(8, 0), kit.loop(16, 1)
+    address = rows * 16 + columns
+    logarithm = kit.load(1, dtypes.float64, address).alu(Ops.LOG)
+    assert not simd_elementwise(kit.kernel(address, logarithm), columns)
+    short = kit.loop(2, 1)
+    assert not simd_elementwise(kit.kernel(rows * 2 + short, kit.load(1, dtypes.float32, rows * 2 + short)), short)
