@@ -70,9 +70,9 @@ def simplify_indices(sink: UOp) -> UOp:
 
 
 def _without_zero_terms(sink: UOp, simplify: Callable[[UOp], UOp] | None) -> UOp:
-    """`sink` with `x + 0` written `x`, nested choices of one fallback as one choice, and, when `simplify` is
-    given, a choice whose index-only condition is constant (a padded reduction's validity in an upcast copy)
-    written as the value it picks.
+    """`sink` with `x + 0` and `x * 1` written `x`, nested choices of one fallback as one choice, and, when
+    `simplify` is given, a choice whose index-only condition is constant (a padded reduction's validity in an
+    upcast copy) written as the value it picks.
 
     A convolution's stack of shifted windows is a sum of nine padded views, only one of which is valid
     at each tap once the taps are written out: the other eight read zero. The C compiler may not drop
@@ -85,8 +85,12 @@ def _without_zero_terms(sink: UOp, simplify: Callable[[UOp], UOp] | None) -> UOp
     for node in toposort(sink):
         sources = tuple(rebuilt[source] for source in node.src)
         zero = [position for position, source in enumerate(sources) if source.op is Ops.CONST and source.arg == 0]
+        one = [position for position, source in enumerate(sources) if source.op is Ops.CONST and source.arg == 1]
         if node.op is Ops.ADD and zero:
             rebuilt[node] = sources[1 - zero[0]]
+        elif node.op is Ops.MUL and one and sources[1 - one[0]].dtype == node.dtype:
+            # `x * 1` is x, bit for bit (a gradient's upstream ones): folded, a padded product's validity folds too.
+            rebuilt[node] = sources[1 - one[0]]
         elif node.op is Ops.WHERE and sources[1].op is Ops.WHERE and sources[1].src[2] is sources[2]:
             # `a ? (b ? x : y) : y` is `(a & b) ? x : y`: one choice per element, not two (a max pool's gradient
             # behind a ReLU's, 3-10x faster as one pick in either compiler).
