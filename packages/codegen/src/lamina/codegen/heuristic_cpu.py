@@ -247,6 +247,10 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
             for access in loads
         )
 
+    def shared_loads(loop: UOp, inner: UOp) -> int:
+        # The loads inside the reduction that copies along `loop` share (see shares_loads).
+        return sum(1 for access in loads if access.get(inner, 0) != 0 and access.get(loop, 0) == 0)
+
     # An elementwise kernel gets no tile: its innermost loop is contiguous, which the C compiler vectorizes.
     vector_output = next((loop for loop in reversed(outputs) if contiguous(loop, loads + stores)), None)
     if reduces and vector_output is not None:
@@ -310,7 +314,10 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
         # x @ W.T: rows of x share W's rows and the other way round, so a tile of both halves the loads
         # per multiply-add; split accumulators already multiply the registers, so they take one.
         # Under SIMD every accumulator is a vector register: taps written out already multiply them.
-        sharing = [loop for loop in reversed(outputs) if shares_loads(loop, reduce)][: 2 if simd else 1]
+        # The loop whose copies share the most loads first: a convolution's weight gradient shares its nine taps
+        # of the input between output channels, and only the one gradient load between input channels.
+        candidates = [loop for loop in reversed(outputs) if shares_loads(loop, reduce)]
+        sharing = sorted(candidates, key=lambda loop: -shared_loads(loop, reduce))[: 2 if simd else 1]
         copies = math.prod(opt.amount for opt in opts if opt.kind is OptKind.UPCAST)
         for row in sharing:
             limit = min(SHARED_ROW_UPCAST, target.simd_accumulators // copies) if simd else SHARED_ROW_UPCAST
