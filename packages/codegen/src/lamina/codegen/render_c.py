@@ -187,6 +187,7 @@ class _CKernel(ConversionWriter, VectorWriter, PaddedReadWriter):
             self.uses[run.base] += 1
         self._absorb_run_loads(self.uses, self.absorbed)
         vector_loads = {load for update in set(self.tree_update_of.values()) for run in update.runs() for load in run}
+        self._plan_store_packs()
         self._plan_loop_rows(self.absorbed | vector_loads | set(self.vector_of))
 
     def inlinable(self, uop: UOp, user_segment: int) -> bool:
@@ -309,6 +310,8 @@ class _CKernel(ConversionWriter, VectorWriter, PaddedReadWriter):
     def _store(self, uop: UOp) -> str:
         if uop in self.vector_of:
             return self._vector_store(uop)
+        if uop in self.store_pack_of:
+            return self._store_pack(uop)
         index, value = uop.src[:2]
         dtype = value.scalar_dtype
         stored = self.ref(value)

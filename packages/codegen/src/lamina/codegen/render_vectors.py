@@ -17,6 +17,7 @@ from lamina.codegen.dialects import Dialect
 from lamina.codegen.lane_trees import LaneTree, TreeUpdate, plan_tree_updates
 from lamina.codegen.linearize import LinearProgram
 from lamina.codegen.render_consts import render_const
+from lamina.codegen.store_packs import StorePack, StoreTree, plan_store_packs
 from lamina.codegen.tile_vectors import ProductPack, UpdatePack, plan_tiles
 from lamina.codegen.vectors import VectorRun, base_and_offset
 from lamina.uop import Ops, UOp
@@ -49,6 +50,10 @@ class VectorWriter:
     indent: int
     ref: Callable[[UOp], str]
     _padded_row: Callable[[UOp, UOp], str]
+    _release: Callable[[UOp], None]
+    _retain: Callable[[UOp], None]
+    uses: Counter[UOp]
+    absorbed: set[UOp]
 
     def _plan_tiles(self, lanes: int, positions: dict[UOp, int], reach: int) -> None:
         """Register-tile packs (see tile_vectors.py) and tree updates (lane_trees.py; `reach`: how far the zero row
@@ -191,6 +196,91 @@ class VectorWriter:
         lines.append(f"{vector} {name}; memcpy(&{name}, {pointer}, sizeof {name});")
         return name
 
+    def _plan_store_packs(self) -> None:
+        """Store packs (store_packs.py) over the tile's accumulator packs, each written by its last store: their
+        scalar arithmetic, their loads only they read, and the stores' own addresses go unused."""
+        self.store_pack_of: dict[UOp, StorePack] = {}
+        if self.dialect.vector_load or not self.accumulator_of:
+            return
+        lane_of: dict[UOp, tuple[object, int, int]] = {}
+        for accumulator, owner in self.accumulator_of.items():
+            lane_of[accumulator.arg[1]] = (owner, owner.accumulators.index(accumulator), len(owner.accumulators))
+        leaves: set[UOp] = set()
+        for pack in plan_store_packs(self.program.uops, lane_of, self.uses):
+            self.store_pack_of.update(dict.fromkeys(pack.stores, pack))
+            self.absorbed.update(node for tree in pack.tree.positions("op", "choice", "same") for node in tree.nodes)
+            self._retain(base_and_offset(pack.stores[0].src[0].src[1])[0])
+            for store in pack.stores:
+                self._release(store.src[0].src[1])
+            for tree in pack.tree.positions("run", "mask"):
+                self._retain(base_and_offset(tree.nodes[0].src[0].src[1])[0])
+                for load in tree.nodes:
+                    self.uses[load] -= 1  # its reader is written as a vector now
+                    leaves.add(load)
+        # A load only packs read (a bias every row of the tile adds) is read as their vectors alone.
+        for load in leaves:
+            if self.uses[load] <= 0:
+                self.absorbed.add(load)
+                self._release(load.src[0].src[1])
+
+    def _store_pack(self, uop: UOp) -> str:
+        """A store pack's vector, computed and stored by its last store (the others write nothing)."""
+        pack = self.store_pack_of[uop]
+        if uop is not pack.stores[-1]:
+            return ""
+        vector = self._vector_type("float", pack.lanes)
+        lines: list[str] = []
+        value = self._store_value(pack.tree, pack, vector, lines)
+        name = self._fresh("vout")
+        lines.append(f"{vector} {name} = {value};")
+        lines.append(f"memcpy({self._run_pointer(pack.stores[0])}, &{name}, sizeof {name});")
+        return ("\n" + "  " * self.indent).join(lines)
+
+    def _run_pointer(self, member: UOp) -> str:
+        """The address of a run's first element (`member` its first load or store)."""
+        index = member.src[0]
+        base, start = base_and_offset(index.src[1])
+        return f"{self.ref(index.src[0])}+{self.ref(base)}" + (f"+{start}" if start else "")
+
+    def _store_value(self, tree: StoreTree, pack: StorePack, vector: str, lines: list[str]) -> str:
+        if tree.kind == "acc":
+            return self.pack_names[pack.accumulators]  # type: ignore[index]
+        if tree.kind == "scalar":
+            return self.ref(tree.nodes[0])
+        if tree.kind == "run":
+            name = self._fresh("vrow")
+            lines.append(f"{vector} {name}; memcpy(&{name}, {self._run_pointer(tree.nodes[0])}, sizeof {name});")
+            return name
+        if tree.kind == "same":
+            return self._store_value(tree.sources[0], pack, vector, lines)
+        if tree.kind == "choice":
+            return self._store_choice(tree, pack, vector, lines)
+        operands = [self._store_value(source, pack, vector, lines) for source in tree.sources]
+        if tree.nodes[0].op is Ops.NEG:
+            return f"(-{operands[0]})"
+        return f"({operands[0]}{_VECTOR_INFIX[tree.nodes[0].op]}{operands[1]})"
+
+    def _store_choice(self, tree: StoreTree, pack: StorePack, vector: str, lines: list[str]) -> str:
+        """`mask ? a : b` as the lanes' bits blended by a mask of all ones or all zeros per lane."""
+        lanes = pack.lanes
+        bytes_type, integers = f"lm_uchar{lanes}", self._vector_type("int", lanes)
+        self.helpers[bytes_type] = f"typedef unsigned char {bytes_type} __attribute__((vector_size({lanes})));"
+        loaded, mask = self._fresh("vbool"), self._fresh("vmask")
+        lines.append(
+            f"{bytes_type} {loaded}; memcpy(&{loaded}, {self._run_pointer(tree.sources[0].nodes[0])}, {lanes});"
+        )
+        lines.append(f"{integers} {mask} = (__builtin_convertvector({loaded}, {integers}) != 0);")
+        terms = []
+        for source, selector in ((tree.sources[1], mask), (tree.sources[2], f"~{mask}")):
+            if source.kind == "scalar" and _is_positive_zero(source.nodes[0]):
+                continue  # +0 is all bits clear: nothing to blend in
+            value = self._store_value(source, pack, vector, lines)
+            if source.kind == "scalar":
+                value = f"(({vector}){{{','.join([value] * lanes)}}})"
+            terms.append(f"(({integers}){value}&{selector})")
+        blended = "|".join(terms) if terms else "0"
+        return f"(({vector})({blended}))"
+
     def _absorb_run_loads(self, uses: Counter[UOp], absorbed: set[UOp]) -> None:
         """Leave out the scalar loads that only packed arithmetic read (their runs are loaded as vectors), with
         the addresses only they used; a run's vector is addressed by the run's base and validity instead."""
@@ -211,3 +301,7 @@ class VectorWriter:
 
 
 _VECTOR_INFIX: Final = {Ops.ADD: "+", Ops.SUB: "-", Ops.MUL: "*"}
+
+
+def _is_positive_zero(node: UOp) -> bool:
+    return node.op is Ops.CONST and node.arg == 0 and str(node.arg)[0] != "-"
