@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from lamina.dtype import DType, dtypes
-from lamina.uop import ConstValue
+from lamina.uop import ConstValue, Ops, UOp
 
 
 def render_const(value: ConstValue, dtype: DType) -> str:
@@ -33,3 +33,8 @@ def render_const(value: ConstValue, dtype: DType) -> str:
         # The most negative value has no literal: -2147483648 is the negation of a too-large positive.
         return f"(({dtype.c_name})({integer + 1}{suffix}-1))"
     return f"({integer}{suffix})" if integer < 0 else f"{integer}{suffix}"
+
+
+def is_positive_zero(node: UOp) -> bool:
+    """Whether `node` is the constant +0 (a float's -0.0 is not: a pick of bits drops to +0)."""
+    return node.op is Ops.CONST and node.arg == 0 and math.copysign(1.0, float(node.arg)) > 0

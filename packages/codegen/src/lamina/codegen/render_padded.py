@@ -12,7 +12,6 @@ A choice between a value and zero (`keep ? x : 0`) is the same pick where the di
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable
 from typing import Final
@@ -20,7 +19,7 @@ from typing import Final
 from lamina.codegen.dialects import Dialect
 from lamina.codegen.linearize import LinearProgram
 from lamina.codegen.loop_rows import LoopRow, RowPlan, plan_loop_rows
-from lamina.codegen.render_consts import render_const
+from lamina.codegen.render_consts import is_positive_zero, render_const
 from lamina.codegen.render_conversions import SIXTEEN_BIT_FLOATS, compute_type
 from lamina.codegen.vectors import base_and_offset
 from lamina.dtype import DType, PtrDType
@@ -144,10 +143,10 @@ class PaddedReadWriter:
         dtype = uop.scalar_dtype
         if self.dialect.masked_zero_choices and (dtype.is_float or dtype.is_int):
             name = f"lm_pick_{dtype.name}"
-            if _is_positive_zero(if_false):
+            if is_positive_zero(if_false):
                 self.helpers[name] = pick_helper(name, dtype)
                 return f"{name}({self.ref(condition)}, {self.ref(if_true)})"
-            if _is_positive_zero(if_true):
+            if is_positive_zero(if_true):
                 self.helpers[name] = pick_helper(name, dtype)
                 return f"{name}(!{self.ref(condition)}, {self.ref(if_false)})"
         return f"({self.ref(condition)}?{self.ref(if_true)}:{self.ref(if_false)})"
@@ -193,7 +192,3 @@ class PaddedReadWriter:
         zeros = f"lm_zeros_{pointer.dtype.base.name}"
         self.helpers[zeros] = f"static const {storage} {zeros}[{2 * ZERO_ROW_REACH}];"
         return f"({self.ref(validity)}?{self.ref(pointer)}+{self.ref(base)}:{zeros}+{ZERO_ROW_REACH})"
-
-
-def _is_positive_zero(uop: UOp) -> bool:
-    return uop.op is Ops.CONST and uop.arg == 0 and math.copysign(1.0, float(uop.arg)) > 0

@@ -16,7 +16,7 @@ from typing import Final
 from lamina.codegen.dialects import Dialect
 from lamina.codegen.lane_trees import LaneTree, TreeUpdate, plan_tree_updates
 from lamina.codegen.linearize import LinearProgram
-from lamina.codegen.render_consts import render_const
+from lamina.codegen.render_consts import is_positive_zero, render_const
 from lamina.codegen.store_packs import StorePack, StoreTree, plan_store_packs
 from lamina.codegen.tile_vectors import ProductPack, UpdatePack, plan_tiles
 from lamina.codegen.vectors import VectorRun, base_and_offset
@@ -272,7 +272,7 @@ class VectorWriter:
         lines.append(f"{integers} {mask} = (__builtin_convertvector({loaded}, {integers}) != 0);")
         terms = []
         for source, selector in ((tree.sources[1], mask), (tree.sources[2], f"~{mask}")):
-            if source.kind == "scalar" and _is_positive_zero(source.nodes[0]):
+            if source.kind == "scalar" and is_positive_zero(source.nodes[0]):
                 continue  # +0 is all bits clear: nothing to blend in
             value = self._store_value(source, pack, vector, lines)
             if source.kind == "scalar":
@@ -301,7 +301,3 @@ class VectorWriter:
 
 
 _VECTOR_INFIX: Final = {Ops.ADD: "+", Ops.SUB: "-", Ops.MUL: "*"}
-
-
-def _is_positive_zero(node: UOp) -> bool:
-    return node.op is Ops.CONST and node.arg == 0 and str(node.arg)[0] != "-"
