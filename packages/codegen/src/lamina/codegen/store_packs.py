@@ -103,13 +103,15 @@ def _pack(
 
 
 def _first_accumulator(value: UOp) -> UOp | None:
-    """The first REDUCE `value` is computed from, through arithmetic (depth first, left to right)."""
-    stack = [value]
+    """The first REDUCE `value` is computed from, through arithmetic (depth first, left to right; each shared node
+    looked at once)."""
+    stack, seen = [value], set()
     while stack:
         node = stack.pop()
         if node.op is Ops.REDUCE:
             return node
-        if node.op is not Ops.LOAD:
+        if node.op is not Ops.LOAD and node not in seen:
+            seen.add(node)
             stack.extend(reversed(node.src))
     return None
 
