@@ -30,7 +30,9 @@ SHORTEST_SIMD_LOOP: Final = 4
 
 
 def _step(address: UOp, loop: UOp) -> int | None:
-    """How far `address` moves when `loop` steps by one, where it is a sum of constant multiples of loops."""
+    """How far `address` moves when `loop` steps by one, where it is a sum of constant multiples of loops; None
+    otherwise. Exact, unlike the heuristic's strides (heuristic_cpu's `_Strides` counts `x % d` as moving with
+    `x`, true only inside blocks of `d`): independence must hold for every pair of iterations."""
     if address is loop:
         return 1
     if loop not in toposort(address):
