@@ -239,17 +239,17 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
         steps = [access.get(loop, 0) for access in accesses]
         return all(step in (0, 1) for step in steps) and 1 in steps
 
-    def shares_loads(loop: UOp, inner: UOp, along: UOp | None = None) -> bool:
-        # Some load inside the reduction (walking `along`, when given) does not move with `loop`: copies
-        # along `loop` share it.
-        return any(
-            access.get(inner, 0) != 0 and access.get(loop, 0) == 0 and (along is None or access.get(along, 0) == 1)
+    def shared_loads(loop: UOp, inner: UOp, along: UOp | None = None) -> int:
+        # The loads inside the reduction (walking `along`, when given) that do not move with `loop`: copies
+        # along `loop` share them.
+        return sum(
+            1
             for access in loads
+            if access.get(inner, 0) != 0 and access.get(loop, 0) == 0 and (along is None or access.get(along, 0) == 1)
         )
 
-    def shared_loads(loop: UOp, inner: UOp) -> int:
-        # The loads inside the reduction that copies along `loop` share (see shares_loads).
-        return sum(1 for access in loads if access.get(inner, 0) != 0 and access.get(loop, 0) == 0)
+    def shares_loads(loop: UOp, inner: UOp, along: UOp | None = None) -> bool:
+        return shared_loads(loop, inner, along) > 0
 
     # An elementwise kernel gets no tile: its innermost loop is contiguous, which the C compiler vectorizes.
     vector_output = next((loop for loop in reversed(outputs) if contiguous(loop, loads + stores)), None)
