@@ -91,6 +91,23 @@ def test_view_numpy_shares_memory_with_the_buffer() -> None:
     assert view.ctypes.data == buffer.address
 
 
+def test_every_write_stamps_the_buffer_anew() -> None:
+    first, second = Buffer("CPU", 3, dtypes.float32), Buffer("CPU", 3, dtypes.float32)
+    stamps = [first.written_at, first.copyin(np.ones(3, dtype=np.float32)).written_at]
+    first.mark_written()
+    stamps.append(first.written_at)
+    second.copyin(np.ones(3, dtype=np.float32))
+    stamps.append(second.written_at)
+    assert len(set(stamps)) == len(stamps)  # one counter for all buffers: no two writes share a stamp
+    assert first.written_at == stamps[2]  # reading it changes nothing
+
+
+def test_a_viewed_buffer_never_shows_the_same_stamp_twice() -> None:
+    buffer = Buffer("CPU", 3, dtypes.float32).copyin(np.zeros(3, dtype=np.float32))
+    buffer.view_numpy()  # writes through the view are unseen
+    assert buffer.written_at != buffer.written_at
+
+
 def test_negative_size_is_rejected() -> None:
     with pytest.raises(ValueError, match="non-negative"):
         Buffer("CPU", -1, dtypes.float32)

@@ -100,6 +100,9 @@ def test_options_come_from_the_environment_once_and_can_be_changed_for_a_block()
         context_from_environment({"LAMINA_THREADS": "0"})
     with pytest.raises(ValueError, match="DEBUG must be an integer"):
         context_from_environment({"DEBUG": "yes"})
+    assert context_from_environment({"LAMINA_COPY_CACHE_MB": "0"}).copy_cache_mb == 0
+    with pytest.raises(ValueError, match="LAMINA_COPY_CACHE_MB must be at least 0"):
+        context_from_environment({"LAMINA_COPY_CACHE_MB": "-1"})
     with options(noopt=True) as changed:
         assert current_context() is changed
         assert changed.noopt

@@ -3,10 +3,17 @@
 A `Buffer` is the unit the scheduler allocates and kernels read and write. Memory comes from the
 device's `Allocator` on first use (or an explicit `allocate()`), so buffers planned but never run
 cost nothing; it is released through the same allocator when the `Buffer` is garbage collected.
+
+Every write is stamped: `written_at` takes a new value from one counter shared by all buffers whenever the
+buffer is filled (`copyin`) or a kernel writes it (the engine calls `mark_written`), so an unchanged stamp
+proves unchanged contents, and the engine may reuse what it computed from them (see lamina.engine's
+copy_reuse). A buffer whose memory was handed out as a writable numpy view can change unseen: its stamp
+never matches again.
 """
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from typing import Final
 
@@ -16,6 +23,8 @@ import numpy.typing as npt
 from lamina.device.allocator import Allocation
 from lamina.device.registry import Device
 from lamina.dtype import DType, to_numpy_dtype
+
+_write_stamps = itertools.count(1)
 
 
 class Buffer:
@@ -28,6 +37,8 @@ class Buffer:
         self.size: Final = size
         self.dtype: Final = dtype
         self._allocation: Allocation | None = None
+        self._written_at = 0
+        self._viewed = False  # a writable host view was handed out: writes through it leave no stamp
 
     def __repr__(self) -> str:
         return f"Buffer({self.device!r}, {self.size}, {self.dtype!r})"
@@ -39,6 +50,15 @@ class Buffer:
     @property
     def is_allocated(self) -> bool:
         return self._allocation is not None
+
+    @property
+    def written_at(self) -> int:
+        """The stamp of the last write: equal stamps mean equal contents (a viewed buffer's never repeats)."""
+        return next(_write_stamps) if self._viewed else self._written_at
+
+    def mark_written(self) -> None:
+        """Note that the contents changed (a kernel wrote them)."""
+        self._written_at = next(_write_stamps)
 
     @property
     def address(self) -> int:
@@ -64,6 +84,7 @@ class Buffer:
         source = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
         allocator = Device.get(self.device).allocator
         allocator.copyin(self.allocate()._allocated(), source)
+        self.mark_written()
         return self
 
     def numpy(self) -> npt.NDArray[np.generic]:
@@ -77,6 +98,7 @@ class Buffer:
         host = self.allocate()._allocated().host
         if host is None:
             raise ValueError(f"{self!r} is not host memory; use numpy() to copy it out")
+        self._viewed = True
         return host.view(to_numpy_dtype(self.dtype))
 
     def _allocated(self) -> Allocation:

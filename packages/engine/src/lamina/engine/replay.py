@@ -58,6 +58,9 @@ class Replay:
     # The BUFFER node of each fixed buffer: a tensor given a new value outside the function no longer holds it,
     # which is how the JIT tells that a replay would read stale data (see lamina.tensor.state.replaced).
     fixed_nodes: tuple[UOp, ...] = ()
+    # The buffers the launches write that outlive the run (inputs and states written in place, fresh results): their
+    # write stamps move on, as a launch outside a replay moves them (see lamina.device's Buffer.written_at).
+    written: tuple[Slot, ...] = ()
 
     def __call__(
         self, inputs: Sequence[Buffer], states: Sequence[Buffer], variables: Mapping[str, int] | None = None
@@ -83,6 +86,8 @@ class Replay:
         else:
             for (launcher, slots), names in zip(self.launches, self.variables, strict=True):
                 launcher(*(pools[kind][index] for kind, index in slots), ints=[values[name] for name in names])
+        for kind, index in self.written:
+            pools[kind][index].mark_written()
         stats.kernels_run += len(self.launches)
         raise_failed_checks(self.checks)
         return pools
@@ -139,8 +144,16 @@ def plan_replay(
     devices = {buffer.device for launch in capture.launches for buffer in launch.buffers}
     variables = tuple(launch.variables for launch in capture.launches)
     graph = _launch_graph(devices.pop(), launches, variables, fixed) if len(devices) == 1 else None
+    written_slots = tuple(dict.fromkeys(slots[0] for _, slots in launches if slots[0][0] != "fixed"))
     replay = Replay(
-        tuple(launches), variables, tuple(fixed), tuple(fresh), tuple(capture.checks), graph, tuple(fixed_nodes)
+        tuple(launches),
+        variables,
+        tuple(fixed),
+        tuple(fresh),
+        tuple(capture.checks),
+        graph,
+        tuple(fixed_nodes),
+        written_slots,
     )
     return replay, state_slots, output_slots
 

@@ -32,6 +32,7 @@ from lamina.device import Buffer, Compiler, CPUCompiler, Device, KernelCache, La
 from lamina.engine.beam import searched_opts
 from lamina.engine.capture import Launch, active_capture
 from lamina.engine.context import Context, current_context
+from lamina.engine.copy_reuse import CopyCache, copies_one_buffer, reusable_outputs
 from lamina.engine.libraries import build_kernels
 from lamina.schedule import CPU_LOWERING, GPU_LOWERING, Lowering, Schedule, ScheduleItem, create_schedule, view_base
 from lamina.uop import CHECK_PASSED, Check, Ops, UOp, format_graph, format_kernel, toposort
@@ -49,6 +50,7 @@ class CompiledKernel:
     flops: int
     bytes_moved: int
     variables: tuple[str, ...] = ()  # the variables it takes as int arguments after the buffers, by name
+    copies_one_buffer: bool = False  # it only copies its one input buffer (see copy_reuse.py)
 
     def ints(self, values: dict[str, int]) -> list[int]:
         """The kernel's int arguments: the value of each of its variables in `values`."""
@@ -69,6 +71,7 @@ class RuntimeStats:
 stats = RuntimeStats()
 _programs: dict[tuple[str, UOp, bool, int, int], CompiledKernel] = {}
 _kernel_cache: list[KernelCache] = []
+copy_cache = CopyCache()
 _compilers: dict[str, Compiler] = {}
 # The code generator's target for each device's `codegen` name.
 TARGETS: Final[dict[str, Target]] = {"cpu": CPU_TARGET, "opencl": OPENCL_TARGET}
@@ -189,8 +192,9 @@ def compile_kernels(items: Sequence[ScheduleItem], device: str, context: Context
             )
             bytes_moved = sum(buffer.buffer.size * buffer.scalar_dtype.itemsize for buffer in item.buffers)
             flops = _estimate_flops(item.ast)
+            copies = copies_one_buffer(item.ast, generated.buffer_count, len(generated.variables))
             _programs[key] = CompiledKernel(
-                generated.name, generated.source, launcher, flops, bytes_moved, generated.variables
+                generated.name, generated.source, launcher, flops, bytes_moved, generated.variables, copies
             )
             stats.programs_built += 1
     return [_programs[key] for key in keys]
@@ -317,23 +321,30 @@ def realize_graphs(targets: Sequence[UOp], device: str, context: Context) -> lis
 
 
 def run_schedule(schedule: Schedule, device: str, context: Context) -> None:
-    """Run every kernel of `schedule` in order, releasing intermediates after their last use."""
+    """Run every kernel of `schedule` in order, releasing intermediates after their last use; a copy of an
+    unchanged buffer that an earlier schedule made is reused instead of made again (see copy_reuse.py)."""
     started = time.perf_counter()
     kernels = compile_kernels(schedule.items, device, context)
+    capture = active_capture()
+    budget = context.copy_cache_mb << 20
+    reusable: set[UOp] = set()
+    if capture is None and budget > 0 and any(kernel.copies_one_buffer for kernel in kernels):
+        outputs = [item.output for item, kernel in zip(schedule.items, kernels, strict=True)]
+        reusable = reusable_outputs(outputs, schedule.frees)
     for item, frees, kernel in zip(schedule.items, schedule.frees, kernels, strict=True):
-        buffers = [buffer_of(node) for node in item.buffers]
-        ints = kernel.ints(schedule.variables) if kernel.variables else []
-        capture = active_capture()
-        if capture is not None:
-            capture.launches.append(
-                Launch(kernel.launcher, tuple(buffers), item.buffers, kernel.variables, tuple(ints))
-            )
-        elapsed = kernel.launcher(*buffers, ints=ints, timed=True) if context.debug >= 2 else None
-        if elapsed is None:
-            kernel.launcher(*buffers, ints=ints)
+        if kernel.copies_one_buffer and item.output in reusable:
+            source = buffer_of(item.buffers[1])
+            kept = copy_cache.find(source, item.ast)
+            if kept is not None:
+                attach_buffer(item.output, kept)
+                if context.debug >= 2:
+                    print(f"  {kernel.name:<28} reused: a kept copy of unchanged data", file=sys.stderr)
+            else:
+                written_at = source.written_at
+                _launch(item, kernel, schedule, context)
+                copy_cache.keep(source, item.ast, buffer_of(item.output), written_at, budget)
         else:
-            _report_kernel(kernel, elapsed)
-        stats.kernels_run += 1
+            _launch(item, kernel, schedule, context)
         for node in frees:
             _device_buffers.pop(node, None)
     if context.debug >= 1:
@@ -341,10 +352,24 @@ def run_schedule(schedule: Schedule, device: str, context: Context) -> None:
         print(f"realize: {len(schedule.items)} kernels in {total:.2f} ms", file=sys.stderr)
     if schedule.checks:
         verdicts = [(buffer_of(view_base(view)), check) for view, check in schedule.checks]
-        capture = active_capture()
         if capture is not None:
             capture.checks.extend(verdicts)
         raise_failed_checks(verdicts)
+
+
+def _launch(item: ScheduleItem, kernel: CompiledKernel, schedule: Schedule, context: Context) -> None:
+    buffers = [buffer_of(node) for node in item.buffers]
+    ints = kernel.ints(schedule.variables) if kernel.variables else []
+    capture = active_capture()
+    if capture is not None:
+        capture.launches.append(Launch(kernel.launcher, tuple(buffers), item.buffers, kernel.variables, tuple(ints)))
+    elapsed = kernel.launcher(*buffers, ints=ints, timed=True) if context.debug >= 2 else None
+    if elapsed is None:
+        kernel.launcher(*buffers, ints=ints)
+    else:
+        _report_kernel(kernel, elapsed)
+    buffers[0].mark_written()
+    stats.kernels_run += 1
 
 
 def raise_failed_checks(verdicts: Sequence[tuple[Buffer, Check]]) -> None:
