@@ -4,11 +4,14 @@ share the blocks."""
 
 from __future__ import annotations
 
+import ctypes
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lamina.codegen import Opt, OptimizeOptions, OptKind, apply_opts, generate_c, hand_coded_opts
+from lamina.codegen import CPU_TARGET, Opt, OptimizeOptions, OptKind, Target, apply_opts, generate_c, hand_coded_opts
 from lamina.dtype import dtypes
 from lamina.uop import AxisKind, Ops
 
@@ -16,6 +19,7 @@ if TYPE_CHECKING:
     from packages.codegen.tests.conftest import KernelKit
 
 PARALLEL = OptimizeOptions(threads=2, openmp=True)
+AVX2: Target = Target(name="cpu-avx2", vector_bytes=32, vector_registers=16)
 
 
 def test_matmul_gets_a_register_tile_of_rows_by_contiguous_columns(kit: KernelKit) -> None:
@@ -85,3 +89,37 @@ def test_few_long_parallel_iterations_go_to_whichever_core_is_free(kit: KernelKi
     assert "schedule(dynamic)" not in generate_c(kit.matmul(64, 64, 64), PARALLEL).source
     # Two long iterations on two cores stay one each: handed out, a late core could find both taken.
     assert "schedule(dynamic)" not in generate_c(kit.matmul(16, 1024, 1024), PARALLEL).source
+
+
+def test_a_full_tile_that_does_not_divide_the_rows_is_taken_inside_each_block(
+    kit: KernelKit, compiler: str, tmp_path: Path
+) -> None:
+    # 16 registers (AVX2) hold a tile of 6 rows by 2 vectors; 1024 rows are blocked 128 at a time and each block is
+    # tiled by 6, its last tile repeating two rows. A small cache makes a small matmul block its rows.
+    assert (AVX2.tile_rows, CPU_TARGET.tile_rows) == (6, 8)
+    target = replace(AVX2, cache_bytes=64 << 10)
+    ast = kit.matmul(1024, 16, 1024)
+    options = OptimizeOptions(threads=2, target=target)
+    assert hand_coded_opts(ast, options)[:3] == (
+        Opt(OptKind.UPCAST, 1, 16),
+        Opt(OptKind.BLOCK, 0, 128),
+        Opt(OptKind.UPCAST, 3, 6),
+    )
+    # Where 6 divides the rows, the tile takes them plainly, and the blocks count tiles of 6.
+    assert hand_coded_opts(kit.matmul(1536, 16, 1024), options)[:3] == (
+        Opt(OptKind.UPCAST, 1, 16),
+        Opt(OptKind.UPCAST, 0, 6),
+        Opt(OptKind.BLOCK, 0, 32),
+    )
+    # Compiled on one core (blocks of 256 rows: 43 tiles, the last repeating two rows), it equals numpy.
+    generated = generate_c(ast, OptimizeOptions(target=target))
+    assert "<42)" in generated.source
+    library = ctypes.CDLL(str(kit.build_library(compiler, generated.source, tmp_path)))
+    function = getattr(library, generated.name)
+    function.argtypes = [ctypes.c_void_p] * generated.buffer_count
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((1024, 16), dtype=np.float32), rng.standard_normal((16, 1024), dtype=np.float32)
+    out = np.zeros((1024, 1024), dtype=np.float32)
+    buffers = (out, a, b)
+    function(*(buffers[parameter.arg].ctypes.data for parameter in generated.program.parameters))
+    np.testing.assert_allclose(out, a @ b, rtol=1e-4, atol=1e-4)

@@ -43,6 +43,8 @@ STRIPS_PER_CORE: Final = 4
 # Rows from which a shared-row upcast no divisor fits is taken anyway, the short last group repeating a row:
 # the repeat is one group's work in this many.
 CLAMPED_UPCAST_FROM: Final = 64
+# Full tiles a block of rows holds at least for its last tile to repeat rows rather than the tiles to shrink.
+CLAMPED_TILE_FROM: Final = 16
 # A contiguous SIMD reduction shorter than this is merged with the loop around it (see _merge_target).
 MERGE_BELOW: Final = 128
 # The largest divisor of an elementwise loop's index that the heuristic upcasts away (see _small_divisors).
@@ -107,7 +109,7 @@ def _largest_divisor(size: int, limit: int) -> int:
     """The largest power of two up to `limit` dividing `size`, or `size` itself when it is at most `limit`."""
     if size <= limit:
         return size
-    amount = limit
+    amount = 1 << (max(limit, 1).bit_length() - 1)
     while amount > 1 and size % amount:
         amount //= 2
     return amount
@@ -134,6 +136,16 @@ def _row_block(row: UOp, tile_rows: int, depth: int, panels: int, threads: int, 
     if amount < DYNAMIC_SHARES < tiles and whole and panels >= DYNAMIC_SHARES * threads:
         amount = tiles
     return [Opt(OptKind.BLOCK, row.arg[0], amount)] if amount > 1 else []
+
+
+def _clamped_tile(blocks: list[Opt], tile_rows: int, full_rows: int) -> int | None:
+    """The rows of each block (`blocks`: the BLOCK of `tile_rows`-row tiles) when a tile of `full_rows` should be
+    taken inside each block anyway, its last tile repeating rows: the block holds at least CLAMPED_TILE_FROM such
+    tiles, so the repeat is a small part of its work. None where the full tile divides or no block is made."""
+    if tile_rows == full_rows or not blocks:
+        return None
+    rows = blocks[0].amount * tile_rows
+    return rows if rows >= CLAMPED_TILE_FROM * full_rows else None
 
 
 def _walks_as_one(accesses: Sequence[dict[UOp, int | None]], outer: UOp, inner: UOp) -> bool:
@@ -283,14 +295,23 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
         rows_wanted = target.tile_rows if products < 2 else SUMMED_ROW_UPCAST
         row_limit = min(rows_wanted, target.tile_accumulators // (width * groups))
         if row is not None and row_limit > 1 and shares_loads(vector_output, reduce):
-            tile_rows = _largest_divisor(size(row), row_limit)
-            opts.append(Opt(OptKind.UPCAST, row.arg[0], tile_rows))
+            tile_rows = row_limit if size(row) % row_limit == 0 else _largest_divisor(size(row), row_limit)
             # Blocks matter once B no longer fits in cache whole: then each pass over it comes from memory.
             depth = math.prod(size(loop) for loop in reduces)
             panels_bytes = depth * size(vector_output) * ELEMENT_BYTES
+            blocks = []
             if row.arg[0] < vector_output.arg[0] and size(vector_output) > width and panels_bytes > target.block_bytes:
                 panels = size(vector_output) // width
-                opts.extend(_row_block(row, tile_rows, depth, panels, options.threads, target))
+                blocks = _row_block(row, tile_rows, depth, panels, options.threads, target)
+            clamped = _clamped_tile(blocks, tile_rows, row_limit)
+            if clamped is not None:
+                # The full tile does not divide the rows (1024 by 6): each block of rows is tiled whole, its last
+                # tile repeating a few rows (see opts.upcast), rather than every tile taking fewer rows.
+                block_axis = 1 + max(loop.arg[0] for loop in [*outputs, *reduces] if size(loop) > 1)
+                opts.extend([Opt(OptKind.BLOCK, row.arg[0], clamped), Opt(OptKind.UPCAST, block_axis, row_limit)])
+            else:
+                opts.append(Opt(OptKind.UPCAST, row.arg[0], tile_rows))
+                opts.extend(blocks)
         # Taps written out make each accumulator's update a sum of products; leave the C compiler free to
         # reorder it (an OpenMP simd loop over the channels), which its vectorizer needs to take the tile.
         # So do several products summed into each update (a convolution's input gradient, its taps joined by

@@ -42,6 +42,7 @@ class VectorWriter:
     run_names: dict[VectorRun, str]
     product_of: dict[UOp, ProductPack]
     update_of: dict[UOp, UpdatePack]
+    update_by_product: dict[ProductPack, UpdatePack]
     accumulator_of: dict[UOp, UpdatePack | TreeUpdate]
     tree_update_of: dict[UOp, TreeUpdate]
     run_vectors: dict[tuple[UOp, ...], str]
@@ -61,6 +62,7 @@ class VectorWriter:
         last, when every lane's operands exist."""
         self.product_of: dict[UOp, ProductPack] = {}
         self.update_of: dict[UOp, UpdatePack] = {}
+        self.update_by_product: dict[ProductPack, UpdatePack] = {}
         self.accumulator_of: dict[UOp, UpdatePack | TreeUpdate] = {}
         self.tree_update_of: dict[UOp, TreeUpdate] = {}
         self.absorbed: set[UOp] = set()
@@ -81,8 +83,9 @@ class VectorWriter:
         for update in plan.updates:
             self.product_of.update(dict.fromkeys(update.product.members, update.product))
             self.update_of.update(dict.fromkeys(update.members, update))
+            self.update_by_product[update.product] = update
             self.accumulator_of.update(dict.fromkeys(update.accumulators, update))
-            self.pack_writer |= {last(update.product.members), last(update.members), first(update.accumulators)}
+            self.pack_writer |= {last(update.product.members), first(update.accumulators)}
         taken = set(self.accumulator_of)
         for tree_update in plan_tree_updates(self.program.uops, lanes, taken, reach):
             self.tree_update_of.update(dict.fromkeys(tree_update.members, tree_update))
@@ -130,15 +133,15 @@ class VectorWriter:
         return self.dialect.vector_store.format(lanes=run.lanes, value=value, pointer=pointer)
 
     def _product_pack(self, uop: UOp) -> str:
-        """`scalar * run` as one vector product, written by its last lane."""
+        """`accumulators += scalar * run` as one vector update, written by the product's last lane: each update
+        right after its operands are loaded, so the compiler keeps one broadcast live at a time (all products
+        first, then all updates, made gcc hold every row's broadcast and spill accumulators of a 6-row tile)."""
         pack = self.product_of[uop]
         if uop not in self.pack_writer:
             return ""
-        name = self.pack_names[pack] = self._fresh("vmul")
-        for lane, member in enumerate(pack.members):
-            self.names[member] = f"{name}[{lane}]"
-        vector = self._vector_type(pack.run.element, pack.run.lanes)
-        return f"{vector} {name} = {self.ref(pack.scalar)}*{self.run_names[pack.run]};"
+        update = self.update_by_product[pack]
+        accumulator = self.pack_names[update]
+        return f"{accumulator} = {accumulator}+{self.ref(pack.scalar)}*{self.run_names[pack.run]};"
 
     def _accumulator_pack(self, uop: UOp) -> str:
         """A pack's accumulators as one vector, declared by its first lane; its REDUCEs read the lanes."""
@@ -152,12 +155,8 @@ class VectorWriter:
         return f"{self._vector_type('float', len(pack.accumulators))} {name} = {{{identity}}};"
 
     def _update_pack(self, uop: UOp) -> str:
-        """`accumulators += product` as one vector update, written by its last lane."""
-        pack = self.update_of[uop]
-        if uop not in self.pack_writer:
-            return ""
-        accumulator, product = self.pack_names[pack], self.pack_names[pack.product]
-        return f"{accumulator} = {accumulator}+{product};"
+        """Nothing: a pack's update is written with its product (see _product_pack), the product's only use."""
+        return ""
 
     def _tree_update(self, uop: UOp) -> str:
         """`accumulators += tree` (see lane_trees.py), written by its last lane: the vector loads it needs first."""

@@ -16,6 +16,12 @@ from typing import Final
 ELEMENT_BYTES: Final = 4
 """The element size the register and cache budgets are counted in (float32, int32)."""
 
+LOAD_REGISTERS: Final = 4
+"""Vector registers a matmul's register tile leaves for its loads (see Target.tile_rows)."""
+
+MAX_TILE_ROWS: Final = 8
+"""Rows of a register tile at most (see Target.tile_rows)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Target:
@@ -44,8 +50,11 @@ class Target:
 
     @property
     def tile_rows(self) -> int:
-        """Rows of a matmul's register tile: two vectors a row, half the registers, the rest for loads."""
-        return self.vector_registers // 4
+        """Rows of a matmul's register tile: two vectors a row, every register an accumulator but the few that hold
+        loads (B's two vectors, A's broadcast, one spare), and at most 16 accumulators, twice what two FMA pipes
+        of 4 cycles' latency keep in flight. With 16 registers that is 6 rows (12 accumulators, as BLAS's AVX2
+        kernels have: 8 leave those pipes waiting); with 32, 8 rows."""
+        return min(MAX_TILE_ROWS, (self.vector_registers - LOAD_REGISTERS) // 2)
 
     @property
     def tile_accumulators(self) -> int:
