@@ -18,7 +18,7 @@ from lamina.codegen.lane_trees import LaneTree, TreeUpdate, plan_tree_updates
 from lamina.codegen.linearize import LinearProgram
 from lamina.codegen.render_consts import is_positive_zero, render_const
 from lamina.codegen.store_packs import StorePack, StoreTree, plan_store_packs
-from lamina.codegen.tile_vectors import ProductPack, UpdatePack, plan_tiles
+from lamina.codegen.tile_vectors import UpdatePack, plan_tiles
 from lamina.codegen.vectors import VectorRun, base_and_offset
 from lamina.uop import Ops, UOp
 
@@ -40,14 +40,13 @@ class VectorWriter:
     vector_of: dict[UOp, VectorRun]
     vector_writer: set[UOp]
     run_names: dict[VectorRun, str]
-    product_of: dict[UOp, ProductPack]
+    product_of: dict[UOp, UpdatePack]  # each product lane -> the update its product feeds (its only use)
     update_of: dict[UOp, UpdatePack]
-    update_by_product: dict[ProductPack, UpdatePack]
     accumulator_of: dict[UOp, UpdatePack | TreeUpdate]
     tree_update_of: dict[UOp, TreeUpdate]
     run_vectors: dict[tuple[UOp, ...], str]
     pack_writer: set[UOp]
-    pack_names: dict[ProductPack | UpdatePack | TreeUpdate, str]
+    pack_names: dict[UpdatePack | TreeUpdate, str]
     indent: int
     ref: Callable[[UOp], str]
     _padded_row: Callable[[UOp, UOp], str]
@@ -60,14 +59,13 @@ class VectorWriter:
         """Register-tile packs (see tile_vectors.py) and tree updates (lane_trees.py; `reach`: how far the zero row
         reaches), each written by one member: loads and accumulators by the first, products and updates by the
         last, when every lane's operands exist."""
-        self.product_of: dict[UOp, ProductPack] = {}
+        self.product_of: dict[UOp, UpdatePack] = {}
         self.update_of: dict[UOp, UpdatePack] = {}
-        self.update_by_product: dict[ProductPack, UpdatePack] = {}
         self.accumulator_of: dict[UOp, UpdatePack | TreeUpdate] = {}
         self.tree_update_of: dict[UOp, TreeUpdate] = {}
         self.absorbed: set[UOp] = set()
         self.pack_writer: set[UOp] = set()
-        self.pack_names: dict[ProductPack | UpdatePack | TreeUpdate, str] = {}
+        self.pack_names: dict[UpdatePack | TreeUpdate, str] = {}
         self.run_vectors: dict[tuple[UOp, ...], str] = {}
         plan = plan_tiles(self.program.uops, lanes)
 
@@ -81,9 +79,8 @@ class VectorWriter:
             self.vector_of.update(dict.fromkeys(run.members, run))
             self.vector_writer.add(first(run.members))
         for update in plan.updates:
-            self.product_of.update(dict.fromkeys(update.product.members, update.product))
+            self.product_of.update(dict.fromkeys(update.product.members, update))
             self.update_of.update(dict.fromkeys(update.members, update))
-            self.update_by_product[update.product] = update
             self.accumulator_of.update(dict.fromkeys(update.accumulators, update))
             self.pack_writer |= {last(update.product.members), first(update.accumulators)}
         taken = set(self.accumulator_of)
@@ -136,10 +133,10 @@ class VectorWriter:
         """`accumulators += scalar * run` as one vector update, written by the product's last lane: each update
         right after its operands are loaded, so the compiler keeps one broadcast live at a time (all products
         first, then all updates, made gcc hold every row's broadcast and spill accumulators of a 6-row tile)."""
-        pack = self.product_of[uop]
+        update = self.product_of[uop]
         if uop not in self.pack_writer:
             return ""
-        update = self.update_by_product[pack]
+        pack = update.product
         accumulator = self.pack_names[update]
         return f"{accumulator} = {accumulator}+{self.ref(pack.scalar)}*{self.run_names[pack.run]};"
 

@@ -30,7 +30,7 @@ from lamina.codegen import CPU_TARGET, OPENCL_TARGET, Opt, OptimizeOptions, Targ
 from lamina.codegen.target import ELEMENT_BYTES
 from lamina.device import Buffer, Compiler, CPUCompiler, Device, KernelCache, Launcher, Toolchain
 from lamina.engine.beam import searched_opts
-from lamina.engine.capture import Launch, active_capture
+from lamina.engine.capture import Capture, Launch, active_capture
 from lamina.engine.context import Context, current_context
 from lamina.engine.copy_reuse import CopyCache, copies_one_buffer, reusable_outputs
 from lamina.engine.libraries import build_kernels
@@ -341,10 +341,10 @@ def run_schedule(schedule: Schedule, device: str, context: Context) -> None:
                     print(f"  {kernel.name:<28} reused: a kept copy of unchanged data", file=sys.stderr)
             else:
                 written_at = source.written_at
-                _launch(item, kernel, schedule, context)
+                _launch(item, kernel, schedule, context, capture)
                 copy_cache.keep(source, item.ast, buffer_of(item.output), written_at, budget)
         else:
-            _launch(item, kernel, schedule, context)
+            _launch(item, kernel, schedule, context, capture)
         for node in frees:
             _device_buffers.pop(node, None)
     if context.debug >= 1:
@@ -357,10 +357,11 @@ def run_schedule(schedule: Schedule, device: str, context: Context) -> None:
         raise_failed_checks(verdicts)
 
 
-def _launch(item: ScheduleItem, kernel: CompiledKernel, schedule: Schedule, context: Context) -> None:
+def _launch(
+    item: ScheduleItem, kernel: CompiledKernel, schedule: Schedule, context: Context, capture: Capture | None
+) -> None:
     buffers = [buffer_of(node) for node in item.buffers]
     ints = kernel.ints(schedule.variables) if kernel.variables else []
-    capture = active_capture()
     if capture is not None:
         capture.launches.append(Launch(kernel.launcher, tuple(buffers), item.buffers, kernel.variables, tuple(ints)))
     elapsed = kernel.launcher(*buffers, ints=ints, timed=True) if context.debug >= 2 else None
