@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lamina.dtype import dtypes
 from lamina.schedule import Schedule, create_schedule, graph_structure, schedule_cache, view_base
-from lamina.uop import Ops, UOp
+from lamina.uop import Ops, UOp, arg_key, toposort
 
 Runner = Callable[..., Schedule]
 Maker = Callable[..., UOp]
@@ -130,3 +132,45 @@ def test_gathers_and_variable_writes_match_the_evaluator(run_schedule: Runner, t
     written = UOp(Ops.WRITE, dtypes.float32, (target, values, moved), (1, (1,)))
     schedule = run_schedule([written])
     assert schedule.variables == {"at": 4}
+
+
+def _reference_structure(targets: list[UOp], device: str) -> tuple[object, tuple[UOp, ...]]:
+    """The structure key as its definition says, over toposort's order: one row per node, buffers numbered by
+    first use, every other node by its sources' rows."""
+    position: dict[UOp, int] = {}
+    buffers: list[UOp] = []
+    rows: list[object] = []
+    for node in toposort(targets):
+        if node.op is Ops.BUFFER:
+            rows.append((Ops.BUFFER, node.dtype, len(buffers), node.buffer.size))
+            buffers.append(node)
+        else:
+            rows.append((node.op, node.dtype, arg_key(node.arg), tuple(position[source] for source in node.src)))
+        position[node] = len(position)
+    return (device, None, tuple(rows), tuple(position[target] for target in targets)), tuple(buffers)
+
+
+@st.composite
+def _graphs_over_buffers(draw: st.DrawFn) -> list[UOp]:
+    """Random DAGs over a few buffers (some used twice) and constants that Python equates (0.0, -0.0, NaN)."""
+    pool = [UOp.new_buffer("CPU", 4, dtypes.float32) for _ in range(draw(st.integers(1, 3)))]
+    values = st.sampled_from([0.0, -0.0, float("nan"), 1.0])
+    nodes = [draw(st.sampled_from(pool)) for _ in range(draw(st.integers(1, 4)))]
+    nodes += [
+        UOp.const(dtypes.float32, draw(values)).reshape((1,)).expand((4,)) for _ in range(draw(st.integers(0, 2)))
+    ]
+    for _ in range(draw(st.integers(0, 12))):
+        left = nodes[draw(st.integers(0, len(nodes) - 1))]
+        if draw(st.booleans()):
+            nodes.append(left.alu(Ops.NEG))
+        else:
+            right = nodes[draw(st.integers(0, len(nodes) - 1))]
+            nodes.append(left.alu(draw(st.sampled_from((Ops.ADD, Ops.MUL))), right))
+    return [nodes[index] for index in draw(st.lists(st.integers(0, len(nodes) - 1), min_size=1, max_size=3))]
+
+
+@settings(max_examples=200, deadline=None)
+@given(_graphs_over_buffers())
+def test_the_one_pass_structure_is_the_structure_by_definition(targets: list[UOp]) -> None:
+    structure = graph_structure(targets, "CPU")
+    assert (structure.key, structure.buffers) == _reference_structure(targets, "CPU")

@@ -104,6 +104,35 @@ def elementwise_case(size: int) -> Case:
     )  # fmt: skip
 
 
+def small_op_case(side: int) -> Case:
+    """A two-op graph on small tensors: the time is Python's (building the graph, finding its cached schedule,
+    the launch), not the kernel's."""
+    rng = np.random.default_rng(3)
+    a, b = (rng.standard_normal((side, side), dtype=np.float32) for _ in range(2))
+    ta, tb = Tensor(a), Tensor(b)
+    last: list[Tensor] = []
+
+    def lamina_run() -> Any:
+        last[:] = [((ta + tb) * 2).realize()]
+        return last[0]
+
+    def numpy_run() -> Any:
+        return (a + b) * 2
+
+    torch = torch_module()
+    torch_run: Runner | None = None
+    if torch is not None:
+        xa, xb = torch.from_numpy(a), torch.from_numpy(b)
+
+        def torch_run() -> Any:
+            return (xa + xb) * 2
+
+    return Case(
+        f"(a+b)*2 {side}x{side} (build + realize)", lamina_run, numpy_run, torch_run, 3.0 * 4 * side * side, "GB/s",
+        lambda: last[0].numpy(), numpy_run,
+    )  # fmt: skip
+
+
 def sum_case(size: int) -> Case:
     a = np.random.default_rng(2).standard_normal(size, dtype=np.float32)
     ta = Tensor(a)

@@ -14,10 +14,15 @@ from dataclasses import dataclass
 from typing import Final
 
 from lamina.dtype import DType
-from lamina.uop import Check, Ops, UOp, arg_key, toposort
+from lamina.uop import Check, Ops, UOp
 
 # Distinct graph structures kept; a program has a handful (train step, eval step), so this is a leak bound.
 CACHE_LIMIT: Final = 512
+
+# Under Python 3.11 an enum member read through its class (`Ops.BUFFER`) costs a Python-level __getattr__ hook;
+# the walk every realize makes reads these once per node.
+BUFFER: Final = Ops.BUFFER
+BIND: Final = Ops.BIND
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,21 +41,38 @@ def graph_structure(targets: Sequence[UOp], device: str, lowering: Hashable = No
     buffers: list[UOp] = []
     variables: dict[str, int] = {}
     rows: list[Hashable] = []
-    for node in toposort(targets):
-        if node.op is Ops.BUFFER:
-            if node.buffer.device != device:
-                raise ValueError(f"cannot compute on {device} with a buffer on {node.buffer.device}; move it first")
-            rows.append((Ops.BUFFER, node.dtype, len(buffers), node.buffer.size))
-            buffers.append(node)
-        elif node.op is Ops.BIND:
-            # The variable is structure, its value is not: every value shares one schedule and its kernels.
-            name = node.src[0].arg[0]
-            if variables.setdefault(name, node.arg) != node.arg:
-                raise ValueError(f"variable {name!r} is bound to both {variables[name]} and {node.arg} in one graph")
-            rows.append((Ops.BIND, node.dtype, None, (position[node.src[0]],)))
-        else:
-            rows.append((node.op, node.dtype, arg_key(node.arg), tuple(map(position.__getitem__, node.src))))
-        position[node] = len(position)
+    # Every realize of a seen graph costs this walk, so it is one pass that emits each node's row as the depth-first
+    # order reaches it (toposort's order: sources left to right), with the common arguments keyed in line.
+    row, number = rows.append, position.__getitem__
+    for root in targets:
+        if root in position:
+            continue
+        stack = [(root, iter(root.src))]
+        position[root] = -1  # on the stack: seen, numbered when emitted
+        while stack:
+            node, sources = stack[-1]
+            for source in sources:
+                if source not in position:
+                    position[source] = -1
+                    stack.append((source, iter(source.src)))
+                    break
+            else:
+                stack.pop()
+                op, arg = node.op, node.arg
+                if op is BUFFER:
+                    if arg.device != device:
+                        raise ValueError(f"cannot compute on {device} with a buffer on {arg.device}; move it first")
+                    row((BUFFER, node.dtype, len(buffers), arg.size))
+                    buffers.append(node)
+                elif op is BIND:
+                    # The variable is structure, its value is not: every value shares one schedule and its kernels.
+                    name = node.src[0].arg[0]
+                    if variables.setdefault(name, arg) != arg:
+                        raise ValueError(f"variable {name!r} is bound to both {variables[name]} and {arg} in one graph")
+                    row((BIND, node.dtype, None, (number(node.src[0]),)))
+                else:
+                    row((op, node.dtype, node.keyed_arg, tuple([number(source) for source in node.src])))
+                position[node] = len(rows) - 1
     key = (device, lowering, tuple(rows), tuple(position[target] for target in targets))
     return GraphStructure(key, tuple(buffers), variables)
 

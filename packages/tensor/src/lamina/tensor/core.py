@@ -332,12 +332,19 @@ def with_realized(targets: list[UOp]) -> list[UOp]:
     """`targets` with every node that was realized before replaced by the buffer view it became."""
     known: dict[UOp, UOp] = {}
     clean, realized = frontend.unrealized, frontend.realized
-    walked = toposort(targets, stop=lambda node: is_buffer_view(node) or node in clean)
-    for node in walked:
+
+    def stop(node: UOp) -> bool:
+        # A realized node is replaced whole, so the walk need not go under it; nor under a graph found clean.
+        if node in clean:
+            return True
         reference = realized.get(node)
         result = reference() if reference is not None else None
-        if result is not None:
-            known[node] = result
+        if result is None:
+            return False
+        known[node] = result
+        return True
+
+    walked = toposort(targets, stop=stop)
     if not known:
         clean.update(walked)
     return substitute(targets, known) if known else targets
@@ -350,7 +357,7 @@ def realize(*tensors: TensorCore) -> None:
     if by_id:
         devices = {tensor.device for tensor in by_id.values()}
         # Tensors on other devices keep waiting for a realize on theirs.
-        for key, tensor in list(frontend.awaiting_value.items()):
+        for key, tensor in list(frontend.awaiting_value.items()) if frontend.awaiting_value else ():
             if tensor.device in devices:
                 del frontend.awaiting_value[key]
                 if not is_buffer_view(tensor.uop):

@@ -95,17 +95,19 @@ def _forget_interned(
 class UOp:
     """One node: an op, the dtype it produces, its sources and an op-specific argument."""
 
-    __slots__ = ("__weakref__", "_shape", "arg", "dtype", "op", "src")
+    __slots__ = ("__weakref__", "_shape", "arg", "dtype", "keyed_arg", "op", "src")
     _interned: ClassVar[dict[tuple[Any, ...], weakref.KeyedRef[tuple[Any, ...], UOp]]] = _INTERNED
 
     op: Ops
     dtype: UOpDType
     src: tuple[UOp, ...]
     arg: Any
+    keyed_arg: Any  # arg_key(arg), kept from the intern key: the schedule cache keys on it (see graph_structure)
     _shape: tuple[int, ...] | None
 
     def __new__(cls, op: Ops, dtype: UOpDType = dtypes.void, src: tuple[UOp, ...] = (), arg: Any = None) -> UOp:
-        key = (op, dtype, src, arg_key(arg))
+        keyed_arg = arg_key(arg)
+        key = (op, dtype, src, keyed_arg)
         reference = _INTERNED.get(key)
         if reference is not None:
             existing: UOp | None = reference()
@@ -116,6 +118,7 @@ class UOp:
         object.__setattr__(node, "dtype", dtype)
         object.__setattr__(node, "src", src)
         object.__setattr__(node, "arg", arg)
+        object.__setattr__(node, "keyed_arg", keyed_arg)
         object.__setattr__(node, "_shape", None)
         _INTERNED[key] = weakref.KeyedRef(node, _forget_interned, key)
         return node
