@@ -54,10 +54,18 @@ def _div(node: UOp, grad: UOp) -> tuple[UOp | None, ...]:
 
 
 def _atan2(node: UOp, grad: UOp) -> tuple[UOp, UOp]:
-    # d/dy atan2(y, x) = x / (x^2 + y^2), d/dx = -y / (x^2 + y^2)
+    # d/dy atan2(y, x) = x / (x^2 + y^2), d/dx = -y / (x^2 + y^2); at the origin both are 0 (0/0), as in torch.
     y, x = node.src
-    scale = grad.alu(Ops.DIV, x * x + y * y)
+    zero = node.const_like(0.0)
+    squared = x * x + y * y
+    scale = squared.eq(zero).where(zero, grad.alu(Ops.DIV, squared))
     return scale * x, -(scale * y)
+
+
+def _fmod(node: UOp, grad: UOp) -> tuple[UOp, UOp]:
+    # fmod(x, y) = x - trunc(x / y) * y: d/dx = 1, d/dy = -trunc(x / y) (torch.fmod; remainder builds on it).
+    x, y = node.src
+    return grad, -(grad * x.alu(Ops.DIV, y).alu(Ops.TRUNC))
 
 
 def _pow(node: UOp, grad: UOp) -> tuple[UOp | None, ...]:
@@ -205,6 +213,7 @@ gradient_rules: Final[dict[Ops, GradientRule]] = {
     Ops.LOG1P: lambda node, grad: (grad.alu(Ops.DIV, node.src[0] + node.const_like(1.0)),),
     Ops.POW: _pow,
     Ops.ATAN2: _atan2,
+    Ops.MOD: _fmod,
     Ops.MAX: _max,
     Ops.WHERE: _where,
     Ops.CAST: _cast,
@@ -222,7 +231,7 @@ gradient_rules: Final[dict[Ops, GradientRule]] = {
     **dict.fromkeys(
         GroupOp.COMPARISON
         | GroupOp.INTEGER_ONLY
-        | {Ops.MOD, Ops.NOT, Ops.TRUNC, Ops.FLOOR, Ops.CEIL, Ops.ROUND, Ops.BITCAST, Ops.WRITE, Ops.BIND},
+        | {Ops.NOT, Ops.TRUNC, Ops.FLOOR, Ops.CEIL, Ops.ROUND, Ops.BITCAST, Ops.WRITE, Ops.BIND},
         _no_gradient,
     ),
 }

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import numpy.typing as npt
 
+from lamina.dtype import dtypes
 from lamina.nn.convolution import IntOrTuple, as_tuple, sliding_windows, spatial_padding
 from lamina.tensor import Tensor
 
@@ -107,18 +108,39 @@ def max_pool(
     """Max over each window of the last `count` dims; padding is the dtype's lowest value, so it never wins.
     With return_indices, also where each max is: its flat index in the (unpadded) spatial dims, as torch's."""
     windows, _, _ = _windows(x, count, kernel_size, stride, padding, dilation, ceil_mode, x.dtype.min_value)
-    axes = tuple(range(-count, 0))
-    values = windows.amax(axes)
+    flat = windows.reshape((*windows.shape[: windows.ndim - count], -1))
+    values, chosen = max_to_first(flat)
     if not return_indices:
         return values
     sizes = x.shape[x.ndim - count :]
     positions = Tensor(np.arange(math.prod(sizes), dtype=np.int64).reshape(sizes), device=x.device)
     position_windows, _, _ = _windows(positions.reshape((1,) * (x.ndim - count) + sizes), count, kernel_size, stride,
                                       padding, dilation, ceil_mode, -1)  # fmt: skip
-    flat = windows.reshape((*windows.shape[: windows.ndim - count], -1))
-    chosen = flat.argmax(-1, keepdim=True)
     spots = position_windows.reshape((*position_windows.shape[: position_windows.ndim - count], -1)).expand(flat.shape)
     return values, spots.gather(flat.ndim - 1, chosen).squeeze(-1)
+
+
+def max_to_first(values: Tensor, inside: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """The max along the last axis and, kept, the position of its first occurrence (a NaN's, if any), counting
+    only the positions `inside` marks. Its gradient goes to that element alone, as torch's max pooling routes it
+    through its indices (amax shares it among ties: after a relu, a window of zeros is a four-way tie)."""
+    length = values.shape[-1]
+    masked = values if inside is None else inside._select(values, values.dtype.min_value)
+    peak = masked.amax(-1, keepdim=True)
+    hits = masked.eq(peak.expand(masked.shape))
+    if values.dtype.is_float:
+        hits = hits.logical_or(masked.isnan())  # amax propagates NaN, which equals nothing
+    if inside is not None:
+        hits = hits.logical_and(inside)
+    position = Tensor.arange(length, dtype=dtypes.int32, device=values.device)
+    # The first hit: MAX over the positions counted from the end picks the smallest.
+    first = length - hits._select(length - position, 0).amax(-1, keepdim=True)
+    if not values.dtype.is_float:
+        return peak.squeeze(-1), first
+    # The sum of the first maximum alone: its value (NaN too; a -0.0 comes back +0.0, a sum's start) and all of
+    # the gradient to it, even where every position holds -inf (amax of it alone would share it there).
+    chosen = position.eq(first.expand((*first.shape[:-1], length)))._select(values, -0.0)
+    return chosen.sum(-1).cast(values.dtype), first
 
 
 def avg_pool(
@@ -188,10 +210,13 @@ def _along_each(
     count: int,
     output_size: IntOrTuple | Sequence[int | None],
     reduce: Callable[[Tensor, npt.NDArray[np.bool_]], Tensor],
+    last_first: bool = False,
 ) -> Tensor:
-    """`reduce(x with the dim moved last, its windows)` along each of the last `count` dims in turn."""
+    """`reduce(x with the dim moved last, its windows)` along each of the last `count` dims in turn (from the
+    last one when `last_first`)."""
     result = x
-    for axis, out in enumerate(_adaptive_sizes(x, count, output_size)):
+    sizes = list(enumerate(_adaptive_sizes(x, count, output_size)))
+    for axis, out in reversed(sizes) if last_first else sizes:
         dim = x.ndim - count + axis
         result = reduce(result.movedim(dim, -1), _adaptive_windows(x.shape[dim], out)).movedim(-1, dim)
     return result
@@ -214,9 +239,12 @@ def adaptive_max_pool(x: Tensor, count: int, output_size: IntOrTuple | Sequence[
 
     def maximum(moved: Tensor, windows: npt.NDArray[np.bool_]) -> Tensor:
         inside = Tensor(windows, device=x.device)
-        return inside._select(moved.unsqueeze(-2), x.dtype.min_value).amax(-1)
+        spread = moved.unsqueeze(-2).expand((*moved.shape[:-1], *windows.shape))
+        return max_to_first(spread, inside.expand(spread.shape))[0]
 
-    return _along_each(x, count, output_size, maximum)
+    # The last dim first: the first maximum along it, then the first of those along the dim before, is the first
+    # maximum of the window in row-major order, where torch's gradient goes.
+    return _along_each(x, count, output_size, maximum, last_first=True)
 
 
 def _adaptive_sizes(x: Tensor, count: int, output_size: IntOrTuple | Sequence[int | None]) -> tuple[int, ...]:

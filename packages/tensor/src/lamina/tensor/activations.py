@@ -96,7 +96,10 @@ class ActivationMixin(MathMixin):
     def hardtanh(self, min_val: builtins.float = -1.0, max_val: builtins.float = 1.0) -> Self:
         if min_val > max_val:
             raise ValueError(f"hardtanh needs min_val <= max_val, got {min_val} > {max_val}")
-        return self.clip(min_val, max_val)
+        # clip's value (its NaN and signs of zero), with torch's derivative: 1 strictly inside (min_val, max_val)
+        # and 0 at either bound, where clamp passes it on (relu6, hardsigmoid and hardswish build on this).
+        inside = self.gt(min_val).logical_and(self.lt(max_val))
+        return inside._select(self, self.clip(min_val, max_val).detach())
 
     def hardsigmoid(self) -> Self:
         return (self._floating() + 3).relu6() * (1 / 6)

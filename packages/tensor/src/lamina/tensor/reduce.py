@@ -188,7 +188,11 @@ class ReduceMixin(ActivationMixin):
         return (centered * centered).sum(axes, keepdim) / max(count - correction, 0)
 
     def std(self, dim: Axis = None, keepdim: bool = False, correction: int = 1, *, axis: Axis = None) -> Self:
-        return self.var(dim, keepdim, correction, axis=axis).sqrt()
+        variance = self.var(dim, keepdim, correction, axis=axis)
+        # Where the values are all equal, torch defines the derivative as 0 (sqrt's 1/0 times var's 0 is NaN):
+        # the square root is taken of 1 there, whose choice sends var no gradient.
+        flat = variance.eq(0)
+        return flat._select(0.0, flat._select(1.0, variance).sqrt())
 
     def any(self, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None) -> Self:
         return self.ne(0)._reduce(Ops.MAX, resolve_dim(dim, axis), keepdim)

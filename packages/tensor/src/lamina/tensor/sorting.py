@@ -133,7 +133,13 @@ class SortingMixin(ScanMixin):
             flat = self.flatten()
             if flat.numel() == 0:
                 return flat.sum() * float("nan") if flat.dtype.is_float else flat.sum()
-            return flat._median_along(0, False).values
+            median = flat._median_along(0, False).values
+            if not flat.dtype.is_float:
+                return median
+            # torch shares the gradient of a median of every element among the elements equal to it (along a dim,
+            # it goes to the index returned): the max of those elements alone has that value and that gradient.
+            equal = flat.eq(median.detach()).logical_or(flat.isnan())
+            return equal._select(flat, float("-inf")).amax()
         return self._median_along(normalize_axis(dim, max(self.ndim, 1)), keepdim)
 
     def _median_along(self, along: int, keepdim: bool) -> ValuesIndices[Self]:
