@@ -123,3 +123,27 @@ def test_a_full_tile_that_does_not_divide_the_rows_is_taken_inside_each_block(
     buffers = (out, a, b)
     function(*(buffers[parameter.arg].ctypes.data for parameter in generated.program.parameters))
     np.testing.assert_allclose(out, a @ b, rtol=1e-4, atol=1e-4)
+
+
+def test_columns_of_one_vector_take_more_rows_and_a_tile_of_two_vector_operands_updates_each_accumulator_once(
+    kit: KernelKit, compiler: str, tmp_path: Path
+) -> None:
+    # A weight gradient, dH^T @ x: A stored transposed (its 16 rows of one step down the sum are one vector too)
+    # and 784 columns, which tiles of 2 x 16 lanes do not divide: a tile of 16 rows by one vector.
+    rows, columns, inner = kit.loop(64, 0), kit.loop(784, 1), kit.reduce_range(32, 2)
+    product = kit.load(1, dtypes.float32, inner * 64 + rows) * kit.load(2, dtypes.float32, inner * 784 + columns)
+    ast = kit.kernel(rows * 784 + columns, kit.reduce(Ops.ADD, product, inner))
+    tile = (Opt(OptKind.UPCAST, 1, 16), Opt(OptKind.UPCAST, 0, 16))
+    assert hand_coded_opts(ast, OptimizeOptions())[:2] == tile
+    # Each product is a lane of a pack across the tile and of one down it: only one of them may write it.
+    generated = generate_c(ast, opts=tile)
+    assert generated.source.count("*vec") == 16
+    library = ctypes.CDLL(str(kit.build_library(compiler, generated.source, tmp_path)))
+    function = getattr(library, generated.name)
+    function.argtypes = [ctypes.c_void_p] * generated.buffer_count
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal((32, 64), dtype=np.float32), rng.standard_normal((32, 784), dtype=np.float32)
+    out = np.zeros((64, 784), dtype=np.float32)
+    buffers = (out, a, b)
+    function(*(buffers[parameter.arg].ctypes.data for parameter in generated.program.parameters))
+    np.testing.assert_allclose(out, a.T @ b, rtol=1e-4, atol=1e-4)

@@ -293,6 +293,11 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
         # as the tile's rows would share: two rows of it measured best (a convolution's input gradient).
         products = products_per_update(nodes, reduce)
         rows_wanted = target.tile_rows if products < 2 else SUMMED_ROW_UPCAST
+        if products < 2 and width % target.vector_lanes == 0 and width < target.tile_columns:
+            # Columns that no full tile width divides (784 under AVX-512: a vector of 16, not two): as many more
+            # rows as the tile lost columns, so each step down the sum still feeds the tile's accumulators, and
+            # each broadcast load still uses a whole cache line of its operand (16 rows of a stored A^T).
+            rows_wanted = target.tile_rows * target.tile_columns // width
         row_limit = min(rows_wanted, target.tile_accumulators // (width * groups))
         if row is not None and row_limit > 1 and shares_loads(vector_output, reduce):
             tile_rows = row_limit if size(row) % row_limit == 0 else _largest_divisor(size(row), row_limit)

@@ -12,6 +12,7 @@ read, where anything else reads them, as `vector[lane]`.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -75,14 +76,33 @@ def plan_tiles(uops: Sequence[UOp], lanes: int) -> TilePlan:
             continue  # it names its accumulator's final value: its sources are read by the ASSIGN
         for source in uop.src[1].src if uop.op is Ops.ASSIGN else uop.src:
             users.setdefault(source, []).append(uop)
+    position = {uop: index for index, uop in enumerate(uops)}
+    candidates: list[tuple[VectorRun, list[UpdatePack]]] = []
     for run in vector_runs(uops, Ops.LOAD, (lanes,)):
         if run.lanes != lanes or run.buffer.dtype.base is not dtypes.float32:  # type: ignore[union-attr]
             continue
         packs = _updates_of(run, users, segment_of)
         if packs:
-            plan.runs.append(run)
-            plan.updates.extend(packs)
+            candidates.append((run, packs))
+    # Where both operands of a tile load whole vectors (16 rows of a stored A^T by 16 columns of B), each product
+    # is a lane of two packs, across and down the tile: one run takes it, the one whose accumulators sit side by
+    # side (as its stores read them); two would update an accumulator twice.
+    candidates.sort(key=lambda candidate: not all(_side_by_side(pack, position) for pack in candidate[1]))
+    claimed: set[UOp] = set()
+    for run, packs in candidates:
+        taken = {member for pack in packs for member in (*pack.product.members, *pack.members)}
+        if taken & claimed:
+            continue
+        claimed |= taken
+        plan.runs.append(run)
+        plan.updates.extend(packs)
     return plan
+
+
+def _side_by_side(pack: UpdatePack, position: dict[UOp, int]) -> bool:
+    """Whether `pack`'s accumulators were defined one after another, in lane order."""
+    places = [position.get(accumulator, -1) for accumulator in pack.accumulators]
+    return all(later == earlier + 1 for earlier, later in itertools.pairwise(places))
 
 
 def _updates_of(run: VectorRun, users: dict[UOp, list[UOp]], segment_of: dict[UOp, int]) -> list[UpdatePack]:
