@@ -255,6 +255,12 @@ def test_contiguous_sum_is_a_simd_loop_with_openmp_and_split_accumulators_withou
     assert "#pragma omp simd reduction(+:acc0)" in source
 
 
+def test_a_sum_shorter_than_a_vector_is_split_into_its_elements_even_with_openmp(kit: KernelKit) -> None:
+    # A 2x2 window's sum: a simd loop of 4 fills no vector; written out, the rows' loop vectorizes instead.
+    assert hand_coded_opts(kit.row_reduce(Ops.ADD, 64, 4), OptimizeOptions(openmp=True)) == (Opt(OptKind.SPLIT, 1, 4),)
+    assert "omp simd reduction" not in generate_c(kit.row_reduce(Ops.ADD, 64, 4), OptimizeOptions(openmp=True)).source
+
+
 def test_max_reductions_split_into_accumulators_even_with_openmp(kit: KernelKit) -> None:
     # OpenMP's max reduction would not propagate NaN as torch.max does.
     assert hand_coded_opts(kit.row_reduce(Ops.MAX, 5, 64), OptimizeOptions(openmp=True)) == (Opt(OptKind.SPLIT, 1, 16),)

@@ -327,7 +327,9 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
     elif reduces and contiguous(reduces[-1], loads):
         # A reduction along contiguous memory (row sums, a dot product): adjacent elements, adjacent accumulators.
         reduce = reduces[-1]
-        simd = options.openmp and bool(simd_reduces(sink, reduce))
+        # A sum shorter than a vector (a 2x2 window) fills no vector register: it is split into its elements, so
+        # the output loop around it vectorizes instead, as a max of the window does.
+        simd = options.openmp and bool(simd_reduces(sink, reduce)) and size(reduce) >= target.vector_lanes
         if simd:
             # The compilers' loop vectorizers handle any body (exp included) once allowed to reorder the sum;
             # their SLP vectorizers, which unrolled copies rely on, give up on anything but plain loads.
