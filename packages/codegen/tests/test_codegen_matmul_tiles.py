@@ -147,3 +147,24 @@ def test_columns_of_one_vector_take_more_rows_and_a_tile_of_two_vector_operands_
     buffers = (out, a, b)
     function(*(buffers[parameter.arg].ctypes.data for parameter in generated.program.parameters))
     np.testing.assert_allclose(out, a.T @ b, rtol=1e-4, atol=1e-4)
+
+
+def test_unblocked_rows_the_full_tile_does_not_divide_take_it_with_a_repeating_last_tile(
+    kit: KernelKit, compiler: str, tmp_path: Path
+) -> None:
+    # An MLP's 128 rows under AVX2 fit no whole number of 6-row tiles and B fits the cache (no blocks): 22 tiles of
+    # 6, the last repeating four rows, where 4-row tiles would hold a third fewer accumulators.
+    ast = kit.matmul(128, 64, 32)
+    assert hand_coded_opts(ast, OptimizeOptions(target=AVX2)) == (Opt(OptKind.UPCAST, 1, 16), Opt(OptKind.UPCAST, 0, 6))
+    # Too few rows for the repeat to be a small part of the work: tiles that divide them.
+    assert hand_coded_opts(kit.matmul(64, 64, 32), OptimizeOptions(target=AVX2))[1] == Opt(OptKind.UPCAST, 0, 4)
+    generated = generate_c(ast, OptimizeOptions(target=AVX2))
+    library = ctypes.CDLL(str(kit.build_library(compiler, generated.source, tmp_path)))
+    function = getattr(library, generated.name)
+    function.argtypes = [ctypes.c_void_p] * generated.buffer_count
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((128, 64), dtype=np.float32), rng.standard_normal((64, 32), dtype=np.float32)
+    out = np.zeros((128, 32), dtype=np.float32)
+    buffers = (out, a, b)
+    function(*(buffers[parameter.arg].ctypes.data for parameter in generated.program.parameters))
+    np.testing.assert_allclose(out, a @ b, rtol=1e-4, atol=1e-4)

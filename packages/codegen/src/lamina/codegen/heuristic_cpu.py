@@ -314,6 +314,10 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
                 # tile repeating a few rows (see opts.upcast), rather than every tile taking fewer rows.
                 block_axis = 1 + max(loop.arg[0] for loop in [*outputs, *reduces] if size(loop) > 1)
                 opts.extend([Opt(OptKind.BLOCK, row.arg[0], clamped), Opt(OptKind.UPCAST, block_axis, row_limit)])
+            elif not blocks and tile_rows < row_limit and size(row) >= CLAMPED_TILE_FROM * row_limit:
+                # Unblocked rows the full tile does not divide (an MLP's 128 or 256 by 6): the full tile all the same,
+                # its last one repeating a few rows, rather than 4-row tiles with a third fewer accumulators.
+                opts.append(Opt(OptKind.UPCAST, row.arg[0], row_limit))
             else:
                 opts.append(Opt(OptKind.UPCAST, row.arg[0], tile_rows))
                 opts.extend(blocks)
