@@ -7,11 +7,22 @@ from __future__ import annotations
 import ctypes
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
-from lamina.codegen import CPU_TARGET, Opt, OptimizeOptions, OptKind, Target, apply_opts, generate_c, hand_coded_opts
+from lamina.codegen import (
+    CPU_TARGET,
+    KernelSource,
+    Opt,
+    OptimizeOptions,
+    OptKind,
+    Target,
+    apply_opts,
+    generate_c,
+    hand_coded_opts,
+)
 from lamina.dtype import dtypes
 from lamina.uop import AxisKind, Ops
 
@@ -20,6 +31,7 @@ if TYPE_CHECKING:
 
 PARALLEL = OptimizeOptions(threads=2, openmp=True)
 AVX2: Target = Target(name="cpu-avx2", vector_bytes=32, vector_registers=16)
+Array = npt.NDArray[Any]
 
 
 def test_matmul_gets_a_register_tile_of_rows_by_contiguous_columns(kit: KernelKit) -> None:
@@ -114,14 +126,9 @@ def test_a_full_tile_that_does_not_divide_the_rows_is_taken_inside_each_block(
     # Compiled on one core (blocks of 256 rows: 43 tiles, the last repeating two rows), it equals numpy.
     generated = generate_c(ast, OptimizeOptions(target=target))
     assert "<42)" in generated.source
-    library = ctypes.CDLL(str(kit.build_library(compiler, generated.source, tmp_path)))
-    function = getattr(library, generated.name)
-    function.argtypes = [ctypes.c_void_p] * generated.buffer_count
     rng = np.random.default_rng(3)
     a, b = rng.standard_normal((1024, 16), dtype=np.float32), rng.standard_normal((16, 1024), dtype=np.float32)
-    out = np.zeros((1024, 1024), dtype=np.float32)
-    buffers = (out, a, b)
-    function(*(buffers[parameter.arg].ctypes.data for parameter in generated.program.parameters))
+    out = _run_compiled(kit, compiler, generated, tmp_path, (a.shape[0], b.shape[1]), a, b)
     np.testing.assert_allclose(out, a @ b, rtol=1e-4, atol=1e-4)
 
 
@@ -138,14 +145,9 @@ def test_columns_of_one_vector_take_more_rows_and_a_tile_of_two_vector_operands_
     # Each product is a lane of a pack across the tile and of one down it: only one of them may write it.
     generated = generate_c(ast, opts=tile)
     assert generated.source.count("*vec") == 16
-    library = ctypes.CDLL(str(kit.build_library(compiler, generated.source, tmp_path)))
-    function = getattr(library, generated.name)
-    function.argtypes = [ctypes.c_void_p] * generated.buffer_count
     rng = np.random.default_rng(4)
     a, b = rng.standard_normal((32, 64), dtype=np.float32), rng.standard_normal((32, 784), dtype=np.float32)
-    out = np.zeros((64, 784), dtype=np.float32)
-    buffers = (out, a, b)
-    function(*(buffers[parameter.arg].ctypes.data for parameter in generated.program.parameters))
+    out = _run_compiled(kit, compiler, generated, tmp_path, (a.shape[1], b.shape[1]), a, b)
     np.testing.assert_allclose(out, a.T @ b, rtol=1e-4, atol=1e-4)
 
 
@@ -159,12 +161,20 @@ def test_unblocked_rows_the_full_tile_does_not_divide_take_it_with_a_repeating_l
     # Too few rows for the repeat to be a small part of the work: tiles that divide them.
     assert hand_coded_opts(kit.matmul(64, 64, 32), OptimizeOptions(target=AVX2))[1] == Opt(OptKind.UPCAST, 0, 4)
     generated = generate_c(ast, OptimizeOptions(target=AVX2))
-    library = ctypes.CDLL(str(kit.build_library(compiler, generated.source, tmp_path)))
-    function = getattr(library, generated.name)
-    function.argtypes = [ctypes.c_void_p] * generated.buffer_count
     rng = np.random.default_rng(5)
     a, b = rng.standard_normal((128, 64), dtype=np.float32), rng.standard_normal((64, 32), dtype=np.float32)
-    out = np.zeros((128, 32), dtype=np.float32)
-    buffers = (out, a, b)
-    function(*(buffers[parameter.arg].ctypes.data for parameter in generated.program.parameters))
+    out = _run_compiled(kit, compiler, generated, tmp_path, (a.shape[0], b.shape[1]), a, b)
     np.testing.assert_allclose(out, a @ b, rtol=1e-4, atol=1e-4)
+
+
+def _run_compiled(
+    kit: KernelKit, compiler: str, generated: KernelSource, directory: Path, shape: tuple[int, int], *inputs: Array
+) -> Array:
+    """`generated` compiled with `compiler` and run on `inputs` (its buffers 1, 2...): its output, of `shape`."""
+    library = ctypes.CDLL(str(kit.build_library(compiler, generated.source, directory)))
+    function = getattr(library, generated.name)
+    function.argtypes = [ctypes.c_void_p] * generated.buffer_count
+    out = np.zeros(shape, dtype=np.float32)
+    buffers = (out, *inputs)
+    function(*(buffers[parameter.arg].ctypes.data for parameter in generated.program.parameters))
+    return out
