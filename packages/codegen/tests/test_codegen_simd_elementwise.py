@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lamina.codegen import OptimizeOptions, generate_c, optimize_kernel
-from lamina.codegen.simd_elementwise import simd_elementwise
+from lamina.codegen import OptimizeOptions, Target, generate_c, optimize_kernel
+from lamina.codegen.simd_elementwise import clang_width_hint, simd_elementwise
 from lamina.dtype import dtypes
 from lamina.uop import AxisKind, Ops, UOp, toposort
 
@@ -80,3 +80,38 @@ def test_a_loop_calling_libm_or_too_short_is_no_simd_loop(kit: KernelKit) -> Non
     assert not simd_elementwise(kit.kernel(address, logarithm), columns)
     short = kit.loop(2, 1)
     assert not simd_elementwise(kit.kernel(rows * 2 + short, kit.load(1, dtypes.float32, rows * 2 + short)), short)
+
+
+def test_clang_is_told_the_vector_width_that_leaves_the_fewest_passes_over_a_short_loop() -> None:
+    # 14 iterations: 8 lanes and 6 scalars is 7 passes, 4 + 4 + 4 and 2 scalars 5; 28 is 3 + 4 either way.
+    assert "vectorize_width(4)" in clang_width_hint(14, 8)
+    assert "vectorize_width(4)" in clang_width_hint(14, 16)
+    assert clang_width_hint(28, 8) == clang_width_hint(3136, 8) == clang_width_hint(16, 16) == ""
+
+
+def test_a_short_simd_loop_carries_its_clang_width_and_compiles_cleanly_in_both(
+    kit: KernelKit, compiler: str, tmp_path: Path
+) -> None:
+    # A 2-wide max pool's rows of 14 (its input rows 56 apart): loops that do not merge into one long one.
+    rows, columns = kit.loop(16, 0), kit.loop(14, 1)
+    address = rows * 14 + columns
+    ast = kit.kernel(
+        address,
+        kit.load(1, dtypes.float32, rows * 56 + columns * 2).maximum(
+            kit.load(1, dtypes.float32, rows * 56 + columns * 2 + 1)
+        ),
+    )
+    generated = generate_c(ast, OptimizeOptions(threads=1, openmp=True, target=Target(vector_bytes=32)))
+    assert (
+        "#pragma omp simd\n#if defined(__clang__)\n#pragma clang loop vectorize_width(4)\n#endif\n" in generated.source
+    )
+    source, library = tmp_path / "kernel.c", tmp_path / f"kernel_{compiler}.so"
+    source.write_text(generated.source)
+    flags = kit.openmp_flags(compiler, tmp_path)
+    command = [compiler, "-O2", "-std=c11", "-shared", "-fPIC", "-Wall", "-Werror", *flags, str(source), "-o"]
+    result = subprocess.run([*command, str(library), "-lm"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    function = getattr(ctypes.CDLL(str(library)), generated.name)
+    buffers = kit.random_buffers(ast, np.random.default_rng(0))
+    function(*(ctypes.c_void_p(buffers[parameter.arg].ctypes.data) for parameter in generated.program.parameters))
+    np.testing.assert_array_equal(buffers[0], kit.interpret(ast))

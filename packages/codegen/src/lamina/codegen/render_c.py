@@ -34,6 +34,7 @@ from lamina.codegen.render_consts import render_const
 from lamina.codegen.render_conversions import SIXTEEN_BIT_FLOATS, ConversionWriter, compute_type
 from lamina.codegen.render_padded import ZERO_ROW_REACH, PaddedReadWriter
 from lamina.codegen.render_vectors import VectorWriter
+from lamina.codegen.simd_elementwise import clang_width_hint
 from lamina.codegen.vectors import VectorRun, vector_runs
 from lamina.codegen.workgroup import grid_dimensions
 from lamina.dtype import DType, PtrDType, dtypes
@@ -129,7 +130,8 @@ class _CKernel(ConversionWriter, VectorWriter, PaddedReadWriter):
                     self.vector_of.update(dict.fromkeys(run.members, run))
                     self.vector_writer.add(pick(run.members, key=positions.__getitem__))
         reach = ZERO_ROW_REACH if dialect.zero_rows else 0
-        self._plan_tiles(vector_lanes if dialect is C_DIALECT else 1, positions, reach)
+        self.lanes = vector_lanes if dialect is C_DIALECT else 1
+        self._plan_tiles(self.lanes, positions, reach)
         self._table: dict[Ops, Callable[[UOp], str]] = {
             Ops.DEFINE_ACC: self._define_acc,
             Ops.ASSIGN: self._assign,
@@ -367,7 +369,8 @@ class _CKernel(ConversionWriter, VectorWriter, PaddedReadWriter):
             clauses = " ".join(f"reduction({_SIMD_REDUCTIONS[op]}:{acc})" for acc, op in self.simd_accumulators[uop])
             pragma = f"#pragma omp simd {clauses}"
         elif kind is AxisKind.VECTOR:
-            pragma = "#pragma omp simd"
+            trip = uop.src[0]
+            pragma = "#pragma omp simd" + (clang_width_hint(int(trip.arg), self.lanes) if trip.op is Ops.CONST else "")
         lines = [*self._row_declarations(uop), *([pragma] if pragma else []), loop]
         return f"\n{'  ' * self.indent}".join(lines)
 
