@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lamina.codegen import OptimizeOptions, Target, generate_c, optimize_kernel
+from lamina.codegen import KernelSource, OptimizeOptions, Target, generate_c, optimize_kernel
 from lamina.codegen.simd_elementwise import clang_width_hint, simd_elementwise
 from lamina.dtype import dtypes
 from lamina.uop import AxisKind, Ops, UOp, toposort
@@ -44,16 +44,7 @@ def test_a_pool_gradients_innermost_loop_is_a_simd_loop_and_computes_the_same(
     generated = generate_c(ast, OPENMP)
     assert "#pragma omp simd\n" in generated.source
     assert "#pragma omp simd" not in generate_c(ast, OptimizeOptions(threads=1, openmp=False)).source
-    source, library = tmp_path / "kernel.c", tmp_path / f"kernel_{compiler}.so"
-    source.write_text(generated.source)
-    flags = kit.openmp_flags(compiler, tmp_path)
-    command = [compiler, "-O2", "-std=c11", "-shared", "-fPIC", "-Wall", "-Werror", *flags, str(source), "-o"]
-    result = subprocess.run([*command, str(library), "-lm"], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
-    function = getattr(ctypes.CDLL(str(library)), generated.name)
-    buffers = kit.random_buffers(ast, np.random.default_rng(0))
-    function(*(ctypes.c_void_p(buffers[parameter.arg].ctypes.data) for parameter in generated.program.parameters))
-    np.testing.assert_array_equal(buffers[0], kit.interpret(ast))
+    _compiles_warning_free_and_equals_the_interpreter(kit, compiler, tmp_path, ast, generated)
 
 
 def test_a_loop_whose_iterations_could_meet_is_no_simd_loop(kit: KernelKit) -> None:
@@ -84,9 +75,12 @@ def test_a_loop_calling_libm_or_too_short_is_no_simd_loop(kit: KernelKit) -> Non
 
 def test_clang_is_told_the_vector_width_that_leaves_the_fewest_passes_over_a_short_loop() -> None:
     # 14 iterations: 8 lanes and 6 scalars is 7 passes, 4 + 4 + 4 and 2 scalars 5; 28 is 3 + 4 either way.
-    assert "vectorize_width(4)" in clang_width_hint(14, 8)
-    assert "vectorize_width(4)" in clang_width_hint(14, 16)
-    assert clang_width_hint(28, 8) == clang_width_hint(3136, 8) == clang_width_hint(16, 16) == ""
+    def hint(iterations: int, lanes: int) -> str:
+        return clang_width_hint(UOp.const(dtypes.int32, iterations), lanes)
+
+    assert "vectorize_width(4)" in hint(14, 8)
+    assert "vectorize_width(4)" in hint(14, 16)
+    assert hint(28, 8) == hint(3136, 8) == hint(16, 16) == ""
 
 
 def test_a_short_simd_loop_carries_its_clang_width_and_compiles_cleanly_in_both(
@@ -105,9 +99,15 @@ def test_a_short_simd_loop_carries_its_clang_width_and_compiles_cleanly_in_both(
     assert (
         "#pragma omp simd\n#if defined(__clang__)\n#pragma clang loop vectorize_width(4)\n#endif\n" in generated.source
     )
-    source, library = tmp_path / "kernel.c", tmp_path / f"kernel_{compiler}.so"
+    _compiles_warning_free_and_equals_the_interpreter(kit, compiler, tmp_path, ast, generated)
+
+
+def _compiles_warning_free_and_equals_the_interpreter(
+    kit: KernelKit, compiler: str, directory: Path, ast: UOp, generated: KernelSource
+) -> None:
+    source, library = directory / "kernel.c", directory / f"kernel_{compiler}.so"
     source.write_text(generated.source)
-    flags = kit.openmp_flags(compiler, tmp_path)
+    flags = kit.openmp_flags(compiler, directory)
     command = [compiler, "-O2", "-std=c11", "-shared", "-fPIC", "-Wall", "-Werror", *flags, str(source), "-o"]
     result = subprocess.run([*command, str(library), "-lm"], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr

@@ -369,8 +369,7 @@ class _CKernel(ConversionWriter, VectorWriter, PaddedReadWriter):
             clauses = " ".join(f"reduction({_SIMD_REDUCTIONS[op]}:{acc})" for acc, op in self.simd_accumulators[uop])
             pragma = f"#pragma omp simd {clauses}"
         elif kind is AxisKind.VECTOR:
-            trip = uop.src[0]
-            pragma = "#pragma omp simd" + (clang_width_hint(int(trip.arg), self.lanes) if trip.op is Ops.CONST else "")
+            pragma = "#pragma omp simd" + clang_width_hint(uop.src[0], self.lanes)
         lines = [*self._row_declarations(uop), *([pragma] if pragma else []), loop]
         return f"\n{'  ' * self.indent}".join(lines)
 

@@ -79,11 +79,14 @@ def simd_elementwise(sink: UOp, loop: UOp) -> bool:
     return True
 
 
-def clang_width_hint(iterations: int, lanes: int) -> str:
-    """A clang loop pragma (inside `#if defined(__clang__)`) narrowing a simd loop of `iterations` (a constant)
+def clang_width_hint(trip: UOp, lanes: int) -> str:
+    """A clang loop pragma (inside `#if defined(__clang__)`) narrowing a simd loop of `trip` iterations (a constant)
     to the vector width that leaves the fewest passes, vector and scalar: clang runs a remainder scalar where gcc
     adds a narrower vector epilogue, so a pooled row of 14 under AVX2 ran 8 lanes and 6 scalars, twice gcc's time
-    (4 + 4 + 4 + 2 is 5 passes to 7). Empty where the full width is best."""
+    (4 + 4 + 4 + 2 is 5 passes to 7). Empty where the full width is best or the count is known only at launch."""
+    if trip.op is not Ops.CONST:
+        return ""
+    iterations = int(trip.arg)
 
     def passes(width: int) -> int:
         return iterations // width + iterations % width
