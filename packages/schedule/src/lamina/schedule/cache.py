@@ -42,7 +42,7 @@ def graph_structure(targets: Sequence[UOp], device: str, lowering: Hashable = No
     variables: dict[str, int] = {}
     rows: list[Hashable] = []
     # Every realize of a seen graph costs this walk, so it is one pass that emits each node's row as the depth-first
-    # order reaches it (toposort's order: sources left to right), with the common arguments keyed in line.
+    # order reaches it (toposort's order: sources left to right), each argument as its intern key holds it.
     row, number = rows.append, position.__getitem__
     for root in targets:
         if root in position:
