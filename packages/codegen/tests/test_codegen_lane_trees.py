@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from lamina.codegen import OptimizeOptions, Target, generate_c, linearize, optimize_kernel
 from lamina.codegen.lane_trees import plan_tree_updates
-from lamina.codegen.render_c import division_by_multiply
+from lamina.codegen.render_index import division_by_multiply
 from lamina.codegen.tile_vectors import plan_tiles
 from lamina.dtype import dtypes
 from lamina.uop import Ops, UOp, run_kernel, toposort

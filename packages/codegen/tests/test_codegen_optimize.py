@@ -65,6 +65,8 @@ KERNELS: dict[str, Callable[[KernelKit], UOp]] = {
     "padded convolution": lambda kit: kit.padded_convolution(8, 3, 12, 3),
     "convolution weight gradient": lambda kit: kit.weight_gradient(8, 4, 28, 3),
     "convolution weight gradient over rows": lambda kit: kit.weight_gradient(4, 2, 12, 3, rows=5),
+    # A SIMD loop whose counter feeds masks as well as addresses: the addresses' counter is wide (render_index.py).
+    "convolution weight gradient, wide addresses": lambda kit: kit.weight_gradient(4, 2, 28, 3, rows=4),
 }
 
 

@@ -32,13 +32,13 @@ from lamina.codegen.dialects import C_DIALECT, Dialect
 from lamina.codegen.linearize import LinearProgram
 from lamina.codegen.render_consts import render_const
 from lamina.codegen.render_conversions import SIXTEEN_BIT_FLOATS, ConversionWriter, compute_type
+from lamina.codegen.render_index import WIDE_INDEX_TYPE, IndexWriter
 from lamina.codegen.render_padded import ZERO_ROW_REACH, PaddedReadWriter
 from lamina.codegen.render_vectors import VectorWriter
 from lamina.codegen.simd_elementwise import clang_width_hint
 from lamina.codegen.vectors import VectorRun, vector_runs
 from lamina.codegen.workgroup import grid_dimensions
 from lamina.dtype import DType, PtrDType, dtypes
-from lamina.rewrite.bounds import bounds
 from lamina.uop import GRID_AXES, SPREAD_AXES, AxisKind, GroupOp, Ops, UOp, toposort
 
 # How deep an inlined expression may nest before it is given a variable: compilers limit bracket depth.
@@ -94,7 +94,7 @@ LARGE_TILE_ACCUMULATORS: Final = 256
 _PREFIXES: Final[dict[Ops, str]] = {Ops.LOAD: "val", Ops.CAST: "cast", Ops.BITCAST: "cast", Ops.WHERE: "alu"}
 
 
-class _CKernel(ConversionWriter, VectorWriter, PaddedReadWriter):
+class _CKernel(ConversionWriter, VectorWriter, PaddedReadWriter, IndexWriter):
     """Renders one linear program; holds the names given so far and the helpers needed."""
 
     def __init__(self, program: LinearProgram, threads: int, dialect: Dialect, vector_lanes: int) -> None:
@@ -191,6 +191,7 @@ class _CKernel(ConversionWriter, VectorWriter, PaddedReadWriter):
         vector_loads = {load for update in set(self.tree_update_of.values()) for run in update.runs() for load in run}
         self._plan_store_packs()
         self._plan_loop_rows(self.absorbed | vector_loads | set(self.vector_of))
+        self._plan_wide_addresses()
 
     def inlinable(self, uop: UOp, user_segment: int) -> bool:
         if uop.op not in GroupOp.ELEMENTWISE and uop.op is not Ops.LOAD:
@@ -207,6 +208,8 @@ class _CKernel(ConversionWriter, VectorWriter, PaddedReadWriter):
         """The C expression naming `uop`'s value."""
         if uop.op is Ops.CONST:
             return render_const(uop.arg, uop.scalar_dtype)
+        if self.rendering_wide and uop in self.wide_names:
+            return self.wide_names[uop]
         if uop in self.names:
             return self.names[uop]
         # Nodes outside the program (an accumulator's update) are rendered in place.
@@ -294,16 +297,6 @@ class _CKernel(ConversionWriter, VectorWriter, PaddedReadWriter):
             return operands[0]  # integers are already whole
         raise NotImplementedError(f"the C renderer cannot apply {uop.op} to {operand_dtype}")
 
-    def _index_reciprocal(self, uop: UOp) -> tuple[int, int] | None:
-        """(m, k) for writing an int32 index division by a positive constant as a multiply and shift, when its
-        dividend's range allows (see division_by_multiply)."""
-        if uop.src[0].scalar_dtype.itemsize != 4:
-            return None
-        low, high = bounds(uop.src[0])
-        if low < 0:
-            return None
-        return division_by_multiply(int(uop.src[1].arg), high)
-
     def _address(self, index: UOp) -> str:
         return f"{self.ref(index.src[0])}[{self.ref(index.src[1])}]"
 
@@ -357,6 +350,8 @@ class _CKernel(ConversionWriter, VectorWriter, PaddedReadWriter):
             step = self._gpu_spelling(self.dialect.global_size, "work items")
             return f"for ({index_type} {name} = {start}; {name} < {self.ref(uop.src[0])}; {name} += {step}) {{"
         loop = f"for ({index_type} {name} = 0; {name} < {self.ref(uop.src[0])}; {name}++) {{"
+        if uop in self.wide_loops:
+            loop = self._wide_loop_header(uop, name, self.ref(uop.src[0]), "  " * self.indent)
         pragma = ""
         if kind in SPREAD_AXES:
             # Everything the loop body declares is private to its iteration, so no clauses are needed. A
@@ -397,7 +392,9 @@ class _CKernel(ConversionWriter, VectorWriter, PaddedReadWriter):
             return self._product_pack(uop)
         if self.uses[uop] <= 0 and uop in self.index_math:
             return ""  # an address only vector accesses had, which use their run's base instead
+        self.rendering_wide = uop in self.wide
         text = self.expression(uop)
+        self.rendering_wide = False
         nested = 1 + max((self.depth.get(source, 0) for source in uop.src), default=0)
         if self.inlinable(uop, self.user_segment.get(uop, -1)) and nested < MAX_INLINE_DEPTH:
             self.names[uop] = text
@@ -407,7 +404,8 @@ class _CKernel(ConversionWriter, VectorWriter, PaddedReadWriter):
         self.counter += 1
         self.names[uop] = name
         self.depth[uop] = 0
-        return f"{compute_type(uop.scalar_dtype)} {name} = {text};"
+        declared = WIDE_INDEX_TYPE if uop in self.wide else compute_type(uop.scalar_dtype)
+        return f"{declared} {name} = {text};"
 
     def _storage_type(self, dtype: DType) -> str:
         """The C type a buffer of `dtype` holds its elements as (booleans: see BOOL_STORAGE)."""
@@ -471,22 +469,6 @@ def variable_parameter(variable: UOp) -> str:
     """The C name of a DEFINE_VAR's parameter: its name with what C does not allow in a name replaced."""
     spelled = "".join(character if character.isalnum() else "_" for character in str(variable.arg[0]))
     return f"var_{spelled}"
-
-
-def division_by_multiply(divisor: int, largest: int) -> tuple[int, int] | None:
-    """(m, k) with x // divisor == (x * m) >> k for every 0 <= x <= largest, x * m within int32, or None.
-
-    m = ceil(2^k / divisor) overshoots 2^k / divisor by e / divisor (e = m * divisor - 2^k), which moves
-    x * m / 2^k past the next whole number only once x * e reaches 2^k: the smallest k with largest * e < 2^k is
-    exact, if largest * m still fits in 31 bits."""
-    for shift in range(32):
-        multiplier = -(-(1 << shift) // divisor)
-        excess = multiplier * divisor - (1 << shift)
-        if largest * multiplier >= 1 << 31:
-            return None
-        if largest * excess < 1 << shift:
-            return multiplier, shift
-    return None
 
 
 def render_c(program: LinearProgram, threads: int = 1, dialect: Dialect = C_DIALECT, vector_lanes: int = 1) -> str:
