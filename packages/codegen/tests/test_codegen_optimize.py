@@ -67,7 +67,29 @@ KERNELS: dict[str, Callable[[KernelKit], UOp]] = {
     "convolution weight gradient over rows": lambda kit: kit.weight_gradient(4, 2, 12, 3, rows=5),
     # A SIMD loop whose counter feeds masks as well as addresses: the addresses' counter is wide (render_index.py).
     "convolution weight gradient, wide addresses": lambda kit: kit.weight_gradient(4, 2, 28, 3, rows=4),
+    "pooled rows merged at a reshape": lambda kit: _pooled_rows(kit),
 }
+
+
+def _pooled_rows(kit: KernelKit) -> UOp:
+    """out[c, p] = x[c, 2 (p // 14), 2 (p % 14)] + x[c, 2 (p // 14), 2 (p % 14) + 1]: pairs of a 28-wide image's
+    columns, the pooled 14 x 14 image flattened into one loop of 196 (as the scheduler writes it at a reshape)."""
+    channel, pixel = kit.loop(3, 0), kit.loop(196, 1)
+    corner = channel * 784 + (pixel // 14) * 56 + (pixel % 14) * 2
+    pair = kit.load(1, dtypes.float32, corner) + kit.load(1, dtypes.float32, corner + 1)
+    return kit.kernel(channel * 196 + pixel, pair)
+
+
+def test_rows_merged_at_a_reshape_and_read_through_a_division_are_split_back(kit: KernelKit) -> None:
+    assert hand_coded_opts(_pooled_rows(kit), OptimizeOptions())[0] == Opt(OptKind.BLOCK, 1, 14)
+    # Rows read through no division, or through two, stay as they are.
+    assert all(opt.kind is not OptKind.BLOCK for opt in hand_coded_opts(kit.elementwise(12, 20), OptimizeOptions()))
+    channel, pixel = kit.loop(3, 0), kit.loop(196, 1)
+    mixed = kit.load(1, dtypes.float32, (pixel // 14) * 56 + (pixel % 7) * 2)
+    assert all(
+        opt.kind is not OptKind.BLOCK
+        for opt in hand_coded_opts(kit.kernel(channel * 196 + pixel, mixed), OptimizeOptions())
+    )
 
 
 @pytest.mark.parametrize("name", KERNELS)

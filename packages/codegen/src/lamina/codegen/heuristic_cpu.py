@@ -187,6 +187,26 @@ def _small_divisors(nodes: Sequence[UOp], outputs: Sequence[UOp]) -> list[tuple[
     return [(loop, found[loop]) for loop in outputs if loop in found]
 
 
+def _row_split(nodes: Sequence[UOp], loop: UOp) -> Opt | None:
+    """A BLOCK splitting output `loop` at d where an address reads it through `loop // d` and `loop % d`, for one
+    d (rows of d merged into one loop at a reshape: a pooled (16, 14, 14) image flattened to 3136).
+
+    Split, the quotient and remainder are loop indices again and each row's reads are affine in its inner
+    loop (a stride-2 window's pairs of loads, which the C compilers vectorize as wide loads and shuffles),
+    where through the division every lane's address was computed and loaded on its own."""
+    addresses = toposort([node.src[1] for node in nodes if node.op is Ops.INDEX])
+    split = {
+        int(node.src[1].arg)
+        for node in addresses
+        if node.op in (Ops.IDIV, Ops.MOD) and node.src[0] is loop and node.src[1].op is Ops.CONST
+    }
+    size = loop_size(loop) or 0
+    if len(split) != 1:
+        return None
+    (divisor,) = split
+    return Opt(OptKind.BLOCK, loop.arg[0], divisor) if TILE_DIVISOR < divisor < size and size % divisor == 0 else None
+
+
 def _transposing_copy(
     outputs: Sequence[UOp], loads: Sequence[dict[UOp, int | None]], stores: Sequence[dict[UOp, int | None]]
 ) -> Opt | None:
@@ -265,6 +285,7 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
 
     # An elementwise kernel gets no tile: its innermost loop is contiguous, which the C compiler vectorizes.
     vector_output = next((loop for loop in reversed(outputs) if contiguous(loop, loads + stores)), None)
+    split = _row_split(nodes, outputs[-1]) if outputs and vector_output is None else None
     if reduces and vector_output is not None:
         # Matmul-like: a tile of the target's rows by its columns of contiguous accumulators, for each group
         # of REDUCEs (a convolution's input gradient has one per tap), within the target's tile_accumulators.
@@ -374,6 +395,8 @@ def hand_coded_opts(sink: UOp, options: OptimizeOptions) -> tuple[Opt, ...]:
                 opts.append(Opt(OptKind.MERGE, outer.arg[0]))
                 merged_away.add(inner.arg[0])
     opts = [opt for opt in opts if opt.amount > 1 or opt.kind in (OptKind.SIMD, OptKind.MERGE)]
+    if split is not None and all(opt.axis != split.axis for opt in opts):
+        opts.insert(0, split)  # rows merged at a reshape, split back where no other opt reshapes that loop
     work = math.prod(size(loop) for loop in loops)
     if options.threads > 1 and work >= PARALLEL_MIN_WORK:
         # The loops in the order they will nest, each with the iterations left of it: a HOIST's outer part
