@@ -68,6 +68,7 @@ KERNELS: dict[str, Callable[[KernelKit], UOp]] = {
     # A SIMD loop whose counter feeds masks as well as addresses: the addresses' counter is wide (render_index.py).
     "convolution weight gradient, wide addresses": lambda kit: kit.weight_gradient(4, 2, 28, 3, rows=4),
     "pooled rows merged at a reshape": lambda kit: _pooled_rows(kit),
+    "input gradient into short rows": lambda kit: _input_gradient_rows(kit),
 }
 
 
@@ -78,6 +79,32 @@ def _pooled_rows(kit: KernelKit) -> UOp:
     corner = channel * 784 + (pixel // 14) * 56 + (pixel % 14) * 2
     pair = kit.load(1, dtypes.float32, corner) + kit.load(1, dtypes.float32, corner + 1)
     return kit.kernel(channel * 196 + pixel, pair)
+
+
+def _input_gradient_rows(kit: KernelKit) -> UOp:
+    """out[b, c, h, w] = sum over k of g[b, k] * w[k, c, h, w]: a linear layer's input gradient written back as
+    (4, 6, 6) images, rows of 6 that every access walks as one run of 144."""
+    batch, channel, row, column, k = (
+        kit.loop(8, 0),
+        kit.loop(4, 1),
+        kit.loop(6, 2),
+        kit.loop(6, 3),
+        kit.reduce_range(10, 4),
+    )
+    pixel = channel * 36 + row * 6 + column
+    product = kit.load(1, dtypes.float32, batch * 10 + k) * kit.load(2, dtypes.float32, k * 144 + pixel)
+    return kit.kernel(batch * 144 + pixel, kit.reduce(Ops.ADD, product, k))
+
+
+def test_a_reductions_short_rows_that_walk_as_one_are_merged_first(kit: KernelKit) -> None:
+    opts = hand_coded_opts(_input_gradient_rows(kit), OptimizeOptions())
+    assert opts[:2] == (Opt(OptKind.MERGE, 2), Opt(OptKind.MERGE, 1))
+    # The tile then takes whole vectors of the merged row of 144, not the 6 of a row.
+    assert Opt(OptKind.UPCAST, 1, 16) in opts
+    # A padded convolution's rows stay rows: its validities read them apart.
+    assert all(
+        opt.kind is not OptKind.MERGE for opt in hand_coded_opts(kit.padded_convolution(8, 3, 12, 3), OptimizeOptions())
+    )
 
 
 def test_rows_merged_at_a_reshape_and_read_through_a_division_are_split_back(kit: KernelKit) -> None:
